@@ -1,0 +1,2 @@
+//! The idnode binary.
+fn main() {}
