@@ -1,1 +1,131 @@
-//! Placeholder; filled in by its own change.
+//! Storage for idnode: the [`Store`] trait, [`RedbStore`] on a redb file, and [`MemStore`] for
+//! tests.
+//!
+//! A stored handle is a [`StoredRecord`]: the handle as first spelled, a version that grows with
+//! every change, and its values in the RFC 3651 encoding (`int4 count` + value records, see
+//! `idnode_proto::Record`). Keys are the ASCII upper-cased handle (`idnode_proto::normalize`).
+//!
+//! Writes are [`WriteBatch`]es of [`Mutation`]s with preconditions. A batch is applied
+//! atomically: if any precondition fails, none of its mutations is applied. [`RedbStore`] runs a
+//! single writer thread that drains every batch queued while the previous commit was in flight,
+//! applies them in one redb transaction, commits durably (`Durability::Immediate`), and only then
+//! acknowledges each batch. Durability is never relaxed; batching provides the throughput.
+//!
+//! This is the only crate that knows redb. It does not read the clock.
+#![warn(missing_docs)]
+
+mod mem;
+mod redb_store;
+
+use std::future::Future;
+
+use thiserror::Error;
+
+pub use mem::MemStore;
+pub use redb_store::RedbStore;
+
+/// A handle as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The handle in the spelling of its creation.
+    pub handle: String,
+    /// Grows by at least one with every change; starts at 1.
+    pub version: u64,
+    /// `int4 count` + encoded values (`idnode_proto::Record`).
+    pub values: Vec<u8>,
+}
+
+/// What a mutation expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Apply whatever is there.
+    Any,
+    /// The handle must not exist.
+    Absent,
+    /// The handle must exist at exactly this version.
+    Version(u64),
+}
+
+/// One change to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mutation {
+    /// Create or replace a handle's values. The stored version becomes the old version + 1, or
+    /// 1 for a new handle. The spelling is kept from creation.
+    PutHandle {
+        /// The handle as spelled by the caller; its normalized form is the key.
+        handle: String,
+        /// `int4 count` + encoded values.
+        values: Vec<u8>,
+        /// The precondition.
+        expect: Expect,
+    },
+    /// Delete a handle.
+    DeleteHandle {
+        /// The handle; its normalized form is the key.
+        handle: String,
+        /// The precondition; `Expect::Absent` is a caller error and always fails.
+        expect: Expect,
+    },
+    /// Mark a prefix (`88.118.8`) as homed at this node. Idempotent.
+    HomePrefix {
+        /// The prefix in the caller's spelling.
+        prefix: String,
+    },
+    /// Remove a homed prefix. Idempotent.
+    UnhomePrefix {
+        /// The prefix.
+        prefix: String,
+    },
+}
+
+/// Mutations applied all together or not at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    /// The mutations, applied in order (later ones see the effect of earlier ones).
+    pub mutations: Vec<Mutation>,
+}
+
+/// Why the store failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A precondition did not hold; nothing of the batch was applied.
+    #[error("precondition failed for {handle}")]
+    Conflict {
+        /// The handle whose precondition failed.
+        handle: String,
+    },
+    /// The database failed; nothing of the batch was applied.
+    #[error("storage failure: {0}")]
+    Storage(String),
+    /// The store is shut down.
+    #[error("store is closed")]
+    Closed,
+}
+
+/// The storage operations idnode needs.
+pub trait Store: Send + Sync + 'static {
+    /// The stored record of the handle with this normalized key.
+    fn get(&self, key: &[u8]) -> Result<Option<StoredRecord>, StoreError>;
+
+    /// Applies a batch atomically and durably. Resolves after the commit is on disk.
+    fn commit(&self, batch: WriteBatch) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether this prefix (any letter case) is homed here.
+    fn is_homed(&self, prefix: &str) -> Result<bool, StoreError>;
+
+    /// The homed prefixes in their stored spelling, sorted by normalized form.
+    fn homed_prefixes(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Handles under `prefix` (all handles whose key starts with `PREFIX/`), in key order,
+    /// skipping `offset` and returning at most `limit`, as first spelled.
+    fn list_handles(
+        &self,
+        prefix: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// The number of handles under `prefix`.
+    fn count_handles(&self, prefix: &str) -> Result<usize, StoreError>;
+}
