@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod mem;
+mod plan;
 mod redb_store;
 
 use std::future::Future;
