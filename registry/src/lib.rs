@@ -23,7 +23,7 @@ use std::future::Future;
 use thiserror::Error;
 
 pub use mem::MemStore;
-pub use redb_store::RedbStore;
+pub use redb_store::{RedbStats, RedbStore};
 
 /// A handle as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

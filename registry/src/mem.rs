@@ -1,7 +1,6 @@
 //! [`MemStore`]: the [`Store`] contract on in-memory B-trees, for tests and simulations.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use idnode_proto::normalize;
@@ -81,9 +80,8 @@ impl Store for MemStore {
         Ok(self.read().handles.get(key).cloned())
     }
 
-    fn commit(&self, batch: WriteBatch) -> impl Future<Output = Result<(), StoreError>> + Send {
-        let result = self.commit_now(&batch);
-        async move { result }
+    async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.commit_now(&batch)
     }
 
     fn is_homed(&self, prefix: &str) -> Result<bool, StoreError> {
