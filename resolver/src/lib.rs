@@ -1,1 +1,20 @@
-//! Placeholder; filled in by its own change.
+//! idnode's request pipeline: every interface turns its input into an [`Operation`], and
+//! [`Resolver::handle`] runs it through the same steps to an [`Outcome`] or a [`Failure`].
+//!
+//! The steps are: validate the handle, check that this node homes its prefix, authorize the
+//! verified [`Identity`] that the front end hands in through the one `HS_ADMIN` / `HS_VLIST`
+//! implementation in [`authz`], apply the change with a precondition on the version read, and
+//! build the outcome. Write conflicts are retried. Front ends only map bytes to operations and
+//! outcomes back to bytes; they hold no other logic.
+//!
+//! This crate opens no sockets or files and does not read the clock: `now` comes in with every
+//! request, and randomness and secret sealing come in through the [`Random`] and
+//! [`SecretSealer`] traits.
+#![warn(missing_docs)]
+
+pub mod authz;
+mod op;
+mod pipeline;
+
+pub use op::{Failure, Identity, Operation, Outcome, Request};
+pub use pipeline::{Config, Random, Resolver, SecretSealer};

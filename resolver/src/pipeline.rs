@@ -1,0 +1,832 @@
+//! The pipeline that runs every [`Operation`].
+
+use idnode_proto::{
+    AdminPerms, AdminRecord, Handle, HandleRules, HandleValue, MAX_VALUES, PREFIX_HANDLE_PREFIX,
+    PublicKey, Record, ResponseCode, SiteInfo, TypeFilter, ValueList, ValueRef, normalize, types,
+};
+use idnode_registry::{Expect, Mutation, Store, StoreError, StoredRecord, WriteBatch};
+
+use crate::authz::Authorizer;
+use crate::op::{Failure, Identity, Operation, Outcome, Request};
+
+/// Settings of the pipeline.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Limits on handle names.
+    pub handle_rules: HandleRules,
+    /// Identities with every permission on every handle.
+    pub server_admins: Vec<ValueRef>,
+    /// How deep `HS_VLIST` groups are expanded.
+    pub max_group_depth: usize,
+    /// How often a write is retried after a concurrent change of the same handle.
+    pub max_write_retries: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            handle_rules: HandleRules::default(),
+            server_admins: Vec::new(),
+            max_group_depth: 8,
+            max_write_retries: 8,
+        }
+    }
+}
+
+/// A source of random bytes, injected so tests are deterministic.
+pub trait Random: Send + Sync {
+    /// Fills `buf` with random bytes.
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// How `HS_SECKEY` secrets are kept at rest. The pipeline seals every secret it stores and
+/// never stores one in plain text.
+pub trait SecretSealer: Send + Sync {
+    /// The stored form of a secret.
+    fn seal(&self, secret: &[u8]) -> Vec<u8>;
+    /// Whether `candidate` is the secret whose stored form is `stored`, for `identity`.
+    fn verify(&self, identity: &ValueRef, stored: &[u8], candidate: &[u8]) -> bool;
+    /// The secret back from its stored form, for readers allowed to see it.
+    fn open(&self, stored: &[u8]) -> Option<Vec<u8>>;
+}
+
+/// The default administrator permissions given to the creator of a handle created without any
+/// `HS_ADMIN` value: everything except listing and the derived-prefix bits (pyhandle's default).
+const DEFAULT_CREATOR_PERMS: AdminPerms = AdminPerms(0x07F3);
+
+/// Runs operations against a store.
+pub struct Resolver<S> {
+    store: S,
+    config: Config,
+    random: Box<dyn Random>,
+    sealer: Box<dyn SecretSealer>,
+}
+
+impl<S: Store> Resolver<S> {
+    /// A resolver over `store`.
+    pub fn new(
+        store: S,
+        config: Config,
+        random: Box<dyn Random>,
+        sealer: Box<dyn SecretSealer>,
+    ) -> Self {
+        Self {
+            store,
+            config,
+            random,
+            sealer,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Parses a handle with the configured rules, failing with RC 102.
+    pub fn parse_handle(&self, text: &str) -> Result<Handle, Failure> {
+        Handle::parse_with(text, self.config.handle_rules)
+            .map_err(|e| Failure::new(ResponseCode::InvalidHandle, e.to_string()))
+    }
+
+    /// Checks a secret for `identity` against the `HS_SECKEY` stored at that value.
+    pub fn authenticate_secret(
+        &self,
+        identity: &ValueRef,
+        secret: &[u8],
+    ) -> Result<Identity, Failure> {
+        let fail = || Failure::bare(ResponseCode::AuthenticationFailed);
+        let Ok(handle) = self.parse_handle(&identity.handle) else {
+            return Err(fail());
+        };
+        let Some(stored) = self.store.get(&handle.key()).map_err(internal)? else {
+            return Err(fail());
+        };
+        let record = Record::parse(&stored.values).map_err(|_| fail())?;
+        let verified = record.iter().any(|v| {
+            (identity.index == 0 || v.index() == identity.index)
+                && v.value_type()
+                    .eq_ignore_ascii_case(types::HS_SECKEY.as_bytes())
+                && self.sealer.verify(identity, v.data(), secret)
+        });
+        if verified {
+            Ok(Identity(identity.clone()))
+        } else {
+            Err(fail())
+        }
+    }
+
+    /// Runs one request.
+    pub async fn handle(&self, req: Request) -> Result<Outcome, Failure> {
+        let identity = req.identity.as_ref();
+        match req.op {
+            Operation::Resolve {
+                handle,
+                filter,
+                public_only,
+            } => self.resolve(handle, &filter, public_only, identity),
+            Operation::Create {
+                handle,
+                values,
+                overwrite,
+            } => {
+                self.create(handle, values, overwrite, identity, req.now)
+                    .await
+            }
+            Operation::Mint { stem, values } => self.mint(&stem, values, identity, req.now).await,
+            Operation::AddValues {
+                handle,
+                values,
+                overwrite,
+            } => {
+                self.add_values(handle, values, overwrite, identity, req.now)
+                    .await
+            }
+            Operation::ModifyValues { handle, values } => {
+                self.modify_values(handle, values, identity, req.now).await
+            }
+            Operation::RemoveValues { handle, indexes } => {
+                self.remove_values(handle, &indexes, identity).await
+            }
+            Operation::Delete { handle } => self.delete(handle, identity).await,
+            Operation::ListHandles { prefix, page } => self.list_handles(&prefix, page, identity),
+            Operation::ListHomed => Ok(Outcome::Prefixes(
+                self.store
+                    .homed_prefixes()
+                    .map_err(internal)?
+                    .into_iter()
+                    .map(|p| format!("{PREFIX_HANDLE_PREFIX}/{p}"))
+                    .collect(),
+            )),
+            Operation::Home { prefix } => {
+                self.change_homing(Mutation::HomePrefix { prefix }, identity)
+                    .await
+            }
+            Operation::Unhome { prefix } => {
+                self.change_homing(Mutation::UnhomePrefix { prefix }, identity)
+                    .await
+            }
+        }
+    }
+
+    fn authorizer(&self) -> Authorizer<'_, S> {
+        Authorizer::new(
+            &self.store,
+            &self.config.server_admins,
+            self.config.max_group_depth,
+        )
+    }
+
+    /// Fails with RC 301 unless this node homes the handle's prefix or one of its ancestors.
+    fn check_homed(&self, handle: &Handle) -> Result<(), Failure> {
+        let na = if handle.is_prefix_handle() {
+            handle.suffix()
+        } else {
+            handle.prefix()
+        };
+        if self.prefix_or_ancestor_homed(na)? {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                ResponseCode::ServerNotResponsible,
+                "That prefix doesn't live here",
+            ))
+        }
+    }
+
+    fn prefix_or_ancestor_homed(&self, prefix: &str) -> Result<bool, Failure> {
+        let mut candidate = prefix;
+        loop {
+            if self.store.is_homed(candidate).map_err(internal)? {
+                return Ok(true);
+            }
+            match candidate.rfind('.') {
+                Some(dot) => candidate = &candidate[..dot],
+                None => return Ok(false),
+            }
+        }
+    }
+
+    fn resolve(
+        &self,
+        handle: Handle,
+        filter: &TypeFilter,
+        public_only: bool,
+        identity: Option<&Identity>,
+    ) -> Result<Outcome, Failure> {
+        self.check_homed(&handle)?;
+        let Some(stored) = self.store.get(&handle.key()).map_err(internal)? else {
+            return Err(Failure::bare(ResponseCode::HandleNotFound));
+        };
+        let record = Record::parse(&stored.values).map_err(corrupt)?;
+        let mut may_read_private: Option<bool> = None;
+        let mut selected: Vec<Vec<u8>> = Vec::new();
+        let mut unchanged = true;
+        for value in record.iter() {
+            if !filter.matches(value.index(), value.value_type()) {
+                unchanged = false;
+                continue;
+            }
+            let perms = value.permissions();
+            if perms.public_read() {
+                selected.push(value.bytes().to_vec());
+                continue;
+            }
+            if public_only {
+                unchanged = false;
+                continue;
+            }
+            let Some(identity) = identity else {
+                return Err(Failure::bare(ResponseCode::AuthenticationNeeded));
+            };
+            let allowed = match may_read_private {
+                Some(allowed) => allowed,
+                None => {
+                    let allowed = self.authorizer().holds(
+                        identity,
+                        &stored.values,
+                        AdminPerms::READ_VALUE,
+                    )?;
+                    may_read_private = Some(allowed);
+                    allowed
+                }
+            };
+            if !allowed || !perms.admin_read() {
+                unchanged = false;
+                continue;
+            }
+            if value
+                .value_type()
+                .eq_ignore_ascii_case(types::HS_SECKEY.as_bytes())
+            {
+                let mut plain = value.decode().map_err(corrupt)?;
+                if let Some(secret) = self.sealer.open(&plain.data) {
+                    plain.data = secret;
+                }
+                selected.push(plain.to_bytes());
+                unchanged = false;
+            } else {
+                selected.push(value.bytes().to_vec());
+            }
+        }
+        if selected.is_empty() {
+            return Err(Failure::bare(ResponseCode::ValuesNotFound));
+        }
+        let values = if unchanged {
+            stored.values
+        } else {
+            let mut out = Vec::with_capacity(4 + selected.iter().map(Vec::len).sum::<usize>());
+            out.extend_from_slice(&(selected.len() as u32).to_be_bytes());
+            selected.iter().for_each(|v| out.extend_from_slice(v));
+            out
+        };
+        Ok(Outcome::Values { handle, values })
+    }
+
+    async fn mint(
+        &self,
+        stem: &str,
+        values: Vec<HandleValue>,
+        identity: Option<&Identity>,
+        now: u32,
+    ) -> Result<Outcome, Failure> {
+        let mut bytes = [0u8; 16];
+        self.random.fill(&mut bytes);
+        let handle = self.parse_handle(&format!("{stem}{}", uuid_v4(bytes)))?;
+        self.create(handle, values, false, identity, now).await
+    }
+
+    async fn create(
+        &self,
+        handle: Handle,
+        mut values: Vec<HandleValue>,
+        overwrite: bool,
+        identity: Option<&Identity>,
+        now: u32,
+    ) -> Result<Outcome, Failure> {
+        self.check_homed(&handle)?;
+        check_values(&values)?;
+        let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
+        for _ in 0..self.config.max_write_retries {
+            let existing = self.store.get(&handle.key()).map_err(internal)?;
+            let (expect, created, record) = match existing {
+                Some(_) if !overwrite => {
+                    return Err(Failure::bare(ResponseCode::HandleAlreadyExists));
+                }
+                Some(old) => {
+                    let old_values = Record::parse(&old.values)
+                        .map_err(corrupt)?
+                        .decode_all()
+                        .map_err(corrupt)?;
+                    let mut needed = Vec::new();
+                    let mut replaced = Vec::with_capacity(values.len());
+                    for new in &values {
+                        match old_values.iter().find(|o| o.index == new.index) {
+                            Some(o) if same_content(o, new) => replaced.push(o.clone()),
+                            Some(o) => {
+                                needed.push(modify_mask(o, new));
+                                replaced.push(self.prepare(new, now));
+                            }
+                            None => {
+                                needed.push(add_mask(new));
+                                replaced.push(self.prepare(new, now));
+                            }
+                        }
+                    }
+                    for old_value in &old_values {
+                        if !values.iter().any(|n| n.index == old_value.index) {
+                            needed.push(remove_mask(old_value));
+                        }
+                    }
+                    self.require_all(identity, &old.values, &needed)?;
+                    (
+                        Expect::Version(old.version),
+                        false,
+                        Record::encode(&replaced),
+                    )
+                }
+                None => {
+                    self.authorize_create(&handle, identity)?;
+                    if !values.iter().any(|v| v.has_type(types::HS_ADMIN)) {
+                        let index = (100..200)
+                            .find(|i| !values.iter().any(|v| v.index == *i))
+                            .unwrap_or(100);
+                        let admin = AdminRecord {
+                            perms: DEFAULT_CREATOR_PERMS,
+                            admin: identity.0.clone(),
+                        };
+                        values.push(HandleValue::new(index, types::HS_ADMIN, admin.to_bytes()));
+                    }
+                    (Expect::Absent, true, self.stamp_and_encode(&values, now))
+                }
+            };
+            let batch = WriteBatch {
+                mutations: vec![Mutation::PutHandle {
+                    handle: handle.as_str().to_owned(),
+                    values: record,
+                    expect,
+                }],
+            };
+            match self.store.commit(batch).await {
+                Ok(()) => return Ok(Outcome::Done { handle, created }),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(internal(e)),
+            }
+        }
+        Err(too_busy())
+    }
+
+    /// Creating `P/x` needs ADD_HANDLE on `0.NA/P`; creating the derived prefix handle
+    /// `0.NA/P.x` needs ADD_DERIVED_PREFIX on `0.NA/P`; top-level prefix handles only server
+    /// administrators may create.
+    fn authorize_create(&self, handle: &Handle, identity: &Identity) -> Result<(), Failure> {
+        let authz = self.authorizer();
+        if authz.is_server_admin(identity) {
+            return Ok(());
+        }
+        let (authority, mask) = if handle.is_prefix_handle() {
+            match handle.suffix().rfind('.') {
+                Some(dot) => (&handle.suffix()[..dot], AdminPerms::ADD_DERIVED_PREFIX),
+                None => return Err(Failure::bare(ResponseCode::InvalidAdmin)),
+            }
+        } else {
+            (handle.prefix(), AdminPerms::ADD_HANDLE)
+        };
+        let prefix_handle = format!("{PREFIX_HANDLE_PREFIX}/{authority}");
+        let Some(stored) = self
+            .store
+            .get(&normalize(&prefix_handle))
+            .map_err(internal)?
+        else {
+            return Err(Failure::bare(ResponseCode::InvalidAdmin));
+        };
+        if authz.holds(identity, &stored.values, mask)? {
+            Ok(())
+        } else {
+            Err(Failure::bare(ResponseCode::InvalidAdmin))
+        }
+    }
+
+    fn require_all(
+        &self,
+        identity: &Identity,
+        values: &[u8],
+        masks: &[u16],
+    ) -> Result<(), Failure> {
+        let mask = masks.iter().fold(0u16, |acc, m| acc | m);
+        if mask == 0 || self.authorizer().holds(identity, values, mask)? {
+            Ok(())
+        } else {
+            Err(Failure::bare(ResponseCode::InvalidAdmin))
+        }
+    }
+
+    /// Stamps values with `now`, seals secrets, and encodes the record.
+    fn stamp_and_encode(&self, values: &[HandleValue], now: u32) -> Vec<u8> {
+        let stamped: Vec<HandleValue> = values.iter().map(|v| self.prepare(v, now)).collect();
+        Record::encode(&stamped)
+    }
+
+    fn prepare(&self, value: &HandleValue, now: u32) -> HandleValue {
+        let mut v = value.clone();
+        v.timestamp = now;
+        if v.has_type(types::HS_SECKEY) {
+            v.data = self.sealer.seal(&v.data);
+        }
+        v
+    }
+
+    async fn add_values(
+        &self,
+        handle: Handle,
+        values: Vec<HandleValue>,
+        overwrite: bool,
+        identity: Option<&Identity>,
+        now: u32,
+    ) -> Result<Outcome, Failure> {
+        self.check_homed(&handle)?;
+        check_values(&values)?;
+        let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
+        self.update(
+            &handle,
+            |old| {
+                let mut merged = old.to_vec();
+                let mut needed = Vec::new();
+                let mut created = true;
+                for new in &values {
+                    match merged.iter_mut().find(|o| o.index == new.index) {
+                        Some(_) if !overwrite => {
+                            return Err(Failure::bare(ResponseCode::ValueAlreadyExists));
+                        }
+                        Some(slot) => {
+                            needed.push(modify_mask(slot, new));
+                            *slot = self.prepare(new, now);
+                            created = false;
+                        }
+                        None => {
+                            needed.push(add_mask(new));
+                            merged.push(self.prepare(new, now));
+                        }
+                    }
+                }
+                Ok((merged, needed, created))
+            },
+            identity,
+        )
+        .await
+    }
+
+    async fn modify_values(
+        &self,
+        handle: Handle,
+        values: Vec<HandleValue>,
+        identity: Option<&Identity>,
+        now: u32,
+    ) -> Result<Outcome, Failure> {
+        self.check_homed(&handle)?;
+        check_values(&values)?;
+        let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
+        self.update(
+            &handle,
+            |old| {
+                let mut merged = old.to_vec();
+                let mut needed = Vec::new();
+                for new in &values {
+                    let Some(slot) = merged.iter_mut().find(|o| o.index == new.index) else {
+                        return Err(Failure::new(
+                            ResponseCode::ValuesNotFound,
+                            format!("No value at index {}", new.index),
+                        ));
+                    };
+                    if !slot.permissions.admin_write() {
+                        return Err(Failure::new(
+                            ResponseCode::InsufficientPermissions,
+                            format!(
+                                "Value at index {} is not writable by administrators",
+                                new.index
+                            ),
+                        ));
+                    }
+                    needed.push(modify_mask(slot, new));
+                    *slot = self.prepare(new, now);
+                }
+                Ok((merged, needed, false))
+            },
+            identity,
+        )
+        .await
+    }
+
+    async fn remove_values(
+        &self,
+        handle: Handle,
+        indexes: &[u32],
+        identity: Option<&Identity>,
+    ) -> Result<Outcome, Failure> {
+        self.check_homed(&handle)?;
+        let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
+        self.update(
+            &handle,
+            |old| {
+                let needed: Vec<u16> = old
+                    .iter()
+                    .filter(|v| indexes.contains(&v.index))
+                    .map(remove_mask)
+                    .collect();
+                if needed.is_empty() {
+                    return Err(Failure::bare(ResponseCode::ValuesNotFound));
+                }
+                let kept = old
+                    .iter()
+                    .filter(|v| !indexes.contains(&v.index))
+                    .cloned()
+                    .collect();
+                Ok((kept, needed, false))
+            },
+            identity,
+        )
+        .await
+    }
+
+    /// Reads a handle, lets `change` compute its new values and the permissions needed,
+    /// authorizes against the old record, and commits with a version precondition, retrying on
+    /// concurrent changes.
+    async fn update<F>(
+        &self,
+        handle: &Handle,
+        change: F,
+        identity: &Identity,
+    ) -> Result<Outcome, Failure>
+    where
+        F: Fn(&[HandleValue]) -> Result<(Vec<HandleValue>, Vec<u16>, bool), Failure>,
+    {
+        for _ in 0..self.config.max_write_retries {
+            let old = self.existing(handle)?;
+            let old_values = Record::parse(&old.values)
+                .map_err(corrupt)?
+                .decode_all()
+                .map_err(corrupt)?;
+            // Authorization comes before any detail of the record is revealed through errors.
+            let (new_values, needed, created) = match change(&old_values) {
+                Ok(result) => result,
+                Err(failure) => return Err(failure),
+            };
+            self.require_all(identity, &old.values, &needed)?;
+            if new_values.len() > MAX_VALUES {
+                return Err(Failure::new(ResponseCode::InvalidValue, "Too many values"));
+            }
+            let batch = WriteBatch {
+                mutations: vec![Mutation::PutHandle {
+                    handle: handle.as_str().to_owned(),
+                    values: Record::encode(&new_values),
+                    expect: Expect::Version(old.version),
+                }],
+            };
+            match self.store.commit(batch).await {
+                Ok(()) => {
+                    return Ok(Outcome::Done {
+                        handle: handle.clone(),
+                        created,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(internal(e)),
+            }
+        }
+        Err(too_busy())
+    }
+
+    fn existing(&self, handle: &Handle) -> Result<StoredRecord, Failure> {
+        self.store
+            .get(&handle.key())
+            .map_err(internal)?
+            .ok_or_else(|| Failure::bare(ResponseCode::HandleNotFound))
+    }
+
+    async fn delete(
+        &self,
+        handle: Handle,
+        identity: Option<&Identity>,
+    ) -> Result<Outcome, Failure> {
+        self.check_homed(&handle)?;
+        let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
+        for _ in 0..self.config.max_write_retries {
+            let old = self.existing(&handle)?;
+            self.require_all(identity, &old.values, &[AdminPerms::DELETE_HANDLE])?;
+            let batch = WriteBatch {
+                mutations: vec![Mutation::DeleteHandle {
+                    handle: handle.as_str().to_owned(),
+                    expect: Expect::Version(old.version),
+                }],
+            };
+            match self.store.commit(batch).await {
+                Ok(()) => {
+                    return Ok(Outcome::Done {
+                        handle,
+                        created: false,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(internal(e)),
+            }
+        }
+        Err(too_busy())
+    }
+
+    fn list_handles(
+        &self,
+        prefix: &str,
+        page: Option<(usize, usize)>,
+        identity: Option<&Identity>,
+    ) -> Result<Outcome, Failure> {
+        if prefix.is_empty() {
+            return Err(Failure::new(
+                ResponseCode::InvalidHandle,
+                "Empty handle invalid",
+            ));
+        }
+        if !self.prefix_or_ancestor_homed(prefix)? {
+            return Err(Failure::new(
+                ResponseCode::ServerNotResponsible,
+                "That prefix doesn't live here",
+            ));
+        }
+        let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
+        let authz = self.authorizer();
+        if !authz.is_server_admin(identity) {
+            let prefix_handle = format!("{PREFIX_HANDLE_PREFIX}/{prefix}");
+            let allowed = match self
+                .store
+                .get(&normalize(&prefix_handle))
+                .map_err(internal)?
+            {
+                Some(stored) => authz.holds(identity, &stored.values, AdminPerms::LIST_HANDLES)?,
+                None => false,
+            };
+            if !allowed {
+                return Err(Failure::bare(ResponseCode::InvalidAdmin));
+            }
+        }
+        let total = self.store.count_handles(prefix).map_err(internal)?;
+        let handles = match page {
+            Some((_, 0)) => Vec::new(),
+            Some((page, size)) => self
+                .store
+                .list_handles(prefix, page.saturating_mul(size), size)
+                .map_err(internal)?,
+            None => self
+                .store
+                .list_handles(prefix, 0, usize::MAX)
+                .map_err(internal)?,
+        };
+        Ok(Outcome::Handles { total, handles })
+    }
+
+    async fn change_homing(
+        &self,
+        mutation: Mutation,
+        identity: Option<&Identity>,
+    ) -> Result<Outcome, Failure> {
+        let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
+        if !self.authorizer().is_server_admin(identity) {
+            return Err(Failure::bare(ResponseCode::InvalidAdmin));
+        }
+        let prefix = match &mutation {
+            Mutation::HomePrefix { prefix } | Mutation::UnhomePrefix { prefix } => prefix.clone(),
+            _ => unreachable!("only homing mutations are passed here"),
+        };
+        let handle = Handle::prefix_handle(&prefix)
+            .map_err(|e| Failure::new(ResponseCode::InvalidHandle, e.to_string()))?;
+        self.store
+            .commit(WriteBatch {
+                mutations: vec![mutation],
+            })
+            .await
+            .map_err(internal)?;
+        Ok(Outcome::Done {
+            handle,
+            created: false,
+        })
+    }
+}
+
+/// Checks values before anything is written: indexes, duplicates, and the data of reserved
+/// types. Every violation is RC 202 (INVALID_VALUE) naming the value.
+fn check_values(values: &[HandleValue]) -> Result<(), Failure> {
+    let invalid = |msg: String| Failure::new(ResponseCode::InvalidValue, msg);
+    if values.len() > MAX_VALUES {
+        return Err(invalid(format!(
+            "Too many values: {} (at most {MAX_VALUES})",
+            values.len()
+        )));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if v.index == 0 || v.index > i32::MAX as u32 {
+            return Err(invalid("Value indexes must be positive".into()));
+        }
+        if values[..i].iter().any(|o| o.index == v.index) {
+            return Err(invalid(format!("Duplicate value index {}", v.index)));
+        }
+        if v.value_type.is_empty() {
+            return Err(invalid(format!(
+                "Value at index {} has an empty type",
+                v.index
+            )));
+        }
+        let upper = v.value_type.to_ascii_uppercase();
+        let ok = match upper.as_str() {
+            types::HS_ADMIN => AdminRecord::from_bytes(&v.data).is_ok(),
+            types::HS_VLIST => ValueList::from_bytes(&v.data).is_ok(),
+            types::HS_SITE | types::HS_SITE_PREFIX | types::HS_NA_DELEGATE | "HS_SITE.6" => {
+                SiteInfo::from_bytes(&v.data).is_ok()
+            }
+            types::HS_PUBKEY => PublicKey::from_bytes(&v.data).is_ok(),
+            types::HS_SECKEY => !v.data.is_empty(),
+            _ => true,
+        };
+        if !ok {
+            return Err(invalid(format!(
+                "Invalid {} data at index {}",
+                v.value_type, v.index
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two values are the same apart from their timestamps. A stored secret never equals an
+/// incoming one, since the stored form is sealed.
+fn same_content(old: &HandleValue, new: &HandleValue) -> bool {
+    old.index == new.index
+        && old.value_type == new.value_type
+        && old.data == new.data
+        && old.ttl == new.ttl
+        && old.permissions == new.permissions
+        && old.references == new.references
+}
+
+fn is_admin_value(v: &HandleValue) -> bool {
+    v.has_type(types::HS_ADMIN)
+}
+
+fn add_mask(v: &HandleValue) -> u16 {
+    if is_admin_value(v) {
+        AdminPerms::ADD_ADMIN
+    } else {
+        AdminPerms::ADD_VALUE
+    }
+}
+
+fn remove_mask(v: &HandleValue) -> u16 {
+    if is_admin_value(v) {
+        AdminPerms::REMOVE_ADMIN
+    } else {
+        AdminPerms::REMOVE_VALUE
+    }
+}
+
+fn modify_mask(old: &HandleValue, new: &HandleValue) -> u16 {
+    if is_admin_value(old) || is_admin_value(new) {
+        AdminPerms::MODIFY_ADMIN
+    } else {
+        AdminPerms::MODIFY_VALUE
+    }
+}
+
+/// An RFC 4122 version 4 UUID from 16 random bytes, in lower-case text.
+fn uuid_v4(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// A storage failure as RC 2; the detail goes to the log, not to the client.
+pub(crate) fn internal(e: StoreError) -> Failure {
+    tracing::error!(error = %e, "storage failure");
+    Failure::new(ResponseCode::Error, "Internal storage error")
+}
+
+fn corrupt(e: idnode_proto::DecodeError) -> Failure {
+    tracing::error!(error = %e, "stored record does not decode");
+    Failure::new(ResponseCode::Error, "Stored record is corrupt")
+}
+
+fn too_busy() -> Failure {
+    Failure::new(
+        ResponseCode::ServerTooBusy,
+        "Too many concurrent changes to this handle",
+    )
+}

@@ -1,0 +1,644 @@
+//! The pipeline over an in-memory store: every operation, with allowed and denied callers.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use idnode_proto::{
+    AdminPerms, AdminRecord, Handle, HandleValue, Permissions, Record, ResponseCode, TypeFilter,
+    ValueList, ValueRef, types,
+};
+use idnode_registry::{Expect, MemStore, Mutation, Store, WriteBatch};
+use idnode_resolver::{
+    Config, Failure, Identity, Operation, Outcome, Random, Request, Resolver, SecretSealer,
+};
+
+const NOW: u32 = 1_795_000_000;
+
+/// Deterministic bytes for minting.
+struct Counter(AtomicU8);
+
+impl Random for Counter {
+    fn fill(&self, buf: &mut [u8]) {
+        let start = self.0.fetch_add(1, Ordering::Relaxed);
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = start.wrapping_add(i as u8);
+        }
+    }
+}
+
+/// A reversible stand-in for the real sealer of idnode-certs, so that tests can see that
+/// secrets are sealed before they reach the store.
+struct TestSealer;
+
+impl SecretSealer for TestSealer {
+    fn seal(&self, secret: &[u8]) -> Vec<u8> {
+        [b"sealed:".as_slice(), secret].concat()
+    }
+    fn verify(&self, _identity: &ValueRef, stored: &[u8], candidate: &[u8]) -> bool {
+        stored.strip_prefix(b"sealed:") == Some(candidate)
+    }
+    fn open(&self, stored: &[u8]) -> Option<Vec<u8>> {
+        stored.strip_prefix(b"sealed:").map(<[u8]>::to_vec)
+    }
+}
+
+fn admin(handle: &str, index: u32, perms: u16) -> HandleValue {
+    let rec = AdminRecord {
+        perms: AdminPerms(perms),
+        admin: ValueRef {
+            handle: handle.into(),
+            index,
+        },
+    };
+    HandleValue::new(100, types::HS_ADMIN, rec.to_bytes())
+}
+
+fn id(handle: &str, index: u32) -> Identity {
+    Identity(ValueRef {
+        handle: handle.into(),
+        index,
+    })
+}
+
+fn h(text: &str) -> Handle {
+    Handle::parse(text).unwrap()
+}
+
+async fn put(store: &MemStore, handle: &str, values: Vec<HandleValue>) {
+    store
+        .commit(WriteBatch {
+            mutations: vec![Mutation::PutHandle {
+                handle: handle.into(),
+                values: Record::encode(&values),
+                expect: Expect::Any,
+            }],
+        })
+        .await
+        .unwrap();
+}
+
+/// A node homing `88.118.8` with the prefix admin `300:88.118.8/ADMIN` (secret `pw`), a limited
+/// user `300:88.118.8/USER` (secret `upw`) and a group `200:88.118.8/GROUP` holding the user.
+async fn node() -> Resolver<MemStore> {
+    let store = MemStore::new();
+    store
+        .commit(WriteBatch {
+            mutations: vec![Mutation::HomePrefix {
+                prefix: "88.118.8".into(),
+            }],
+        })
+        .await
+        .unwrap();
+    put(
+        &store,
+        "0.NA/88.118.8",
+        vec![admin("88.118.8/ADMIN", 300, 0x0FFF)],
+    )
+    .await;
+    let mut secret = HandleValue::new(300, types::HS_SECKEY, b"sealed:pw".to_vec());
+    secret.permissions = Permissions::SECRET;
+    put(
+        &store,
+        "88.118.8/ADMIN",
+        vec![admin("88.118.8/ADMIN", 300, 0x0FFF), secret],
+    )
+    .await;
+    let mut secret = HandleValue::new(300, types::HS_SECKEY, b"sealed:upw".to_vec());
+    secret.permissions = Permissions::SECRET;
+    put(
+        &store,
+        "88.118.8/USER",
+        vec![admin("88.118.8/ADMIN", 300, 0x0FFF), secret],
+    )
+    .await;
+    let group = ValueList(vec![ValueRef {
+        handle: "88.118.8/USER".into(),
+        index: 300,
+    }]);
+    put(
+        &store,
+        "88.118.8/GROUP",
+        vec![HandleValue::new(200, types::HS_VLIST, group.to_bytes())],
+    )
+    .await;
+    Resolver::new(
+        store,
+        Config::default(),
+        Box::new(Counter(AtomicU8::new(0))),
+        Box::new(TestSealer),
+    )
+}
+
+async fn run(
+    node: &Resolver<MemStore>,
+    op: Operation,
+    who: Option<Identity>,
+) -> Result<Outcome, Failure> {
+    node.handle(Request {
+        op,
+        identity: who,
+        now: NOW,
+    })
+    .await
+}
+
+fn rc(result: Result<Outcome, Failure>) -> ResponseCode {
+    match result {
+        Ok(_) => ResponseCode::Success,
+        Err(f) => f.rc,
+    }
+}
+
+fn values_of(outcome: Outcome) -> Vec<HandleValue> {
+    match outcome {
+        Outcome::Values { values, .. } => Record::parse(&values).unwrap().decode_all().unwrap(),
+        other => panic!("expected values, got {other:?}"),
+    }
+}
+
+fn resolve(handle: &str) -> Operation {
+    Operation::Resolve {
+        handle: h(handle),
+        filter: TypeFilter::default(),
+        public_only: true,
+    }
+}
+
+fn create(handle: &str, values: Vec<HandleValue>, overwrite: bool) -> Operation {
+    Operation::Create {
+        handle: h(handle),
+        values,
+        overwrite,
+    }
+}
+
+fn url(index: u32, text: &str) -> HandleValue {
+    HandleValue::new(index, "URL", text.as_bytes().to_vec())
+}
+
+#[tokio::test]
+async fn create_resolve_and_stamp() {
+    let node = node().await;
+    let admin_id = Some(id("88.118.8/ADMIN", 300));
+    assert_eq!(
+        rc(run(
+            &node,
+            create("88.118.8/x", vec![url(1, "https://a")], false),
+            admin_id.clone()
+        )
+        .await),
+        ResponseCode::Success
+    );
+    let values = values_of(run(&node, resolve("88.118.8/X"), None).await.unwrap());
+    assert_eq!(values.len(), 2, "the creator gets a default HS_ADMIN");
+    assert!(values.iter().all(|v| v.timestamp == NOW));
+    let admin = values.iter().find(|v| v.has_type(types::HS_ADMIN)).unwrap();
+    let rec = AdminRecord::from_bytes(&admin.data).unwrap();
+    assert_eq!(
+        rec.admin,
+        ValueRef {
+            handle: "88.118.8/ADMIN".into(),
+            index: 300
+        }
+    );
+    assert_eq!(
+        rc(run(
+            &node,
+            create("88.118.8/x", vec![url(1, "https://b")], false),
+            admin_id
+        )
+        .await),
+        ResponseCode::HandleAlreadyExists
+    );
+}
+
+#[tokio::test]
+async fn writes_need_authentication_and_admin_rights() {
+    let node = node().await;
+    assert_eq!(
+        rc(run(&node, create("88.118.8/y", vec![url(1, "u")], false), None).await),
+        ResponseCode::AuthenticationNeeded
+    );
+    assert_eq!(
+        rc(run(
+            &node,
+            create("88.118.8/y", vec![url(1, "u")], false),
+            Some(id("88.118.8/USER", 300))
+        )
+        .await),
+        ResponseCode::InvalidAdmin
+    );
+    assert_eq!(
+        rc(run(
+            &node,
+            create("99.1/y", vec![url(1, "u")], false),
+            Some(id("88.118.8/ADMIN", 300))
+        )
+        .await),
+        ResponseCode::ServerNotResponsible
+    );
+}
+
+#[tokio::test]
+async fn groups_grant_through_vlist() {
+    let node = node().await;
+    let admin_id = Some(id("88.118.8/ADMIN", 300));
+    let mut values = vec![url(1, "u")];
+    let mut group_admin = admin("88.118.8/GROUP", 200, AdminPerms::MODIFY_VALUE);
+    group_admin.index = 101;
+    values.push(group_admin);
+    run(&node, create("88.118.8/g", values, false), admin_id)
+        .await
+        .unwrap();
+    let user = Some(id("88.118.8/USER", 300));
+    let modify = Operation::ModifyValues {
+        handle: h("88.118.8/g"),
+        values: vec![url(1, "changed")],
+    };
+    assert_eq!(
+        rc(run(&node, modify, user.clone()).await),
+        ResponseCode::Success
+    );
+    let delete = Operation::Delete {
+        handle: h("88.118.8/g"),
+    };
+    assert_eq!(
+        rc(run(&node, delete, user).await),
+        ResponseCode::InvalidAdmin,
+        "the group lacks DELETE_HANDLE"
+    );
+    let other = Some(id("88.118.8/USER", 301));
+    let modify = Operation::ModifyValues {
+        handle: h("88.118.8/g"),
+        values: vec![url(1, "again")],
+    };
+    assert_eq!(
+        rc(run(&node, modify, other).await),
+        ResponseCode::InvalidAdmin,
+        "wrong index is not in the group"
+    );
+}
+
+#[tokio::test]
+async fn add_modify_remove_and_delete() {
+    let node = node().await;
+    let a = Some(id("88.118.8/ADMIN", 300));
+    run(
+        &node,
+        create("88.118.8/v", vec![url(1, "u")], false),
+        a.clone(),
+    )
+    .await
+    .unwrap();
+    let add = |overwrite| Operation::AddValues {
+        handle: h("88.118.8/v"),
+        values: vec![url(5, "five")],
+        overwrite,
+    };
+    assert_eq!(
+        run(&node, add(false), a.clone()).await,
+        Ok(Outcome::Done {
+            handle: h("88.118.8/v"),
+            created: true
+        })
+    );
+    assert_eq!(
+        rc(run(&node, add(false), a.clone()).await),
+        ResponseCode::ValueAlreadyExists
+    );
+    assert_eq!(
+        run(&node, add(true), a.clone()).await,
+        Ok(Outcome::Done {
+            handle: h("88.118.8/v"),
+            created: false
+        })
+    );
+    let missing = Operation::ModifyValues {
+        handle: h("88.118.8/v"),
+        values: vec![url(9, "x")],
+    };
+    assert_eq!(
+        rc(run(&node, missing, a.clone()).await),
+        ResponseCode::ValuesNotFound
+    );
+    let remove = |i| Operation::RemoveValues {
+        handle: h("88.118.8/v"),
+        indexes: vec![i],
+    };
+    assert_eq!(
+        rc(run(&node, remove(5), a.clone()).await),
+        ResponseCode::Success
+    );
+    assert_eq!(
+        rc(run(&node, remove(5), a.clone()).await),
+        ResponseCode::ValuesNotFound
+    );
+    assert_eq!(
+        rc(run(
+            &node,
+            Operation::Delete {
+                handle: h("88.118.8/v")
+            },
+            a.clone()
+        )
+        .await),
+        ResponseCode::Success
+    );
+    assert_eq!(
+        rc(run(&node, resolve("88.118.8/v"), None).await),
+        ResponseCode::HandleNotFound
+    );
+    assert_eq!(
+        rc(run(
+            &node,
+            Operation::Delete {
+                handle: h("88.118.8/v")
+            },
+            a
+        )
+        .await),
+        ResponseCode::HandleNotFound
+    );
+}
+
+#[tokio::test]
+async fn read_only_values_refuse_modify() {
+    let node = node().await;
+    let a = Some(id("88.118.8/ADMIN", 300));
+    let mut ro = url(1, "fixed");
+    ro.permissions = Permissions(Permissions::ADMIN_READ | Permissions::PUBLIC_READ);
+    run(&node, create("88.118.8/ro", vec![ro], false), a.clone())
+        .await
+        .unwrap();
+    let modify = Operation::ModifyValues {
+        handle: h("88.118.8/ro"),
+        values: vec![url(1, "x")],
+    };
+    assert_eq!(
+        rc(run(&node, modify, a).await),
+        ResponseCode::InsufficientPermissions
+    );
+}
+
+#[tokio::test]
+async fn bad_values_are_rejected_and_nothing_is_written() {
+    let node = node().await;
+    let a = Some(id("88.118.8/ADMIN", 300));
+    for values in [
+        vec![url(0, "zero")],
+        vec![url(1, "a"), url(1, "b")],
+        vec![HandleValue::new(100, types::HS_ADMIN, vec![1, 2, 3])],
+        vec![HandleValue::new(2, "", vec![])],
+    ] {
+        let result = run(&node, create("88.118.8/bad", values, false), a.clone()).await;
+        assert_eq!(rc(result), ResponseCode::InvalidValue);
+        assert_eq!(
+            rc(run(&node, resolve("88.118.8/bad"), None).await),
+            ResponseCode::HandleNotFound
+        );
+    }
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_and_shown_only_to_readers() {
+    let node = node().await;
+    let stored = node.store().get(b"88.118.8/ADMIN").unwrap().unwrap();
+    assert!(
+        Record::parse(&stored.values)
+            .unwrap()
+            .iter()
+            .any(|v| v.data() == b"sealed:pw")
+    );
+    assert!(
+        node.authenticate_secret(
+            &ValueRef {
+                handle: "88.118.8/admin".into(),
+                index: 300
+            },
+            b"pw"
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        node.authenticate_secret(
+            &ValueRef {
+                handle: "88.118.8/ADMIN".into(),
+                index: 300
+            },
+            b"bad"
+        )
+        .unwrap_err()
+        .rc,
+        ResponseCode::AuthenticationFailed
+    );
+    // Public resolution hides the secret.
+    let public = values_of(run(&node, resolve("88.118.8/ADMIN"), None).await.unwrap());
+    assert!(public.iter().all(|v| !v.has_type(types::HS_SECKEY)));
+    // Without public-only, an anonymous caller is challenged, and an administrator sees it.
+    let private = || Operation::Resolve {
+        handle: h("88.118.8/ADMIN"),
+        filter: TypeFilter::default(),
+        public_only: false,
+    };
+    assert_eq!(
+        rc(run(&node, private(), None).await),
+        ResponseCode::AuthenticationNeeded
+    );
+    let all = values_of(
+        run(&node, private(), Some(id("88.118.8/ADMIN", 300)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        all.iter()
+            .find(|v| v.has_type(types::HS_SECKEY))
+            .unwrap()
+            .data,
+        b"pw"
+    );
+    // A new secret is sealed before it is stored.
+    let a = Some(id("88.118.8/ADMIN", 300));
+    let mut secret = HandleValue::new(300, types::HS_SECKEY, b"new".to_vec());
+    secret.permissions = Permissions::SECRET;
+    run(&node, create("88.118.8/NEWID", vec![secret], false), a)
+        .await
+        .unwrap();
+    let stored = node.store().get(b"88.118.8/NEWID").unwrap().unwrap();
+    assert!(
+        Record::parse(&stored.values)
+            .unwrap()
+            .iter()
+            .any(|v| v.data() == b"sealed:new")
+    );
+}
+
+#[tokio::test]
+async fn filters_select_by_index_or_type() {
+    let node = node().await;
+    let a = Some(id("88.118.8/ADMIN", 300));
+    let values = vec![
+        url(1, "u"),
+        HandleValue::new(2, "EMAIL", b"e".to_vec()),
+        HandleValue::new(3, "URL.alt", b"v".to_vec()),
+    ];
+    run(&node, create("88.118.8/f", values, false), a)
+        .await
+        .unwrap();
+    let op = |filter| Operation::Resolve {
+        handle: h("88.118.8/f"),
+        filter,
+        public_only: true,
+    };
+    let by_type = values_of(
+        run(
+            &node,
+            op(TypeFilter {
+                indexes: vec![],
+                types: vec!["URL.".into()],
+            }),
+            None,
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        by_type.iter().map(|v| v.index).collect::<Vec<_>>(),
+        vec![1, 3]
+    );
+    let by_index = values_of(
+        run(
+            &node,
+            op(TypeFilter {
+                indexes: vec![2],
+                types: vec![],
+            }),
+            None,
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(by_index.len(), 1);
+    let none = run(
+        &node,
+        op(TypeFilter {
+            indexes: vec![],
+            types: vec!["NOPE".into()],
+        }),
+        None,
+    )
+    .await;
+    assert_eq!(rc(none), ResponseCode::ValuesNotFound);
+}
+
+#[tokio::test]
+async fn mint_list_and_homing() {
+    let node = node().await;
+    let a = Some(id("88.118.8/ADMIN", 300));
+    let minted = run(
+        &node,
+        Operation::Mint {
+            stem: "88.118.8/batch-".into(),
+            values: vec![url(1, "m")],
+        },
+        a.clone(),
+    )
+    .await
+    .unwrap();
+    let Outcome::Done {
+        handle,
+        created: true,
+    } = minted
+    else {
+        panic!("{minted:?}")
+    };
+    assert!(handle.as_str().starts_with("88.118.8/batch-"));
+    assert_eq!(handle.suffix().len(), "batch-".len() + 36);
+    let list = run(
+        &node,
+        Operation::ListHandles {
+            prefix: "88.118.8".into(),
+            page: Some((0, 2)),
+        },
+        a.clone(),
+    )
+    .await
+    .unwrap();
+    let Outcome::Handles { total, handles } = list else {
+        panic!()
+    };
+    assert_eq!((total, handles.len()), (4, 2));
+    assert_eq!(
+        rc(run(
+            &node,
+            Operation::ListHandles {
+                prefix: "88.118.8".into(),
+                page: None
+            },
+            None
+        )
+        .await),
+        ResponseCode::AuthenticationNeeded
+    );
+    assert_eq!(
+        rc(run(
+            &node,
+            Operation::ListHandles {
+                prefix: "88.118.8".into(),
+                page: None
+            },
+            Some(id("88.118.8/USER", 300))
+        )
+        .await),
+        ResponseCode::InvalidAdmin
+    );
+    assert_eq!(
+        rc(run(
+            &node,
+            Operation::Home {
+                prefix: "88.119".into()
+            },
+            a
+        )
+        .await),
+        ResponseCode::InvalidAdmin,
+        "prefix admins are not server admins"
+    );
+    assert_eq!(
+        run(&node, Operation::ListHomed, None).await,
+        Ok(Outcome::Prefixes(vec!["0.NA/88.118.8".into()]))
+    );
+}
+
+#[tokio::test]
+async fn overwrite_needs_rights_on_the_existing_handle() {
+    let node = node().await;
+    let a = Some(id("88.118.8/ADMIN", 300));
+    let mut only_modify = admin("88.118.8/USER", 300, AdminPerms::MODIFY_VALUE);
+    only_modify.index = 101;
+    run(
+        &node,
+        create("88.118.8/o", vec![url(1, "u"), only_modify.clone()], false),
+        a,
+    )
+    .await
+    .unwrap();
+    let user = Some(id("88.118.8/USER", 300));
+    // Changing the URL only needs MODIFY_VALUE.
+    let replace = create("88.118.8/o", vec![url(1, "v"), only_modify.clone()], true);
+    assert_eq!(
+        run(&node, replace, user.clone()).await,
+        Ok(Outcome::Done {
+            handle: h("88.118.8/o"),
+            created: false
+        })
+    );
+    // Adding a value needs ADD_VALUE, which the user lacks.
+    let replace = create(
+        "88.118.8/o",
+        vec![url(1, "v"), url(2, "w"), only_modify],
+        true,
+    );
+    assert_eq!(
+        rc(run(&node, replace, user).await),
+        ResponseCode::InvalidAdmin
+    );
+}
