@@ -11,4 +11,5 @@
 //! and never panic.
 #![warn(missing_docs)]
 
+pub mod jcs;
 pub mod merkle;
