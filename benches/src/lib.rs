@@ -1,1 +1,67 @@
-//! Placeholder; filled in by its own change.
+//! Criterion benchmarks of idnode, with the fixtures they share.
+//!
+//! The benchmarks live in `benches/` (run one with `cargo bench -p idnode-benches --bench
+//! registry`); this library only builds realistic inputs for them, such as the values of a
+//! hazardous-chemical product handle. Nothing here is used by the node itself, and nothing here
+//! does I/O: each benchmark opens its own stores in a temporary directory.
+#![warn(missing_docs)]
+
+use idnode_proto::{AdminPerms, AdminRecord, HandleValue, Record, ValueRef};
+
+/// The prefix under which the fixtures create handles.
+pub const BENCH_PREFIX: &str = "88.118.8";
+
+/// The handle of the `n`th fixture product, such as `88.118.8/CHEM-000042`.
+pub fn product_handle(n: usize) -> String {
+    format!("{BENCH_PREFIX}/CHEM-{n:06}")
+}
+
+/// The encoded values (`int4 count` + value records) of the `n`th fixture product: an
+/// `HS_ADMIN`, a `URL`, a `DESC`, an `EMAIL` and a JSON `CHEM_INFO`, about 700 bytes in all,
+/// the shape of a record that an enterprise registers for a hazardous-chemical product.
+pub fn product_values(n: usize) -> Vec<u8> {
+    let admin = AdminRecord {
+        perms: AdminPerms(AdminPerms::ALL.0),
+        admin: ValueRef {
+            handle: format!("0.NA/{BENCH_PREFIX}"),
+            index: 200,
+        },
+    };
+    let url = format!("https://trace.example.cn/products/chem-{n:06}?lang=zh-CN");
+    let desc = format!("危险化学品 产品批次 {n:06}: 工业用甲醛溶液 37%, 25 kg 塑料桶");
+    let email = format!("safety-{}@chem-enterprise.example.cn", n % 997);
+    let chem_info = format!(
+        concat!(
+            r#"{{"cas":"50-00-0","name_en":"formaldehyde","name_zh":"甲醛","#,
+            r#""formula":"CH2O","un_number":"UN2209","batch":"B{:06}","#,
+            r#""ghs":["H301","H311","H314","H317","H331","H341","H350","H370"],"#,
+            r#""pictograms":["GHS05","GHS06","GHS08"],"flash_point_c":60,"#,
+            r#""producer":"91310000MA1FL{:05}","msds":"https://msds.example.cn/50-00-0.pdf"}}"#
+        ),
+        n,
+        n % 100_000
+    );
+    Record::encode(&[
+        HandleValue::new(100, "HS_ADMIN", admin.to_bytes()),
+        HandleValue::new(1, "URL", url),
+        HandleValue::new(2, "DESC", desc),
+        HandleValue::new(3, "EMAIL", email),
+        HandleValue::new(4, "CHEM_INFO", chem_info),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_values_parse_back() {
+        let bytes = product_values(42);
+        let record = Record::parse(&bytes).unwrap();
+        let values = record.decode_all().unwrap();
+        assert_eq!(values.len(), 5);
+        assert!(values[0].has_type("HS_ADMIN"));
+        assert!((500..1000).contains(&bytes.len()), "{} bytes", bytes.len());
+        assert_eq!(product_handle(42), "88.118.8/CHEM-000042");
+    }
+}
