@@ -6,3 +6,6 @@
 #![warn(missing_docs)]
 
 pub mod mac;
+pub mod sign;
+
+pub use sign::{NodeKey, SignError};
