@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 
 pub mod mac;
+pub mod secret;
 pub mod sign;
 
+pub use secret::{CredentialCache, SecretError, SecretKeeper};
 pub use sign::{NodeKey, SignError};
