@@ -1,13 +1,28 @@
 //! Keys, signatures, secret hashing and TLS configuration for idnode, as pure functions.
 //!
-//! This is the only crate of the workspace that touches private keys and stored secrets. It
-//! must not read files, the environment or the clock: callers pass bytes, times and a
-//! random-number generator (`&mut impl rand_core::CryptoRngCore`) in.
+//! This is the only crate of the workspace that touches private keys and stored secrets:
+//!
+//! * [`secret`] seals `HS_SECKEY` secrets for storage ([`SecretKeeper`]): a salted
+//!   PBKDF2-HMAC-SHA256 verifier together with the secret encrypted under the node's master key,
+//!   and caches successful password checks ([`CredentialCache`]).
+//! * [`mac`] holds the primitives of the native Handle protocol's `HS_SECKEY` challenge–response
+//!   (PBKDF2-HMAC-SHA1 with Java's password semantics, HMACs and the "sandwich" digests).
+//! * [`sign`] holds the node's Ed25519 signing key ([`NodeKey`]) and signature verification.
+//! * [`tls`] generates self-signed certificates and builds rustls configurations.
+//!
+//! It must not read files, the environment or the clock: callers pass bytes, times and a
+//! random-number generator (`&mut impl rand_core::CryptoRngCore`) in. The one exception is that
+//! ECDSA key generation and signing in [`tls::self_signed`] draw from ring's own system random
+//! source, because ring does not accept an external generator. rustls is built with ring as its
+//! only crypto provider, and every configuration is built with an explicit provider, so no
+//! process-wide default provider is needed.
 #![warn(missing_docs)]
 
 pub mod mac;
 pub mod secret;
 pub mod sign;
+pub mod tls;
 
 pub use secret::{CredentialCache, SecretError, SecretKeeper};
 pub use sign::{NodeKey, SignError};
+pub use tls::{SelfSigned, TlsError};
