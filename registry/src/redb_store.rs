@@ -489,6 +489,7 @@ fn decode_header(key: &[u8], bytes: &[u8]) -> Result<Header, StoreError> {
 /// Decodes a whole stored record.
 fn decode_record(key: &[u8], bytes: &[u8]) -> Result<StoredRecord, StoreError> {
     let header = decode_header(key, bytes)?;
+    // `decode_header` checked that the spelling, and so `values_at`, lies within `bytes`.
     Ok(StoredRecord {
         handle: header.handle,
         version: header.version,

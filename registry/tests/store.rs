@@ -458,3 +458,61 @@ proptest! {
         prop_assert_eq!(observe(&mem), observe(&reopened));
     }
 }
+
+#[test]
+fn redb_refuses_an_unknown_schema_version() {
+    let (_dir, path) = temp_db();
+    drop(RedbStore::open(&path).unwrap());
+    {
+        let db = ::redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let meta: ::redb::TableDefinition<'_, &str, u64> = ::redb::TableDefinition::new("meta");
+            txn.open_table(meta).unwrap().insert("schema", 99).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    match RedbStore::open(&path) {
+        Err(StoreError::Storage(message)) => assert!(message.contains("99"), "{message}"),
+        other => panic!("expected a schema error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn redb_reports_a_corrupt_record_instead_of_panicking() {
+    let (_dir, path) = temp_db();
+    drop(RedbStore::open(&path).unwrap());
+    {
+        let db = ::redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let handles: ::redb::TableDefinition<'_, &[u8], &[u8]> =
+                ::redb::TableDefinition::new("handles");
+            let mut table = txn.open_table(handles).unwrap();
+            // A header that claims a 200-byte spelling in a 12-byte record.
+            table
+                .insert(
+                    b"88.1/BAD".as_slice(),
+                    [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 200, b'x'].as_slice(),
+                )
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = RedbStore::open(&path).unwrap();
+    assert!(matches!(
+        store.get(b"88.1/BAD"),
+        Err(StoreError::Storage(_))
+    ));
+    assert!(matches!(
+        store.list_handles("88.1", 0, 10),
+        Err(StoreError::Storage(_))
+    ));
+    // A batch that has to read the corrupt record fails alone; the store keeps working.
+    let failed = one(&store, put("88.1/bad", b"v", Expect::Any)).await;
+    assert!(matches!(failed, Err(StoreError::Storage(_))), "{failed:?}");
+    one(&store, put("88.2/good", b"v", Expect::Absent))
+        .await
+        .unwrap();
+    assert_eq!(store.count_handles("88.2").unwrap(), 1);
+}
