@@ -20,6 +20,7 @@ mod rc;
 mod site;
 pub mod time;
 mod value;
+pub mod wire;
 
 pub use admin::{AdminPerms, AdminRecord, ValueList, ValueRef};
 pub use codec::{DecodeError, MAX_ARRAY_LEN, Reader, Writer};
@@ -31,3 +32,6 @@ pub use value::{
     EncodedValue, HandleValue, MAX_VALUES, Permissions, Record, RecordValues, Ttl, TypeFilter,
     types,
 };
+
+#[doc(hidden)]
+pub use wire::fuzzing;
