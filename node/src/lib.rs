@@ -1,1 +1,23 @@
-//! Placeholder.
+//! The idnode binary's library: configuration, listeners, lifecycle and the CLI commands.
+//!
+//! `main.rs` only parses the command line and calls into here, so that tests can run a node
+//! in-process. This is the only crate that reads files, the environment or the clock, opens
+//! sockets, or spawns tasks; the libraries below it receive what they need as arguments.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod init;
+mod listeners;
+mod metrics;
+mod rest;
+pub mod server;
+mod site;
+pub mod state;
+
+/// The current time in epoch seconds, for stamping changes.
+pub(crate) fn rest_now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+        .unwrap_or(0)
+}

@@ -1,2 +1,136 @@
-//! The idnode binary.
-fn main() {}
+//! The `idnode` command: run a node, or prepare its data directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use idnode::config::Config;
+
+/// idnode: an identifier resolution secondary node for the industrial internet.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the REST API over HTTP and HTTPS. With no arguments, uses ./idnode-data and
+    /// listens on 127.0.0.1:8000 (HTTP) and 127.0.0.1:8443 (HTTPS).
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Plain HTTP address, or `off`.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<Listen>,
+        /// HTTPS address, or `off`.
+        #[arg(long, value_name = "ADDR")]
+        https: Option<Listen>,
+    },
+    /// Home a prefix and create its prefix handle `0.NA/PREFIX` and the administrator
+    /// `300:PREFIX/ADMIN`.
+    Init {
+        #[command(flatten)]
+        common: Common,
+        /// The prefix, such as 88.118.8.
+        #[arg(long)]
+        prefix: String,
+        /// Use the secret in this file instead of generating one.
+        #[arg(long, value_name = "FILE")]
+        admin_secret_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// The data directory (default ./idnode-data).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// A TOML configuration file; flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl Common {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(data) = &self.data {
+            config.data = data.clone();
+        }
+        Ok(config)
+    }
+}
+
+/// A listen address or `off`.
+#[derive(Debug, Clone, Copy)]
+struct Listen(Option<SocketAddr>);
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(Self(None));
+        }
+        s.parse()
+            .map(|a| Self(Some(a)))
+            .map_err(|e| format!("{s:?} is not an address like 127.0.0.1:8000: {e}"))
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve {
+                common,
+                http,
+                https,
+            } => {
+                let mut config = common.load()?;
+                if let Some(Listen(addr)) = http {
+                    config.http.listen = addr;
+                }
+                if let Some(Listen(addr)) = https {
+                    config.https.listen = addr;
+                }
+                idnode::server::run(config).await
+            }
+            Command::Init {
+                common,
+                prefix,
+                admin_secret_file,
+            } => {
+                let config = common.load()?;
+                let done = idnode::init::run(config, &prefix, admin_secret_file.as_deref()).await?;
+                println!(
+                    "initialised prefix {prefix} with administrator {}",
+                    done.admin
+                );
+                match done.secret_file {
+                    Some(path) => println!(
+                        "the administrator's secret was written to {}",
+                        path.display()
+                    ),
+                    None => println!("the administrator's secret is the one given"),
+                }
+                Ok(())
+            }
+        }
+    })
+}

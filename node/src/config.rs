@@ -1,0 +1,180 @@
+//! The configuration file (TOML) and its defaults. Unknown keys are rejected, so that a typo
+//! fails at start-up instead of silently doing nothing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the database, keys and certificates live.
+    pub data: PathBuf,
+    /// The plain HTTP listener.
+    pub http: HttpConfig,
+    /// The HTTPS listener.
+    pub https: HttpsConfig,
+    /// Handle names.
+    pub handles: HandlesConfig,
+    /// Authentication and authorization.
+    pub auth: AuthConfig,
+    /// What this node says about itself in its site information.
+    pub site: SiteConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("idnode-data"),
+            http: HttpConfig::default(),
+            https: HttpsConfig::default(),
+            handles: HandlesConfig::default(),
+            auth: AuthConfig::default(),
+            site: SiteConfig::default(),
+        }
+    }
+}
+
+/// The plain HTTP listener.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on; empty disables the listener.
+    pub listen: Option<SocketAddr>,
+    /// Accept authenticated writes over plain HTTP from loopback addresses. Off by default:
+    /// credentials sent in clear text are ignored, as the reference server does.
+    pub allow_loopback_plain_writes: bool,
+    /// The largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 8000))),
+            allow_loopback_plain_writes: false,
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+/// The HTTPS listener.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpsConfig {
+    /// Address to listen on; empty disables the listener.
+    pub listen: Option<SocketAddr>,
+    /// A PEM certificate chain. Without one, a self-signed certificate is generated in
+    /// `<data>/tls/` on first start.
+    pub cert: Option<PathBuf>,
+    /// The PEM private key of `cert`.
+    pub key: Option<PathBuf>,
+}
+
+impl Default for HttpsConfig {
+    fn default() -> Self {
+        Self {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 8443))),
+            cert: None,
+            key: None,
+        }
+    }
+}
+
+/// Handle names.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandlesConfig {
+    /// The longest accepted handle in bytes.
+    pub max_length: usize,
+}
+
+impl Default for HandlesConfig {
+    fn default() -> Self {
+        Self { max_length: 255 }
+    }
+}
+
+/// Authentication and authorization.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Identities (`index:handle`) with every permission on every handle, such as
+    /// `300:0.NA/88.118.8`.
+    pub server_admins: Vec<String>,
+    /// PBKDF2 iterations used when a secret key is stored.
+    pub secret_iterations: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            server_admins: Vec::new(),
+            secret_iterations: 100_000,
+        }
+    }
+}
+
+/// What the node publishes about itself.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteConfig {
+    /// A human-readable description.
+    pub description: String,
+    /// The address published for this node's servers; defaults to the HTTP listen address.
+    pub public_address: Option<std::net::IpAddr>,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        Self {
+            description: "idnode secondary node".into(),
+            public_address: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = include_str!("../../docs/idnode.example.toml");
+
+    #[test]
+    fn sample_config_parses() {
+        let config = Config::parse(SAMPLE).unwrap();
+        assert_eq!(config.handles.max_length, 255);
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_in_every_table() {
+        assert!(Config::parse("bogus = 1").is_err());
+        for table in ["http", "https", "handles", "auth", "site"] {
+            let text = format!("{SAMPLE}\n[{table}]\nbogus = 1\n");
+            // A repeated table is itself an error; test the key inside a fresh document too.
+            assert!(Config::parse(&text).is_err(), "{table}");
+            assert!(
+                Config::parse(&format!("[{table}]\nbogus = 1\n")).is_err(),
+                "{table}"
+            );
+        }
+    }
+}
