@@ -2,8 +2,7 @@
 //!
 //! This crate holds the pieces a node, a witness and an offline verifier share: the RFC 6962 /
 //! RFC 9162 Merkle log with its tlog-tiles layout ([`merkle`]), RFC 8785 JSON canonicalization
-//! ([`jcs`]), C2SP signed notes, checkpoints, cosignatures and tlog-proof bundles ([`note`]), the
-//! CBV 2.0 EPCIS event hash ([`epcis`]), and the signed trace record ([`record`]).
+//! ([`jcs`]), and C2SP signed notes, checkpoints, cosignatures and tlog-proof bundles ([`note`]).
 //!
 //! It must not do I/O, read the clock or generate randomness: callers pass times, keys, salts
 //! and bytes in and get values out. Stored hashes are read through the [`merkle::HashReader`]
@@ -13,3 +12,4 @@
 
 pub mod jcs;
 pub mod merkle;
+pub mod note;
