@@ -21,8 +21,9 @@ What the comparison normalises (it varies from run to run, see ``vectors/handle-
   description), and the ``Date`` header and all headers not listed in ``compare_headers`` are ignored.
 
 Known differences live in ``rest_differences.json``: each entry names a scenario, an exchange (its
-position in the file, ``"seed"`` for the state set-up, or ``"*"``), a path pattern of the differences
-it covers (``fnmatch`` syntax, as printed by this script) and the reason. The script exits non-zero
+position in the file, ``"seed"`` for the state set-up, or ``"*"``), the path of the differences it
+covers (as printed by this script; either exactly or as an ``fnmatch`` pattern such as ``body.*``)
+and the reason. The script exits non-zero
 when a difference is not covered by an entry and when an entry covers nothing (it must be removed, so
 the list stays true). The last line printed is ``N passed, M failed``.
 
@@ -673,7 +674,8 @@ def entry_matches(entry: dict[str, Any], check: Check, path: str) -> bool:
     exchange = entry.get("exchange", "*")
     if exchange != "*" and exchange != check.exchange:
         return False
-    return fnmatch.fnmatchcase(path, entry.get("path", "*"))
+    pattern = entry.get("path", "*")
+    return path == pattern or fnmatch.fnmatchcase(path, pattern)
 
 
 def classify(checks: list[Check], entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -794,7 +796,9 @@ class Replayer:
         # scenarios that need them).
         for handle in sorted(touched) + state.minted:
             if handle.upper() not in self.global_handles:
-                self.admin.delete(handle)
+                error = self.admin.delete(handle)
+                if error:
+                    self.log(f"note  {name}: could not delete {handle} afterwards: {error}")
         return checks
 
     def run_exchange(self, name: str, number: int, exchange: dict[str, Any], state: RunState) -> Check:
