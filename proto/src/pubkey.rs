@@ -89,6 +89,11 @@ impl PublicKey {
             RSA => {
                 let exponent = unsigned(r.bytes("rsa exponent")?);
                 let modulus = unsigned(r.bytes("rsa modulus")?);
+                // CNRI `Util.getBytesFromPublicKey` sizes its RSA buffer for four length
+                // fields but writes three, so every RSA key it encodes ends in four zero bytes.
+                if r.rest() == [0, 0, 0, 0] {
+                    r.take(4, "rsa padding")?;
+                }
                 Self::Rsa { exponent, modulus }
             }
             DSA => {
@@ -197,6 +202,19 @@ mod tests {
         let jwk = key.to_jwk().unwrap();
         assert_eq!(jwk["e"], "AQAB");
         assert_eq!(PublicKey::from_jwk(&jwk).unwrap(), key);
+    }
+
+    #[test]
+    fn cnri_rsa_padding_is_accepted() {
+        let key = PublicKey::Rsa {
+            exponent: vec![1, 0, 1],
+            modulus: vec![0xC0, 0x01],
+        };
+        let mut bytes = key.to_bytes();
+        bytes.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(PublicKey::from_bytes(&bytes).unwrap(), key);
+        bytes.push(0);
+        assert!(PublicKey::from_bytes(&bytes).is_err());
     }
 
     proptest! {

@@ -337,7 +337,10 @@ mod tests {
         assert!(f.contains(OpFlags::RD));
         f.set(OpFlags::RD, false);
         assert_eq!(f, OpFlags::empty());
-        assert_eq!(format!("{:?}", OpFlags(0x0080_0000)), "OpFlags(0x00800000: RD)");
+        assert_eq!(
+            format!("{:?}", OpFlags(0x0080_0000)),
+            "OpFlags(0x00800000: RD)"
+        );
     }
 
     #[test]
