@@ -1,11 +1,11 @@
 //! C2SP signed notes with Ed25519 signatures and timestamped Ed25519 cosignatures.
 //!
-//! A note (https://c2sp.org/signed-note) is UTF-8 text ending in `\n`, a blank line, and one or
+//! A note (<https://c2sp.org/signed-note>) is UTF-8 text ending in `\n`, a blank line, and one or
 //! more signature lines `— <key name> base64(key ID ‖ signature)\n`. The key ID of a key is the
 //! first four bytes of `SHA-256(name ‖ 0x0A ‖ type ‖ public key)`, and a verifier key ("vkey") is
 //! written `<name>+<hex key ID>+base64(type ‖ public key)`. Two key types are implemented:
 //! Ed25519 (`0x01`, [`Signer`]) and the `cosignature/v1` timestamped Ed25519 cosignature of
-//! https://c2sp.org/tlog-cosignature (`0x04`, [`Cosigner`]).
+//! <https://c2sp.org/tlog-cosignature> (`0x04`, [`Cosigner`]).
 //!
 //! [`Note::verify`] follows the spec: signatures from unknown keys are ignored (and reported),
 //! a known key whose signature fails rejects the note, and a note with no verified signature

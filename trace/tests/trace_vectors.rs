@@ -176,3 +176,105 @@ fn end_to_end_log_of_nine_and_tlog_proof_bundle() {
     )
     .expect("inclusion");
 }
+
+#[test]
+fn record_bytes_jws_and_offline_verification() {
+    use idnode_trace::record::{
+        RecordSigner, TraceRecord, record_digest, record_leaf_hash, verify_offline,
+    };
+    let v = example();
+    let record: TraceRecord = serde_json::from_value(v["record"].clone()).expect("record shape");
+    let bytes = record.to_bytes().expect("bytes");
+    assert_eq!(bytes, read("trace/record.jcs.json"));
+    assert_eq!(
+        bytes.len() as u64,
+        v["record_jcs_length"].as_u64().expect("len")
+    );
+    assert_eq!(
+        String::from_utf8(bytes.clone()).expect("utf8"),
+        v["record_jcs_utf8"].as_str().expect("jcs")
+    );
+    let digest = record_digest(&bytes);
+    assert_eq!(
+        digest.to_hex(),
+        v["record_digest_hex"].as_str().expect("digest")
+    );
+    assert_eq!(
+        record_leaf_hash(&digest).to_hex(),
+        v["leaf_hash_hex"].as_str().expect("leaf")
+    );
+
+    let signer = RecordSigner::new(
+        "example.org/hazchem-log",
+        key(&v, "record_and_log_secret_key_hex"),
+    )
+    .expect("signer");
+    assert_eq!(
+        signer.kid(),
+        v["keys"]["record_key_jwk"]["kid"].as_str().expect("kid")
+    );
+    assert_eq!(
+        signer.protected_header().expect("header"),
+        v["jws"]["protected_header_jcs"]
+            .as_str()
+            .expect("header")
+            .as_bytes()
+    );
+    let signed = signer.sign(&record).expect("sign");
+    assert_eq!(signed.jws, v["jws"]["compact"].as_str().expect("compact"));
+    let jws_file = String::from_utf8(read("trace/record.jws")).expect("utf8");
+    assert_eq!(signed.jws, jws_file.trim_end());
+    let verified = signer.verifier().verify(&signed.jws).expect("verify");
+    assert_eq!(verified.record(), &record);
+
+    // Offline verification against the tlog-proof bundle and the policy's keys (quorum w1).
+    let (log, witness) = signers(&v);
+    let bundle = TlogProof::parse(&read("trace/record-index-8.tlog-proof")).expect("bundle");
+    let jws_from_extra = String::from_utf8(bundle.extra.clone().expect("extra")).expect("utf8");
+    let policy = String::from_utf8(read("trace/policy.txt")).expect("utf8");
+    assert!(
+        policy.contains(&log.verifier().to_vkey())
+            && policy.contains(&witness.verifier().to_vkey())
+    );
+    let inclusion = verify_offline(
+        &jws_from_extra,
+        &bundle,
+        &[signer.verifier()],
+        &log.verifier(),
+        &[witness.verifier()],
+        1,
+    )
+    .expect("offline verification");
+    assert_eq!(inclusion.index, 8);
+    assert_eq!(inclusion.checkpoint.size, 9);
+    assert_eq!(
+        inclusion.witnesses,
+        vec!["witness.example.org/w1".to_owned()]
+    );
+    // Without the witness the quorum of one is not met.
+    assert!(
+        verify_offline(
+            &jws_from_extra,
+            &bundle,
+            &[signer.verifier()],
+            &log.verifier(),
+            &[],
+            1
+        )
+        .is_err()
+    );
+    // A proof for another index fails.
+    let mut wrong = bundle.clone();
+    wrong.index = 7;
+    assert!(
+        verify_offline(
+            &jws_from_extra,
+            &wrong,
+            &[signer.verifier()],
+            &log.verifier(),
+            &[witness.verifier()],
+            1
+        )
+        .is_err()
+    );
+}

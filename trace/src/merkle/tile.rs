@@ -1,7 +1,7 @@
 //! C2SP tlog-tiles: tile coordinates, paths, tile contents and entry bundles.
 //!
 //! A tile at level `L` and index `N` holds up to 256 consecutive hashes of tree level `8·L`
-//! (https://c2sp.org/tlog-tiles): the hash at position `i` is the root of leaves
+//! (<https://c2sp.org/tlog-tiles>): the hash at position `i` is the root of leaves
 //! `[(N·256+i)·256^L, (N·256+i+1)·256^L)`. Full tiles have width 256; a partial tile (width
 //! 1..255) is served at `tile/<L>/<N>.p/<W>`. Entry bundles (`tile/entries/<N>[.p/<W>]`) hold the
 //! log entries themselves, each prefixed by its big-endian `u16` length.
@@ -306,7 +306,10 @@ pub fn read_tile_data<R: HashReader>(
 
 /// Splits tile data into hashes; the length must be a multiple of 32 and at most 256 hashes.
 pub fn parse_tile_data(data: &[u8]) -> Result<Vec<Hash>, TileError> {
-    if !data.len().is_multiple_of(32) || data.is_empty() || data.len() > 32 * usize::from(TILE_WIDTH) {
+    if !data.len().is_multiple_of(32)
+        || data.is_empty()
+        || data.len() > 32 * usize::from(TILE_WIDTH)
+    {
         return Err(TileError::InvalidBundle("tile data is not 1..=256 hashes"));
     }
     Ok(data.chunks_exact(32).filter_map(Hash::from_slice).collect())

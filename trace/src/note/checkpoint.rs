@@ -1,4 +1,4 @@
-//! C2SP tlog-checkpoint note bodies (https://c2sp.org/tlog-checkpoint).
+//! C2SP tlog-checkpoint note bodies (<https://c2sp.org/tlog-checkpoint>).
 //!
 //! The body is `<origin>\n<tree size>\n<base64 root hash>\n` followed by optional extension
 //! lines. The size is decimal without leading zeros; the root hash is standard base64 of 32
