@@ -310,7 +310,11 @@ class Admin:
         if body is not None:
             headers.append(("Content-Type", "application/json"))
             data = json.dumps(body).encode("utf-8")
-        return self.node.request("https", method, target, headers, data)
+        try:
+            return self.node.request("https", method, target, headers, data)
+        except (OSError, http.client.HTTPException) as exc:
+            # Reported like an error answer, so that set-up failures show up as differences.
+            return Response(0, [], f"{type(exc).__name__}: {exc}".encode("utf-8"))
 
     def record(self, handle: str) -> list[dict[str, Any]] | None:
         """All values of a handle (publicOnly=false), or None when it is absent or unreadable."""
