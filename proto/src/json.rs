@@ -13,7 +13,7 @@ use thiserror::Error;
 use crate::admin::{AdminPerms, AdminRecord, ValueList, ValueRef};
 use crate::pubkey::PublicKey;
 use crate::site::SiteInfo;
-use crate::time::{format_iso8601, parse_iso8601};
+use crate::time::{parse_iso8601, write_iso8601};
 use crate::value::{EncodedValue, HandleValue, Permissions, Ttl, types};
 
 /// Why a JSON value could not be read as a handle value. Maps to RC 202 (INVALID_VALUE).
@@ -105,19 +105,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &HandleValue) {
     write_str(out, &value.value_type);
     out.extend_from_slice(b",\"data\":");
     write_data(out, &value.value_type, &value.data);
-    if let Some(p) = permissions_string(value.permissions) {
-        out.extend_from_slice(b",\"permissions\":");
-        write_str(out, &p);
-    }
-    out.extend_from_slice(b",\"ttl\":");
-    match value.ttl {
-        Ttl::Relative(s) => write_u32(out, s),
-        Ttl::Absolute(s) => write_str(out, &format_iso8601(s)),
-    }
-    if value.timestamp != 0 {
-        out.extend_from_slice(b",\"timestamp\":");
-        write_str(out, &format_iso8601(value.timestamp));
-    }
+    write_tail(out, value.permissions, value.ttl, value.timestamp);
     if !value.references.is_empty() {
         out.extend_from_slice(b",\"references\":[");
         for (i, r) in value.references.iter().enumerate() {
@@ -131,8 +119,27 @@ pub fn write_value(out: &mut Vec<u8>, value: &HandleValue) {
     out.push(b'}');
 }
 
-/// Appends the JSON of an encoded value. Equivalent to [`write_value`] on the decoded value.
+/// Appends the JSON of an encoded value. Equivalent to [`write_value`] on the decoded value, but
+/// written straight from the encoding for values without references, with no allocation for
+/// plain text data.
 pub fn write_encoded_value(out: &mut Vec<u8>, value: EncodedValue<'_>) {
+    let Ok(value_type) = std::str::from_utf8(value.value_type()) else {
+        return write_decoded(out, value);
+    };
+    if value.has_references() {
+        return write_decoded(out, value);
+    }
+    out.extend_from_slice(b"{\"index\":");
+    write_u32(out, value.index());
+    out.extend_from_slice(b",\"type\":");
+    write_str(out, value_type);
+    out.extend_from_slice(b",\"data\":");
+    write_data(out, value_type, value.data());
+    write_tail(out, value.permissions(), value.ttl(), value.timestamp());
+    out.push(b'}');
+}
+
+fn write_decoded(out: &mut Vec<u8>, value: EncodedValue<'_>) {
     match value.decode() {
         Ok(v) => write_value(out, &v),
         // Stored records are checked on write, so this is unreachable for stored data; a
@@ -144,6 +151,28 @@ pub fn write_encoded_value(out: &mut Vec<u8>, value: EncodedValue<'_>) {
             write_str(out, &STANDARD.encode(value.bytes()));
             out.extend_from_slice(b"}}");
         }
+    }
+}
+
+/// `permissions` (when not default), `ttl` and `timestamp` (when not 0).
+fn write_tail(out: &mut Vec<u8>, permissions: Permissions, ttl: Ttl, timestamp: u32) {
+    if let Some(p) = permissions_string(permissions) {
+        out.extend_from_slice(b",\"permissions\":");
+        write_str(out, &p);
+    }
+    out.extend_from_slice(b",\"ttl\":");
+    match ttl {
+        Ttl::Relative(s) => write_u32(out, s),
+        Ttl::Absolute(s) => {
+            out.push(b'"');
+            write_iso8601(out, s);
+            out.push(b'"');
+        }
+    }
+    if timestamp != 0 {
+        out.extend_from_slice(b",\"timestamp\":\"");
+        write_iso8601(out, timestamp);
+        out.push(b'"');
     }
 }
 
@@ -532,6 +561,20 @@ mod tests {
     }
 
     #[test]
+    fn encoded_and_decoded_values_write_the_same_json() {
+        let mut v = HandleValue::new(3, "EMAIL", b"a@b".to_vec());
+        v.timestamp = 1_795_424_000;
+        v.permissions = Permissions(0x0C);
+        v.ttl = Ttl::Absolute(1_893_456_000);
+        let bytes = v.to_bytes();
+        let (view, _) = EncodedValue::split(&bytes).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        write_value(&mut a, &v);
+        write_encoded_value(&mut b, view);
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn value_permission_strings() {
         assert_eq!(
             value_perms_from_json(&json!("1100")).unwrap(),
@@ -604,6 +647,12 @@ mod tests {
         #[test]
         fn json_round_trip(v in crate::value::tests::arb_value()) {
             let mut v = v;
+            let bytes = v.to_bytes();
+            let (view, _) = EncodedValue::split(&bytes).unwrap();
+            let (mut direct, mut decoded) = (Vec::new(), Vec::new());
+            write_encoded_value(&mut direct, view);
+            write_value(&mut decoded, &v);
+            prop_assert_eq!(direct, decoded);
             // Every permission byte with the default-admin-read quirk round-trips only when
             // admin read is set; the JSON form cannot express admin read off in 4 characters.
             v.permissions = Permissions(v.permissions.0 | Permissions::ADMIN_READ);

@@ -14,6 +14,34 @@ pub fn format_iso8601(epoch_secs: u32) -> String {
     )
 }
 
+/// Appends epoch seconds as `YYYY-MM-DDTHH:MM:SSZ` without allocating.
+pub fn write_iso8601(out: &mut Vec<u8>, epoch_secs: u32) {
+    let secs = i64::from(epoch_secs);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let digits = |out: &mut Vec<u8>, n: i64, width: usize| {
+        let mut buf = [b'0'; 4];
+        let mut n = n;
+        for slot in buf[..width].iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        out.extend_from_slice(&buf[..width]);
+    };
+    digits(out, y, 4);
+    out.push(b'-');
+    digits(out, m, 2);
+    out.push(b'-');
+    digits(out, d, 2);
+    out.push(b'T');
+    digits(out, rem / 3600, 2);
+    out.push(b':');
+    digits(out, (rem / 60) % 60, 2);
+    out.push(b':');
+    digits(out, rem % 60, 2);
+    out.push(b'Z');
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SS` with an optional fraction and a `Z` or `±HH:MM` offset into
 /// epoch seconds. Returns `None` for anything else or for instants outside the `u32` range.
 pub fn parse_iso8601(text: &str) -> Option<u32> {
@@ -114,6 +142,9 @@ mod tests {
         #[test]
         fn round_trip(secs in any::<u32>()) {
             prop_assert_eq!(parse_iso8601(&format_iso8601(secs)), Some(secs));
+            let mut out = Vec::new();
+            write_iso8601(&mut out, secs);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), format_iso8601(secs));
         }
 
         #[test]

@@ -268,6 +268,32 @@ impl<'a> EncodedValue<'a> {
         &self.bytes[at + 4..at + 4 + len]
     }
 
+    /// The value's timestamp in epoch seconds.
+    pub fn timestamp(&self) -> u32 {
+        u32::from_be_bytes([self.bytes[4], self.bytes[5], self.bytes[6], self.bytes[7]])
+    }
+
+    /// The value's TTL.
+    pub fn ttl(&self) -> Ttl {
+        let secs = u32::from_be_bytes([
+            self.bytes[9],
+            self.bytes[10],
+            self.bytes[11],
+            self.bytes[12],
+        ]);
+        if self.bytes[8] == 1 {
+            Ttl::Absolute(secs)
+        } else {
+            Ttl::Relative(secs)
+        }
+    }
+
+    /// Whether the value carries references to other values.
+    pub fn has_references(&self) -> bool {
+        let at = 18 + self.type_len + 4 + self.data().len();
+        self.bytes[at..at + 4] != [0, 0, 0, 0]
+    }
+
     /// Decodes the full value.
     pub fn decode(&self) -> Result<HandleValue, DecodeError> {
         HandleValue::from_bytes(self.bytes)
@@ -495,6 +521,9 @@ pub(crate) mod tests {
             let (view, rest) = EncodedValue::split(&bytes).unwrap();
             prop_assert!(rest.is_empty());
             prop_assert_eq!(view.index(), v.index);
+            prop_assert_eq!(view.timestamp(), v.timestamp);
+            prop_assert_eq!(view.ttl(), v.ttl);
+            prop_assert_eq!(view.has_references(), !v.references.is_empty());
             prop_assert_eq!(view.value_type(), v.value_type.as_bytes());
             prop_assert_eq!(view.data(), &v.data[..]);
         }
