@@ -1,1 +1,456 @@
-//! Fuzz targets (placeholder).
+//! Fuzz targets over every decoder of this crate, as plain functions.
+//!
+//! Each target takes arbitrary bytes, decodes them, and when decoding succeeds checks the
+//! round trip: encoding the decoded value and decoding that again gives the same value (and,
+//! for whole messages, the same header and body bytes). A target panics only when that
+//! property fails, which is the finding a fuzzer reports; decoders themselves must never panic.
+//!
+//! The `fuzz/` crate (cargo-fuzz, nightly) calls these functions, and `tests/fuzz_smoke.rs`
+//! runs them on stable Rust over the captured vectors and deterministic mutations of them.
+//! Not part of the supported API.
+
+use std::time::{Duration, Instant};
+
+use super::auth::{AuthResponse, HS_PUBKEY, HS_SECKEY};
+use super::body::Body;
+use super::credential::Credential;
+use super::digest::RequestDigest;
+use super::envelope::Envelope;
+use super::header::{Header, OpCode, OpFlags};
+use super::message::{Message, decode};
+use super::udp::{Reassembler, ReassemblyLimits, split_datagrams};
+use crate::admin::{AdminRecord, ValueList};
+use crate::codec::{Reader, Writer};
+use crate::rc::ResponseCode;
+use crate::site::SiteInfo;
+use crate::value::{HandleValue, Record};
+
+/// A fuzz target.
+pub type Target = fn(&[u8]);
+
+/// Every target with its name; the `fuzz/` crate has one binary per entry.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("envelope", envelope),
+    ("message", message),
+    ("body_resolution_request", body_resolution_request),
+    ("body_handle_request", body_handle_request),
+    ("body_values_request", body_values_request),
+    ("body_remove_value_request", body_remove_value_request),
+    ("body_challenge_answer", body_challenge_answer),
+    ("body_verify_challenge", body_verify_challenge),
+    ("body_session_setup", body_session_setup),
+    ("body_session_exchange_key", body_session_exchange_key),
+    ("body_login", body_login),
+    ("body_resolution_response", body_resolution_response),
+    ("body_site_info_response", body_site_info_response),
+    ("body_create_response", body_create_response),
+    ("body_empty_response", body_empty_response),
+    ("body_handle_list_response", body_handle_list_response),
+    (
+        "body_verify_challenge_response",
+        body_verify_challenge_response,
+    ),
+    ("body_session_setup_response", body_session_setup_response),
+    ("body_challenge", body_challenge),
+    ("body_referral", body_referral),
+    ("body_error", body_error),
+    ("body_raw", body_raw),
+    ("credential", credential),
+    ("request_digest", request_digest),
+    ("auth_response", auth_response),
+    ("site_info", site_info),
+    ("handle_value", handle_value),
+    ("record", record),
+    ("admin_record", admin_record),
+    ("value_list", value_list),
+    ("udp_reassembly", udp_reassembly),
+];
+
+/// Envelope: decode, encode, decode gives the same envelope.
+pub fn envelope(data: &[u8]) {
+    if let Ok(env) = Envelope::decode(data) {
+        let again = Envelope::decode(&env.to_bytes());
+        assert_eq!(again, Ok(env), "envelope round trip");
+    }
+}
+
+/// Whole message: the re-encoding decodes to the same message, re-encoding that gives the same
+/// bytes again (a message is either kept byte for byte or canonicalised once), and its UDP
+/// datagrams reassemble to it.
+pub fn message(data: &[u8]) {
+    let Ok(decoded) = decode(data) else {
+        return;
+    };
+    let mut first = decoded.message;
+    first.update_lengths();
+    let bytes = first.to_bytes();
+    let second = match decode(&bytes) {
+        Ok(second) => second,
+        Err(e) => panic!("re-encoded message does not decode: {e}"),
+    };
+    assert_eq!(second.message, first, "message round trip");
+    assert_eq!(
+        second.message.to_bytes(),
+        bytes,
+        "re-encoding is not stable"
+    );
+    reassemble_all(&bytes);
+}
+
+/// Splits an encoded message into datagrams and checks they reassemble to it.
+fn reassemble_all(bytes: &[u8]) {
+    let datagrams = match split_datagrams(bytes) {
+        Ok(datagrams) => datagrams,
+        Err(e) => panic!("encoded message does not split: {e}"),
+    };
+    let mut reassembler = Reassembler::new(ReassemblyLimits::default());
+    let now = fixed_instant();
+    let mut whole = None;
+    for datagram in datagrams.iter().rev() {
+        match reassembler.push((), datagram, now) {
+            Ok(Some(done)) => whole = Some(done),
+            Ok(None) => {}
+            Err(e) => panic!("datagram rejected: {e}"),
+        }
+    }
+    let Some(mut whole) = whole else {
+        panic!("datagrams did not reassemble");
+    };
+    if datagrams.len() > 1 {
+        // The fragments carry TC and their own sequence numbers; the reassembled envelope is
+        // fragment 0's.
+        whole[2] &= !0x20;
+        whole[2] |= bytes[2] & 0x20;
+        whole[12..16].copy_from_slice(&bytes[12..16]);
+    }
+    assert_eq!(whole, bytes, "reassembly differs");
+}
+
+/// One instant for targets that need a clock; it only anchors relative times.
+#[allow(clippy::disallowed_methods)] // Fuzz harnesses only; no protocol logic reads it.
+fn fixed_instant() -> Instant {
+    use std::sync::OnceLock;
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+/// Decodes `data` as the body of a message with this header and checks the round trip.
+fn body_with(header: Header, data: &[u8]) {
+    let Ok(decoded) = Body::decode(&header, data) else {
+        return;
+    };
+    let mut bytes = Vec::new();
+    if let Some(digest) = &decoded.request_digest {
+        digest.encode(&mut Writer::new(&mut bytes));
+    }
+    decoded.body.encode(&mut bytes);
+    bytes.extend_from_slice(&decoded.trailing);
+    match Body::decode(&header, &bytes) {
+        Ok(again) => assert_eq!(again, decoded, "body round trip"),
+        Err(e) => panic!("re-encoded body does not decode: {e}"),
+    }
+}
+
+/// A request header for the opcode picked from `choices` by the first byte.
+fn request(choices: &[OpCode], data: &[u8]) -> Option<(Header, usize)> {
+    let (&pick, _) = data.split_first()?;
+    let opcode = choices[usize::from(pick) % choices.len()];
+    Some((Header::request(opcode), 1))
+}
+
+/// A response header: the first byte picks the opcode from `choices` and, in its top bit,
+/// whether RD is set.
+fn response(choices: &[OpCode], rc: ResponseCode, data: &[u8]) -> Option<(Header, usize)> {
+    let (&pick, _) = data.split_first()?;
+    let mut header = Header::request(choices[usize::from(pick & 0x7f) % choices.len()]);
+    header.response_code = rc;
+    header.flags.set(OpFlags::RD, pick & 0x80 != 0);
+    Some((header, 1))
+}
+
+fn run(header: Option<(Header, usize)>, data: &[u8]) {
+    if let Some((header, skip)) = header {
+        body_with(header, &data[skip..]);
+    }
+}
+
+/// OC 1 request bodies.
+pub fn body_resolution_request(data: &[u8]) {
+    run(request(&[OpCode::Resolution], data), data);
+}
+
+/// Request bodies that are a single handle: OC 2, 101, 105, 300, 301, 302, 401.
+pub fn body_handle_request(data: &[u8]) {
+    let ops = [
+        OpCode::GetSiteInfo,
+        OpCode::DeleteHandle,
+        OpCode::ListHandles,
+        OpCode::HomeNa,
+        OpCode::UnhomeNa,
+        OpCode::ListHomedNas,
+        OpCode::SessionTerminate,
+    ];
+    run(request(&ops, data), data);
+}
+
+/// OC 100, 102 and 104 request bodies.
+pub fn body_values_request(data: &[u8]) {
+    let ops = [OpCode::CreateHandle, OpCode::AddValue, OpCode::ModifyValue];
+    run(request(&ops, data), data);
+}
+
+/// OC 103 request bodies.
+pub fn body_remove_value_request(data: &[u8]) {
+    run(request(&[OpCode::RemoveValue], data), data);
+}
+
+/// OC 200 request bodies.
+pub fn body_challenge_answer(data: &[u8]) {
+    run(request(&[OpCode::ResponseToChallenge], data), data);
+}
+
+/// OC 201 request bodies.
+pub fn body_verify_challenge(data: &[u8]) {
+    run(request(&[OpCode::VerifyChallenge], data), data);
+}
+
+/// OC 400 request bodies.
+pub fn body_session_setup(data: &[u8]) {
+    run(request(&[OpCode::SessionSetup], data), data);
+}
+
+/// OC 402 request bodies.
+pub fn body_session_exchange_key(data: &[u8]) {
+    run(request(&[OpCode::SessionExchangeKey], data), data);
+}
+
+/// OC 2001 request bodies.
+pub fn body_login(data: &[u8]) {
+    run(request(&[OpCode::LoginIdSystem], data), data);
+}
+
+/// RC 1 answers to OC 1.
+pub fn body_resolution_response(data: &[u8]) {
+    run(
+        response(&[OpCode::Resolution], ResponseCode::Success, data),
+        data,
+    );
+}
+
+/// RC 1 answers to OC 2.
+pub fn body_site_info_response(data: &[u8]) {
+    run(
+        response(&[OpCode::GetSiteInfo], ResponseCode::Success, data),
+        data,
+    );
+}
+
+/// RC 1 answers to OC 100.
+pub fn body_create_response(data: &[u8]) {
+    run(
+        response(&[OpCode::CreateHandle], ResponseCode::Success, data),
+        data,
+    );
+}
+
+/// RC 1 answers without fields.
+pub fn body_empty_response(data: &[u8]) {
+    let ops = [
+        OpCode::DeleteHandle,
+        OpCode::AddValue,
+        OpCode::RemoveValue,
+        OpCode::ModifyValue,
+        OpCode::HomeNa,
+        OpCode::UnhomeNa,
+        OpCode::SessionTerminate,
+        OpCode::SessionExchangeKey,
+        OpCode::LoginIdSystem,
+    ];
+    run(response(&ops, ResponseCode::Success, data), data);
+}
+
+/// RC 1 answers to OC 105 and OC 302.
+pub fn body_handle_list_response(data: &[u8]) {
+    let ops = [OpCode::ListHandles, OpCode::ListHomedNas];
+    run(response(&ops, ResponseCode::Success, data), data);
+}
+
+/// RC 1 answers to OC 201.
+pub fn body_verify_challenge_response(data: &[u8]) {
+    run(
+        response(&[OpCode::VerifyChallenge], ResponseCode::Success, data),
+        data,
+    );
+}
+
+/// RC 1 answers to OC 400.
+pub fn body_session_setup_response(data: &[u8]) {
+    run(
+        response(&[OpCode::SessionSetup], ResponseCode::Success, data),
+        data,
+    );
+}
+
+/// RC 402 challenges.
+pub fn body_challenge(data: &[u8]) {
+    let ops = [
+        OpCode::Resolution,
+        OpCode::CreateHandle,
+        OpCode::LoginIdSystem,
+    ];
+    run(
+        response(&ops, ResponseCode::AuthenticationNeeded, data),
+        data,
+    );
+}
+
+/// RC 302 and RC 303 referrals.
+pub fn body_referral(data: &[u8]) {
+    let rc = match data.get(1) {
+        Some(b) if b & 1 == 1 => ResponseCode::PrefixReferral,
+        _ => ResponseCode::ServiceReferral,
+    };
+    run(response(&[OpCode::Resolution], rc, data), data);
+}
+
+/// Error bodies, for a response code picked by the second byte.
+pub fn body_error(data: &[u8]) {
+    const ERROR_RCS: [u32; 8] = [2, 4, 100, 200, 301, 401, 403, 3001];
+    let rc = ERROR_RCS[usize::from(data.get(1).copied().unwrap_or(0)) % ERROR_RCS.len()];
+    run(
+        response(&[OpCode::Resolution], ResponseCode::from_code(rc), data),
+        data,
+    );
+}
+
+/// Bodies of unknown operations, as requests and as RC 1 answers.
+pub fn body_raw(data: &[u8]) {
+    let unknown = [OpCode::Unknown(1001), OpCode::ResponseToChallenge];
+    run(response(&unknown, ResponseCode::Success, data), data);
+    run(request(&[OpCode::Unknown(0)], data), data);
+}
+
+/// Credentials.
+pub fn credential(data: &[u8]) {
+    if let Ok(cred) = Credential::from_bytes(data) {
+        assert_eq!(
+            Credential::from_bytes(&cred.to_bytes()),
+            Ok(cred),
+            "credential round trip"
+        );
+    }
+}
+
+/// Request digests in both encodings.
+pub fn request_digest(data: &[u8]) {
+    let mut r = Reader::new(data);
+    if let Ok(digest) = RequestDigest::decode(&mut r) {
+        let mut bytes = Vec::new();
+        digest.encode(&mut Writer::new(&mut bytes));
+        assert_eq!(bytes, data[..r.position()], "digest bytes change");
+    }
+}
+
+/// `challengeResponse` formats; the first byte picks the auth type.
+pub fn auth_response(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let auth_type = if pick & 1 == 0 { HS_SECKEY } else { HS_PUBKEY };
+    if let Ok(parsed) = AuthResponse::parse(auth_type, rest) {
+        assert_eq!(parsed.to_bytes(), rest, "challenge response bytes change");
+    }
+}
+
+/// Site-info records.
+pub fn site_info(data: &[u8]) {
+    if let Ok(site) = SiteInfo::from_bytes(data) {
+        assert_eq!(
+            SiteInfo::from_bytes(&site.to_bytes()),
+            Ok(site),
+            "site info round trip"
+        );
+    }
+}
+
+/// Single handle values: their encoding is canonical, so the bytes must come back.
+pub fn handle_value(data: &[u8]) {
+    if let Ok(value) = HandleValue::from_bytes(data) {
+        assert_eq!(value.to_bytes(), data, "handle value bytes change");
+    }
+}
+
+/// Stored records (`int4 count` + values).
+pub fn record(data: &[u8]) {
+    let Ok(parsed) = Record::parse(data) else {
+        return;
+    };
+    // `parse` checks the structure; only full decoding checks that type names are UTF-8.
+    if let Ok(values) = parsed.decode_all() {
+        assert_eq!(Record::encode(&values), data, "record bytes change");
+    }
+}
+
+/// `HS_ADMIN` data.
+pub fn admin_record(data: &[u8]) {
+    if let Ok(admin) = AdminRecord::from_bytes(data) {
+        assert_eq!(
+            AdminRecord::from_bytes(&admin.to_bytes()),
+            Ok(admin),
+            "admin record round trip"
+        );
+    }
+}
+
+/// `HS_VLIST` data.
+pub fn value_list(data: &[u8]) {
+    if let Ok(list) = ValueList::from_bytes(data) {
+        assert_eq!(list.to_bytes(), data, "value list bytes change");
+    }
+}
+
+/// The reassembler fed arbitrary datagrams: each datagram is a one-byte length (times 4)
+/// followed by that many bytes; the sender is the low bit of the length byte. The byte
+/// accounting must stay within the limits and return to zero after expiry.
+pub fn udp_reassembly(data: &[u8]) {
+    let limits = ReassemblyLimits {
+        max_partial: 4,
+        max_buffered: 4096,
+        ..ReassemblyLimits::default()
+    };
+    let mut reassembler = Reassembler::new(limits);
+    let start = fixed_instant();
+    let mut rest = data;
+    let mut step = 0u64;
+    while let Some((&len, tail)) = rest.split_first() {
+        let take = (usize::from(len) * 4).min(tail.len());
+        let (datagram, tail) = tail.split_at(take);
+        rest = tail;
+        step += 1;
+        let now = start + Duration::from_millis(step * 700);
+        let _ = reassembler.push(len & 1, datagram, now);
+        assert!(
+            reassembler.buffered() <= limits.max_buffered,
+            "buffer limit"
+        );
+        assert!(reassembler.len() <= limits.max_partial, "partial limit");
+    }
+    reassembler.expire(start + Duration::from_secs(3600 * 24));
+    assert_eq!(reassembler.buffered(), 0, "buffer accounting");
+}
+
+/// Whether a message's body would come back unchanged through `Body::decode` and
+/// `Body::encode`; used by the property tests to build consistent messages.
+pub fn body_round_trips(message: &Message) -> bool {
+    let mut bytes = Vec::new();
+    if let Some(digest) = &message.request_digest {
+        digest.encode(&mut Writer::new(&mut bytes));
+    }
+    message.body.encode(&mut bytes);
+    bytes.extend_from_slice(&message.body_padding);
+    Body::decode(&message.header, &bytes).is_ok_and(|d| {
+        d.request_digest == message.request_digest
+            && d.body == message.body
+            && d.trailing == message.body_padding
+    })
+}

@@ -140,9 +140,9 @@ impl<K: Eq + Hash + Clone> Reassembler<K> {
     /// and an error for a datagram that is malformed, inconsistent with earlier fragments of
     /// its message, or over a limit; such a datagram is dropped and changes nothing.
     ///
-    /// A datagram whose payload is the whole message is returned at once, TC or not (servers
-    /// before Handle.Net 9.3.0 did not set TC on multi-packet responses, so TC is not relied
-    /// on to recognise fragments either).
+    /// A datagram whose payload is the whole message is returned at once, whatever its TC flag
+    /// and sequence number say (servers before Handle.Net 9.3.0 did not set TC on multi-packet
+    /// responses, so TC is not relied on to recognise fragments either).
     pub fn push(
         &mut self,
         sender: K,
@@ -160,7 +160,7 @@ impl<K: Eq + Hash + Clone> Reassembler<K> {
         if payload.len() > MAX_DATAGRAM_PAYLOAD.max(total) {
             return Err(DecodeError::TooLarge("datagram"));
         }
-        if envelope.sequence == 0 && payload.len() == total {
+        if payload.len() == total {
             return Ok(Some(datagram.to_vec()));
         }
         let n_fragments = total.div_ceil(MAX_DATAGRAM_PAYLOAD);

@@ -1,0 +1,215 @@
+//! A stable-Rust stand-in for the cargo-fuzz targets in `fuzz/`: every target of
+//! `idnode_proto::fuzzing` runs over a corpus built from the captured Handle.Net exchanges and
+//! over a few thousand deterministic mutations of it (bit flips, interesting integers in
+//! length fields, truncations, insertions and splices).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use idnode_proto::fuzzing::TARGETS;
+use idnode_proto::wire;
+
+/// Mutations per target.
+const MUTATIONS: usize = 10_000;
+
+/// xorshift64*: deterministic and dependency-free.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+}
+
+/// Native messages, bodies (with each selector byte the body targets use), credentials and
+/// values taken from the captures.
+fn corpus() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/vectors/handle-native");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    let mut messages = Vec::new();
+    for path in names {
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let Some(entries) = file["messages"].as_array() else {
+            continue;
+        };
+        let mut udp_parts: Vec<u8> = Vec::new();
+        for entry in entries {
+            let bytes = hex::decode(entry["hex"].as_str().unwrap()).unwrap();
+            let native = match entry["body_offset"].as_u64() {
+                Some(offset) => bytes[offset as usize..].to_vec(),
+                None => bytes,
+            };
+            // Join UDP fragments naively as well, so that whole multi-packet messages are in.
+            let env = wire::decode_envelope(&native).unwrap();
+            if env.truncated {
+                if env.sequence == 0 {
+                    udp_parts = native[..20].to_vec();
+                }
+                udp_parts.extend_from_slice(&native[20..]);
+                if udp_parts.len() == 20 + env.message_length as usize {
+                    messages.push(std::mem::take(&mut udp_parts));
+                }
+            }
+            messages.push(native);
+        }
+    }
+
+    let mut corpus = messages.clone();
+    for message in &messages {
+        let Ok(decoded) = wire::decode(message) else {
+            continue;
+        };
+        let body = &decoded.header_body[wire::HEADER_LEN..];
+        for selector in (0u8..=8).chain(0x80..=0x88) {
+            let mut seeded = vec![selector];
+            seeded.extend_from_slice(body);
+            corpus.push(seeded);
+        }
+        if let Some(credential) = &decoded.message.credential {
+            corpus.push(credential.to_bytes());
+        }
+        match &decoded.message.body {
+            wire::Body::Resolved(res) => {
+                corpus.push(idnode_proto::Record::encode(&res.values));
+                for value in &res.values {
+                    corpus.push(value.to_bytes());
+                    corpus.push(value.data.clone());
+                }
+            }
+            wire::Body::SiteInfo(site) => corpus.push(site.to_bytes()),
+            wire::Body::ChallengeAnswer(answer) => {
+                corpus.push([&[0u8][..], &answer.response].concat());
+                corpus.push([&[1u8][..], &answer.response].concat());
+            }
+            _ => {}
+        }
+    }
+    (messages, corpus)
+}
+
+fn mutate(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
+    let mut data = corpus[rng.below(corpus.len())].clone();
+    for _ in 0..1 + rng.below(3) {
+        match rng.below(7) {
+            0 if !data.is_empty() => {
+                let at = rng.below(data.len());
+                data[at] ^= 1 << rng.below(8);
+            }
+            1 if !data.is_empty() => {
+                let at = rng.below(data.len());
+                data[at] = [0x00, 0x01, 0x7f, 0x80, 0xff][rng.below(5)];
+            }
+            2 if data.len() >= 4 => {
+                // An interesting int4, most likely over a length or count field.
+                let at = rng.below(data.len() - 3);
+                let value: u32 = match rng.below(6) {
+                    0 => 0,
+                    1 => 1,
+                    2 => u32::MAX,
+                    3 => i32::MAX as u32,
+                    4 => data.len() as u32,
+                    _ => 262_145,
+                };
+                data[at..at + 4].copy_from_slice(&value.to_be_bytes());
+            }
+            3 => data.truncate(rng.below(data.len() + 1)),
+            4 => {
+                let at = rng.below(data.len() + 1);
+                let n = 1 + rng.below(8);
+                let noise: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+                data.splice(at..at, noise);
+            }
+            5 => {
+                let other = &corpus[rng.below(corpus.len())];
+                let cut = rng.below(data.len() + 1);
+                let from = rng.below(other.len() + 1);
+                data.truncate(cut);
+                data.extend_from_slice(&other[from..]);
+            }
+            _ if data.len() > 1 => {
+                let from = rng.below(data.len());
+                let to = from + rng.below(data.len() - from);
+                let copy = data[from..to].to_vec();
+                let at = rng.below(data.len() + 1);
+                data.splice(at..at, copy);
+            }
+            _ => {}
+        }
+    }
+    // Half the time, make MessageLength agree with the mutated length, so that mutations of
+    // whole messages get past the envelope check.
+    if data.len() >= wire::ENVELOPE_LEN && rng.below(2) == 0 {
+        let len = (data.len() - wire::ENVELOPE_LEN) as u32;
+        data[16..20].copy_from_slice(&len.to_be_bytes());
+    }
+    data
+}
+
+#[test]
+fn every_target_survives_the_corpus_and_mutations() {
+    #[allow(clippy::disallowed_methods)] // Reports the run time; no logic depends on it.
+    let started = Instant::now();
+    let (messages, everything) = corpus();
+    assert!(everything.len() > 1000, "corpus of {}", everything.len());
+    let mut runs = 0;
+    let mut messages_decoded = 0;
+    for (index, (name, target)) in TARGETS.iter().enumerate() {
+        let corpus = match *name {
+            "envelope" | "message" | "udp_reassembly" => &messages,
+            _ => &everything,
+        };
+        for input in corpus {
+            target(input);
+        }
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (index as u64 + 1));
+        for _ in 0..MUTATIONS {
+            let input = mutate(&mut rng, corpus);
+            if *name == "message" && wire::decode(&input).is_ok() {
+                messages_decoded += 1;
+            }
+            let outcome = std::panic::catch_unwind(|| target(&input));
+            assert!(
+                outcome.is_ok(),
+                "target {name} failed on input {}",
+                hex::encode(&input)
+            );
+        }
+        runs += corpus.len() + MUTATIONS;
+    }
+    eprintln!(
+        "{} targets, {runs} runs in {:?}; {messages_decoded} mutated inputs decoded as messages",
+        TARGETS.len(),
+        started.elapsed()
+    );
+    // The mutations must reach past the first length checks often enough to test the round
+    // trip, not only the rejection paths.
+    assert!(messages_decoded > MUTATIONS / 50, "{messages_decoded}");
+}
+
+#[test]
+fn targets_accept_empty_and_tiny_inputs() {
+    for (_, target) in TARGETS {
+        for len in 0..64 {
+            target(&vec![0u8; len]);
+            target(&vec![0xffu8; len]);
+        }
+    }
+}
