@@ -11,12 +11,17 @@
 //! applies them in one redb transaction, commits durably (`Durability::Immediate`), and only then
 //! acknowledges each batch. Durability is never relaxed; batching provides the throughput.
 //!
+//! Signed trace records and their Merkle log live in the same database behind the separate
+//! [`TraceStore`] trait: a [`TraceBatch`] goes through the same writer thread and the same
+//! transactions as handle writes (see the `trace` module for the tables).
+//!
 //! This is the only crate that knows redb. It does not read the clock.
 #![warn(missing_docs)]
 
 mod mem;
 mod plan;
 mod redb_store;
+mod trace;
 
 use std::future::Future;
 
@@ -24,6 +29,10 @@ use thiserror::Error;
 
 pub use mem::MemStore;
 pub use redb_store::{RedbStats, RedbStore};
+pub use trace::{
+    StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceEntry, TraceHashes,
+    TraceMutation, TraceStore, WitnessState,
+};
 
 /// A handle as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

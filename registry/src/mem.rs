@@ -1,11 +1,16 @@
 //! [`MemStore`]: the [`Store`] contract on in-memory B-trees, for tests and simulations.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use idnode_proto::normalize;
+use idnode_trace::merkle::Hash;
 
 use crate::plan::{Current, Op, handle_range, plan};
+use crate::trace::{
+    StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceStore, TraceTables,
+    WitnessState, apply_trace,
+};
 use crate::{Store, StoreError, StoredRecord, WriteBatch};
 
 /// A [`Store`] held in memory, with the same semantics as [`crate::RedbStore`]: atomic batches,
@@ -23,6 +28,98 @@ pub struct MemStore {
 struct State {
     handles: BTreeMap<Vec<u8>, StoredRecord>,
     prefixes: BTreeMap<Vec<u8>, String>,
+    trace: MemTrace,
+}
+
+/// The trace tables (see the `trace` module).
+#[derive(Debug, Default)]
+struct MemTrace {
+    records: BTreeMap<u64, (Hash, Vec<u8>)>,
+    digests: HashMap<Hash, u64>,
+    subjects: BTreeMap<(String, u64), bool>,
+    heads: HashMap<String, SubjectHead>,
+    hashes: Vec<Hash>,
+    checkpoints: BTreeMap<u64, String>,
+    witness: HashMap<String, WitnessState>,
+    size: u64,
+}
+
+impl TraceTables for MemTrace {
+    fn size(&self) -> Result<u64, StoreError> {
+        Ok(self.size)
+    }
+
+    fn head(&self, subject: &str) -> Result<Option<SubjectHead>, StoreError> {
+        Ok(self.heads.get(subject).copied())
+    }
+
+    fn has_digest(&self, digest: &Hash) -> Result<bool, StoreError> {
+        Ok(self.digests.contains_key(digest))
+    }
+
+    fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
+        Ok(self.checkpoints.get(&size).cloned())
+    }
+
+    fn witness(&self, origin: &str) -> Result<Option<WitnessState>, StoreError> {
+        Ok(self.witness.get(origin).copied())
+    }
+
+    fn hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        indexes
+            .iter()
+            .map(|&index| {
+                usize::try_from(index)
+                    .ok()
+                    .and_then(|i| self.hashes.get(i))
+                    .copied()
+                    .ok_or_else(|| StoreError::Storage(format!("tree hash {index} is missing")))
+            })
+            .collect()
+    }
+
+    fn put_record(&mut self, index: u64, digest: &Hash, record: &[u8]) -> Result<(), StoreError> {
+        self.records.insert(index, (*digest, record.to_vec()));
+        self.digests.insert(*digest, index);
+        Ok(())
+    }
+
+    fn put_subject(&mut self, subject: &str, index: u64, chained: bool) -> Result<(), StoreError> {
+        self.subjects.insert((subject.to_owned(), index), chained);
+        Ok(())
+    }
+
+    fn put_head(&mut self, subject: &str, head: SubjectHead) -> Result<(), StoreError> {
+        self.heads.insert(subject.to_owned(), head);
+        Ok(())
+    }
+
+    fn put_hashes(&mut self, first: u64, hashes: &[Hash]) -> Result<(), StoreError> {
+        // The appender writes each run right after the previous one.
+        if first != self.hashes.len() as u64 {
+            return Err(StoreError::Storage(format!(
+                "tree hash run starts at {first}, not at {}",
+                self.hashes.len()
+            )));
+        }
+        self.hashes.extend_from_slice(hashes);
+        Ok(())
+    }
+
+    fn put_size(&mut self, size: u64) -> Result<(), StoreError> {
+        self.size = size;
+        Ok(())
+    }
+
+    fn put_checkpoint(&mut self, size: u64, note: &str) -> Result<(), StoreError> {
+        self.checkpoints.insert(size, note.to_owned());
+        Ok(())
+    }
+
+    fn put_witness(&mut self, origin: &str, state: WitnessState) -> Result<(), StoreError> {
+        self.witness.insert(origin.to_owned(), state);
+        Ok(())
+    }
 }
 
 impl MemStore {
@@ -57,6 +154,13 @@ impl MemStore {
             }
         }
         Ok(())
+    }
+
+    /// Applies a trace batch synchronously; [`TraceStore::commit_trace`] wraps this.
+    pub fn commit_trace_now(&self, batch: &TraceBatch) -> Result<TraceCommitted, StoreError> {
+        // Every precondition is checked before anything is written, and the in-memory writes
+        // cannot fail half-way (the appender writes each hash run where the last one ended).
+        apply_trace(&mut self.write().trace, batch)
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -112,5 +216,97 @@ impl Store for MemStore {
     fn count_handles(&self, prefix: &str) -> Result<usize, StoreError> {
         let (start, end) = handle_range(prefix);
         Ok(self.read().handles.range(start..end).count())
+    }
+}
+
+impl TraceStore for MemStore {
+    async fn commit_trace(&self, batch: TraceBatch) -> Result<TraceCommitted, StoreError> {
+        self.commit_trace_now(&batch)
+    }
+
+    fn trace_size(&self) -> Result<u64, StoreError> {
+        Ok(self.read().trace.size)
+    }
+
+    fn trace_records(&self, start: u64, limit: usize) -> Result<Vec<StoredTrace>, StoreError> {
+        Ok(self
+            .read()
+            .trace
+            .records
+            .range(start..)
+            .take(limit)
+            .map(|(&index, (digest, record))| StoredTrace {
+                index,
+                digest: *digest,
+                record: record.clone(),
+            })
+            .collect())
+    }
+
+    fn trace_digests(&self, start: u64, limit: usize) -> Result<Vec<Hash>, StoreError> {
+        Ok(self
+            .read()
+            .trace
+            .records
+            .range(start..)
+            .take(limit)
+            .map(|(_, (digest, _))| *digest)
+            .collect())
+    }
+
+    fn trace_index_of(&self, digest: &Hash) -> Result<Option<u64>, StoreError> {
+        Ok(self.read().trace.digests.get(digest).copied())
+    }
+
+    fn trace_subject(
+        &self,
+        subject: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SubjectEntry>, StoreError> {
+        let start = match after {
+            Some(index) => match index.checked_add(1) {
+                Some(next) => next,
+                None => return Ok(Vec::new()),
+            },
+            None => 0,
+        };
+        let state = self.read();
+        let range = (subject.to_owned(), start)..=(subject.to_owned(), u64::MAX);
+        Ok(state
+            .trace
+            .subjects
+            .range(range)
+            .take(limit)
+            .map(|((_, index), &chained)| SubjectEntry {
+                index: *index,
+                chained,
+            })
+            .collect())
+    }
+
+    fn trace_head(&self, subject: &str) -> Result<Option<SubjectHead>, StoreError> {
+        self.read().trace.head(subject)
+    }
+
+    fn trace_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        self.read().trace.hashes(indexes)
+    }
+
+    fn trace_checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
+        Ok(self.read().trace.checkpoints.get(&size).cloned())
+    }
+
+    fn trace_latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(self
+            .read()
+            .trace
+            .checkpoints
+            .last_key_value()
+            .map(|(size, note)| (*size, note.clone())))
+    }
+
+    fn witness_state(&self, origin: &str) -> Result<Option<WitnessState>, StoreError> {
+        Ok(self.read().trace.witness.get(origin).copied())
     }
 }

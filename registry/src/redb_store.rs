@@ -7,11 +7,14 @@
 //!   big-endian `u16` length followed by its UTF-8 bytes. The values (`int4 count` + value
 //!   records) follow unchanged, so a resolution reads them without re-encoding anything.
 //! - table `prefixes`: normalized prefix bytes → the prefix as first spelled.
-//! - table `meta`: `"schema"` → the schema version.
+//! - table `meta`: `"schema"` → the schema version, and `"trace_size"` → the number of trace
+//!   records.
+//! - the `trace_*` tables of signed trace records and their Merkle log, described in the `trace`
+//!   module. They are created when missing, so files from before they existed open unchanged.
 //!
 //! Writes go to a thread named `idnode-writer` that owns every write transaction. It blocks for
 //! one batch, then takes whatever else is queued (up to `MAX_GROUP` batches), applies them in
-//! order in one transaction, each atomically, commits with `Durability::Immediate`, and only then
+//! order in one transaction, each atomically (handle batches and trace batches alike), commits with `Durability::Immediate`, and only then
 //! answers every batch. Reads open their own read transaction on the caller's thread.
 
 use std::fmt::Display;
@@ -24,7 +27,14 @@ use std::thread::JoinHandle;
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
 use tokio::sync::oneshot;
 
+use idnode_trace::merkle::Hash;
+
 use crate::plan::{Current, Op, handle_range, plan};
+use crate::trace::{
+    StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceStore, TraceTables,
+    WitnessState, apply_trace, decode_head, decode_record as decode_trace, decode_witness,
+    encode_head, encode_record as encode_trace, encode_witness,
+};
 use crate::{Store, StoreError, StoredRecord, WriteBatch};
 
 /// Handles by normalized key.
@@ -35,6 +45,23 @@ const PREFIXES: TableDefinition<'_, &[u8], &str> = TableDefinition::new("prefixe
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 /// The key of the schema version in [`META`].
 const SCHEMA_KEY: &str = "schema";
+/// The key of the trace log size in [`META`].
+const TRACE_SIZE_KEY: &str = "trace_size";
+
+/// Trace records by leaf index: digest ‖ record bytes.
+const TRACE_RECORDS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("trace_records");
+/// Leaf indexes by record digest.
+const TRACE_DIGESTS: TableDefinition<'_, &[u8], u64> = TableDefinition::new("trace_digests");
+/// Subject histories: (subject, leaf index) → 1 for chained records, 0 for mentions.
+const TRACE_SUBJECTS: TableDefinition<'_, (&str, u64), u8> = TableDefinition::new("trace_subjects");
+/// The last chained record of each subject: leaf index ‖ digest.
+const TRACE_HEADS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("trace_heads");
+/// Merkle tree hashes by stored-hash index.
+const TRACE_HASHES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("trace_hashes");
+/// Signed checkpoint notes by tree size.
+const TRACE_CHECKPOINTS: TableDefinition<'_, u64, &str> = TableDefinition::new("trace_checkpoints");
+/// Witness state by log origin: size ‖ root.
+const TRACE_WITNESS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("trace_witness");
 
 /// The schema version this code reads and writes.
 const SCHEMA_VERSION: u64 = 1;
@@ -47,9 +74,38 @@ const MAX_GROUP: usize = 1024;
 const HEADER_LEN: usize = 1 + 8 + 2;
 
 /// A batch waiting for the writer, with the channel its outcome goes back on.
-struct Job {
-    batch: WriteBatch,
-    reply: oneshot::Sender<Result<(), StoreError>>,
+enum Job {
+    /// A batch of handle mutations.
+    Handles {
+        batch: WriteBatch,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// A batch of trace mutations.
+    Trace {
+        batch: TraceBatch,
+        reply: oneshot::Sender<Result<TraceCommitted, StoreError>>,
+    },
+}
+
+/// The outcome of one job: `None` for handle batches, what the log did for trace batches.
+type JobOutcome = Result<Option<TraceCommitted>, StoreError>;
+
+impl Job {
+    /// Sends the outcome back; a caller that stopped waiting does not need it.
+    fn answer(self, outcome: JobOutcome) {
+        match self {
+            Self::Handles { reply, .. } => {
+                let _ = reply.send(outcome.map(|_| ()));
+            }
+            Self::Trace { reply, .. } => {
+                let _ = reply.send(outcome.and_then(|committed| {
+                    committed.ok_or_else(|| {
+                        StoreError::Storage("trace batch without a log outcome".to_owned())
+                    })
+                }));
+            }
+        }
+    }
 }
 
 /// Counters of the writer thread, for tests and metrics.
@@ -175,7 +231,7 @@ impl Store for RedbStore {
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let (reply, outcome) = oneshot::channel();
         let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
-        jobs.send(Job { batch, reply })
+        jobs.send(Job::Handles { batch, reply })
             .map_err(|_| StoreError::Closed)?;
         // The writer answers every job it takes; a dropped reply means it stopped.
         outcome.await.map_err(|_| StoreError::Closed)?
@@ -253,6 +309,130 @@ impl Store for RedbStore {
     }
 }
 
+impl RedbStore {
+    fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: TableDefinition<'_, K, V>,
+    ) -> Result<redb::ReadOnlyTable<K, V>, StoreError> {
+        self.read_txn()?
+            .open_table(definition)
+            .map_err(storage("opening a trace table"))
+    }
+}
+
+impl TraceStore for RedbStore {
+    async fn commit_trace(&self, batch: TraceBatch) -> Result<TraceCommitted, StoreError> {
+        let (reply, outcome) = oneshot::channel();
+        let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
+        jobs.send(Job::Trace { batch, reply })
+            .map_err(|_| StoreError::Closed)?;
+        outcome.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn trace_size(&self) -> Result<u64, StoreError> {
+        trace_size_in(&self.read_table(META)?)
+    }
+
+    fn trace_records(&self, start: u64, limit: usize) -> Result<Vec<StoredTrace>, StoreError> {
+        let table = self.read_table(TRACE_RECORDS)?;
+        let entries = table
+            .range(start..)
+            .map_err(storage("listing trace records"))?;
+        entries
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry.map_err(storage("listing trace records"))?;
+                decode_trace(key.value(), value.value())
+            })
+            .collect()
+    }
+
+    fn trace_digests(&self, start: u64, limit: usize) -> Result<Vec<Hash>, StoreError> {
+        let table = self.read_table(TRACE_RECORDS)?;
+        let entries = table
+            .range(start..)
+            .map_err(storage("listing trace records"))?;
+        entries
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry.map_err(storage("listing trace records"))?;
+                value
+                    .value()
+                    .get(..32)
+                    .and_then(Hash::from_slice)
+                    .ok_or_else(|| {
+                        StoreError::Storage(format!("corrupt trace record {}", key.value()))
+                    })
+            })
+            .collect()
+    }
+
+    fn trace_index_of(&self, digest: &Hash) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .read_table(TRACE_DIGESTS)?
+            .get(digest.0.as_slice())
+            .map_err(storage("reading a trace digest"))?
+            .map(|guard| guard.value()))
+    }
+
+    fn trace_subject(
+        &self,
+        subject: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SubjectEntry>, StoreError> {
+        let start = match after {
+            Some(index) => match index.checked_add(1) {
+                Some(next) => next,
+                None => return Ok(Vec::new()),
+            },
+            None => 0,
+        };
+        let table = self.read_table(TRACE_SUBJECTS)?;
+        let entries = table
+            .range((subject, start)..=(subject, u64::MAX))
+            .map_err(storage("listing a trace subject"))?;
+        entries
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry.map_err(storage("listing a trace subject"))?;
+                Ok(SubjectEntry {
+                    index: key.value().1,
+                    chained: value.value() == 1,
+                })
+            })
+            .collect()
+    }
+
+    fn trace_head(&self, subject: &str) -> Result<Option<SubjectHead>, StoreError> {
+        head_in(&self.read_table(TRACE_HEADS)?, subject)
+    }
+
+    fn trace_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        hashes_in(&self.read_table(TRACE_HASHES)?, indexes)
+    }
+
+    fn trace_checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .read_table(TRACE_CHECKPOINTS)?
+            .get(size)
+            .map_err(storage("reading a checkpoint"))?
+            .map(|guard| guard.value().to_owned()))
+    }
+
+    fn trace_latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(self
+            .read_table(TRACE_CHECKPOINTS)?
+            .last()
+            .map_err(storage("reading a checkpoint"))?
+            .map(|(size, note)| (size.value(), note.value().to_owned())))
+    }
+
+    fn witness_state(&self, origin: &str) -> Result<Option<WitnessState>, StoreError> {
+        witness_in(&self.read_table(TRACE_WITNESS)?, origin)
+    }
+}
+
 /// Creates the tables if needed and checks the schema version.
 fn init_tables(db: &Database) -> Result<(), StoreError> {
     let txn = db
@@ -263,6 +443,20 @@ fn init_tables(db: &Database) -> Result<(), StoreError> {
             .map_err(storage("creating the handles table"))?;
         txn.open_table(PREFIXES)
             .map_err(storage("creating the prefixes table"))?;
+        txn.open_table(TRACE_RECORDS)
+            .map_err(storage("creating the trace tables"))?;
+        txn.open_table(TRACE_DIGESTS)
+            .map_err(storage("creating the trace tables"))?;
+        txn.open_table(TRACE_SUBJECTS)
+            .map_err(storage("creating the trace tables"))?;
+        txn.open_table(TRACE_HEADS)
+            .map_err(storage("creating the trace tables"))?;
+        txn.open_table(TRACE_HASHES)
+            .map_err(storage("creating the trace tables"))?;
+        txn.open_table(TRACE_CHECKPOINTS)
+            .map_err(storage("creating the trace tables"))?;
+        txn.open_table(TRACE_WITNESS)
+            .map_err(storage("creating the trace tables"))?;
         let mut meta = txn
             .open_table(META)
             .map_err(storage("creating the meta table"))?;
@@ -303,21 +497,20 @@ fn run_writer(db: &Database, queue: &mpsc::Receiver<Job>, counters: &Counters) {
         let outcomes = commit_group(db, &group, counters);
         for (job, outcome) in group.into_iter().zip(outcomes) {
             match &outcome {
-                Ok(()) => counters.batches.fetch_add(1, Ordering::Relaxed),
+                Ok(_) => counters.batches.fetch_add(1, Ordering::Relaxed),
                 Err(StoreError::Conflict { .. }) => {
                     counters.conflicts.fetch_add(1, Ordering::Relaxed)
                 }
                 Err(_) => counters.failures.fetch_add(1, Ordering::Relaxed),
             };
-            // A caller that stopped waiting does not need the answer.
-            let _ = job.reply.send(outcome);
+            job.answer(outcome);
         }
     }
     tracing::debug!("idnode-writer stops: the store was dropped");
 }
 
 /// Applies a group in one transaction and returns one outcome per batch, in order.
-fn commit_group(db: &Database, group: &[Job], counters: &Counters) -> Vec<Result<(), StoreError>> {
+fn commit_group(db: &Database, group: &[Job], counters: &Counters) -> Vec<JobOutcome> {
     let fail_all = |error: StoreError| {
         tracing::error!(%error, batches = group.len(), "group commit failed");
         let message = error.to_string();
@@ -360,19 +553,33 @@ fn commit_group(db: &Database, group: &[Job], counters: &Counters) -> Vec<Result
 /// Checks and applies each batch of the group in turn. A batch whose precondition fails gets
 /// its error in the outcomes and writes nothing; an error from redb while writing fails the
 /// whole group.
-fn apply_group(
-    txn: &WriteTransaction,
-    group: &[Job],
-) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+fn apply_group(txn: &WriteTransaction, group: &[Job]) -> Result<Vec<JobOutcome>, StoreError> {
     let mut handles = txn
         .open_table(HANDLES)
         .map_err(storage("opening the handles table"))?;
     let mut prefixes = txn
         .open_table(PREFIXES)
         .map_err(storage("opening the prefixes table"))?;
+    let mut trace: Option<RedbTraceTables<'_>> = None;
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
-        let checked = plan(&job.batch, |key| {
+        let batch = match job {
+            Job::Handles { batch, .. } => batch,
+            Job::Trace { batch, .. } => {
+                let tables = match &mut trace {
+                    Some(tables) => tables,
+                    None => trace.insert(RedbTraceTables::open(txn)?),
+                };
+                match apply_trace(tables, batch) {
+                    Ok(committed) => outcomes.push(Ok(Some(committed))),
+                    Err(error @ StoreError::Conflict { .. }) => outcomes.push(Err(error)),
+                    // A storage error may have left half a batch written: fail the group.
+                    Err(error) => return Err(error),
+                }
+                continue;
+            }
+        };
+        let checked = plan(batch, |key| {
             let found = handles.get(key).map_err(storage("reading a handle"))?;
             match found {
                 Some(guard) => {
@@ -388,12 +595,179 @@ fn apply_group(
         match checked {
             Ok(ops) => {
                 apply_ops(&mut handles, &mut prefixes, ops)?;
-                outcomes.push(Ok(()));
+                outcomes.push(Ok(None));
             }
             Err(error) => outcomes.push(Err(error)),
         }
     }
     Ok(outcomes)
+}
+
+/// The trace tables opened in a write transaction.
+struct RedbTraceTables<'txn> {
+    records: Table<'txn, u64, &'static [u8]>,
+    digests: Table<'txn, &'static [u8], u64>,
+    subjects: Table<'txn, (&'static str, u64), u8>,
+    heads: Table<'txn, &'static str, &'static [u8]>,
+    hashes: Table<'txn, u64, &'static [u8]>,
+    checkpoints: Table<'txn, u64, &'static str>,
+    witness: Table<'txn, &'static str, &'static [u8]>,
+    meta: Table<'txn, &'static str, u64>,
+}
+
+impl<'txn> RedbTraceTables<'txn> {
+    fn open(txn: &'txn WriteTransaction) -> Result<Self, StoreError> {
+        let fail = || storage("opening the trace tables");
+        Ok(Self {
+            records: txn.open_table(TRACE_RECORDS).map_err(fail())?,
+            digests: txn.open_table(TRACE_DIGESTS).map_err(fail())?,
+            subjects: txn.open_table(TRACE_SUBJECTS).map_err(fail())?,
+            heads: txn.open_table(TRACE_HEADS).map_err(fail())?,
+            hashes: txn.open_table(TRACE_HASHES).map_err(fail())?,
+            checkpoints: txn.open_table(TRACE_CHECKPOINTS).map_err(fail())?,
+            witness: txn.open_table(TRACE_WITNESS).map_err(fail())?,
+            meta: txn.open_table(META).map_err(fail())?,
+        })
+    }
+}
+
+impl TraceTables for RedbTraceTables<'_> {
+    fn size(&self) -> Result<u64, StoreError> {
+        trace_size_in(&self.meta)
+    }
+
+    fn head(&self, subject: &str) -> Result<Option<SubjectHead>, StoreError> {
+        head_in(&self.heads, subject)
+    }
+
+    fn has_digest(&self, digest: &Hash) -> Result<bool, StoreError> {
+        Ok(self
+            .digests
+            .get(digest.0.as_slice())
+            .map_err(storage("reading a trace digest"))?
+            .is_some())
+    }
+
+    fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .checkpoints
+            .get(size)
+            .map_err(storage("reading a checkpoint"))?
+            .map(|guard| guard.value().to_owned()))
+    }
+
+    fn witness(&self, origin: &str) -> Result<Option<WitnessState>, StoreError> {
+        witness_in(&self.witness, origin)
+    }
+
+    fn hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        hashes_in(&self.hashes, indexes)
+    }
+
+    fn put_record(&mut self, index: u64, digest: &Hash, record: &[u8]) -> Result<(), StoreError> {
+        let fail = || storage("writing a trace record");
+        self.records
+            .insert(index, encode_trace(digest, record).as_slice())
+            .map_err(fail())?;
+        self.digests
+            .insert(digest.0.as_slice(), index)
+            .map_err(fail())?;
+        Ok(())
+    }
+
+    fn put_subject(&mut self, subject: &str, index: u64, chained: bool) -> Result<(), StoreError> {
+        self.subjects
+            .insert((subject, index), u8::from(chained))
+            .map_err(storage("writing a trace subject"))?;
+        Ok(())
+    }
+
+    fn put_head(&mut self, subject: &str, head: SubjectHead) -> Result<(), StoreError> {
+        self.heads
+            .insert(subject, encode_head(head).as_slice())
+            .map_err(storage("writing a trace head"))?;
+        Ok(())
+    }
+
+    fn put_hashes(&mut self, first: u64, hashes: &[Hash]) -> Result<(), StoreError> {
+        for (offset, hash) in (0u64..).zip(hashes) {
+            self.hashes
+                .insert(first + offset, hash.0.as_slice())
+                .map_err(storage("writing a tree hash"))?;
+        }
+        Ok(())
+    }
+
+    fn put_size(&mut self, size: u64) -> Result<(), StoreError> {
+        self.meta
+            .insert(TRACE_SIZE_KEY, size)
+            .map_err(storage("writing the trace size"))?;
+        Ok(())
+    }
+
+    fn put_checkpoint(&mut self, size: u64, note: &str) -> Result<(), StoreError> {
+        self.checkpoints
+            .insert(size, note)
+            .map_err(storage("writing a checkpoint"))?;
+        Ok(())
+    }
+
+    fn put_witness(&mut self, origin: &str, state: WitnessState) -> Result<(), StoreError> {
+        self.witness
+            .insert(origin, encode_witness(state).as_slice())
+            .map_err(storage("writing a witness state"))?;
+        Ok(())
+    }
+}
+
+fn trace_size_in(meta: &impl ReadableTable<&'static str, u64>) -> Result<u64, StoreError> {
+    Ok(meta
+        .get(TRACE_SIZE_KEY)
+        .map_err(storage("reading the trace size"))?
+        .map_or(0, |guard| guard.value()))
+}
+
+fn head_in(
+    heads: &impl ReadableTable<&'static str, &'static [u8]>,
+    subject: &str,
+) -> Result<Option<SubjectHead>, StoreError> {
+    match heads
+        .get(subject)
+        .map_err(storage("reading a trace head"))?
+    {
+        Some(guard) => decode_head(guard.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn witness_in(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    origin: &str,
+) -> Result<Option<WitnessState>, StoreError> {
+    match table
+        .get(origin)
+        .map_err(storage("reading a witness state"))?
+    {
+        Some(guard) => decode_witness(guard.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn hashes_in(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+    indexes: &[u64],
+) -> Result<Vec<Hash>, StoreError> {
+    indexes
+        .iter()
+        .map(|&index| {
+            let guard = table
+                .get(index)
+                .map_err(storage("reading a tree hash"))?
+                .ok_or_else(|| StoreError::Storage(format!("tree hash {index} is missing")))?;
+            Hash::from_slice(guard.value())
+                .ok_or_else(|| StoreError::Storage(format!("tree hash {index} is corrupt")))
+        })
+        .collect()
 }
 
 /// Performs the writes of one checked batch.
