@@ -1,0 +1,4 @@
+//! Fuzz target `body_verify_challenge`: see `idnode_proto::fuzzing::body_verify_challenge`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| idnode_proto::fuzzing::body_verify_challenge(data));
