@@ -1,0 +1,1 @@
+//! The built-in templates of the hazardous-chemicals industry.
