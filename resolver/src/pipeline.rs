@@ -121,6 +121,44 @@ impl<S: Store> Resolver<S> {
         }
     }
 
+    /// Whether this node homes the handle's prefix (or one of its ancestors).
+    pub fn is_homed_here(&self, handle: &Handle) -> Result<bool, Failure> {
+        match self.check_homed(handle) {
+            Ok(()) => Ok(true),
+            Err(failure) if failure.rc == ResponseCode::ServerNotResponsible => Ok(false),
+            Err(failure) => Err(failure),
+        }
+    }
+
+    /// Checks that `identity` may annotate `handle` with trace records: the handle must be homed
+    /// here (RC 301) and exist (RC 100), and the identity must hold ADD_VALUE or MODIFY_VALUE
+    /// through the handle's `HS_ADMIN` values, or be a server administrator (RC 400 otherwise),
+    /// decided by the same [`Authorizer`] as every other write. Returns the stored record.
+    pub fn authorize_trace_write(
+        &self,
+        identity: &Identity,
+        handle: &Handle,
+    ) -> Result<StoredRecord, Failure> {
+        self.check_homed(handle)?;
+        let Some(stored) = self.store.get(&handle.key()).map_err(internal)? else {
+            return Err(Failure::bare(ResponseCode::HandleNotFound));
+        };
+        let authorizer = self.authorizer();
+        let allowed = authorizer.holds(identity, &stored.values, AdminPerms::ADD_VALUE)?
+            || authorizer.holds(identity, &stored.values, AdminPerms::MODIFY_VALUE)?;
+        if allowed {
+            Ok(stored)
+        } else {
+            Err(Failure::new(
+                ResponseCode::InsufficientPermissions,
+                format!(
+                    "{identity} may not add or modify values of {}",
+                    handle.as_str()
+                ),
+            ))
+        }
+    }
+
     /// Runs one request.
     pub async fn handle(&self, req: Request) -> Result<Outcome, Failure> {
         let identity = req.identity.as_ref();

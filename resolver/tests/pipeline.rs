@@ -642,3 +642,46 @@ async fn overwrite_needs_rights_on_the_existing_handle() {
         ResponseCode::InvalidAdmin
     );
 }
+
+#[tokio::test]
+async fn trace_writes_need_add_or_modify_value_on_an_existing_homed_handle() {
+    let node = node().await;
+    put(
+        node.store(),
+        "88.118.8/drum-1",
+        vec![
+            admin("88.118.8/ADMIN", 300, AdminPerms::MODIFY_VALUE),
+            admin("88.118.8/GROUP", 200, AdminPerms::ADD_VALUE),
+        ],
+    )
+    .await;
+    put(
+        node.store(),
+        "88.118.8/drum-2",
+        vec![admin("88.118.8/ADMIN", 300, AdminPerms::READ_VALUE)],
+    )
+    .await;
+    let admin_id = id("88.118.8/ADMIN", 300);
+    let user = id("88.118.8/USER", 300);
+    let stored = node
+        .authorize_trace_write(&admin_id, &h("88.118.8/DRUM-1"))
+        .unwrap();
+    assert_eq!(stored.handle, "88.118.8/drum-1");
+    // Through the group's ADD_VALUE.
+    node.authorize_trace_write(&user, &h("88.118.8/drum-1"))
+        .unwrap();
+    let refused = node
+        .authorize_trace_write(&admin_id, &h("88.118.8/drum-2"))
+        .unwrap_err();
+    assert_eq!(refused.rc, ResponseCode::InsufficientPermissions);
+    let missing = node
+        .authorize_trace_write(&admin_id, &h("88.118.8/none"))
+        .unwrap_err();
+    assert_eq!(missing.rc, ResponseCode::HandleNotFound);
+    let foreign = node
+        .authorize_trace_write(&admin_id, &h("99.1/x"))
+        .unwrap_err();
+    assert_eq!(foreign.rc, ResponseCode::ServerNotResponsible);
+    assert!(node.is_homed_here(&h("88.118.8.1/x")).unwrap());
+    assert!(!node.is_homed_here(&h("99.1/x")).unwrap());
+}
