@@ -5,10 +5,12 @@
 //! optional [`Credential`]. [`decode`] (or [`decode_envelope`] followed by [`decode_message`])
 //! turns bytes into a [`Message`] and keeps the header and body bytes exactly as received in
 //! [`Decoded::header_body`], because request digests (§3.5) and signatures (§3.6) are computed
-//! over them. [`encode`] writes a message back; for everything the decoder accepts, re-encoding
-//! the decoded message reproduces the input bytes, with one exception: a message whose
-//! `CredentialLength` field is missing altogether (CNRI tolerates that) is re-encoded with
-//! `CredentialLength` 0.
+//! over them. [`encode`] writes a message back. Re-encoding a decoded message reproduces the
+//! input byte for byte (every captured Handle.Net message does; `tests/native_vectors.rs`),
+//! except for bits the model does not keep: the reserved header byte and the unused envelope
+//! flag bits (`0x1C`) are written as zero, site-info primary-mask and interface-type bits other
+//! than the defined ones are dropped, and a message whose `CredentialLength` field is missing
+//! altogether (CNRI tolerates that) gets `CredentialLength` 0.
 //!
 //! Decoding never panics and never allocates in proportion to a length before the bytes are
 //! there: message lengths are capped at [`MAX_MESSAGE_LEN`], value counts at
