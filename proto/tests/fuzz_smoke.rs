@@ -102,7 +102,50 @@ fn corpus() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
             _ => {}
         }
     }
+    corpus.extend(text_seeds());
     (messages, corpus)
+}
+
+/// Seeds for the text decoders: the REST request bodies and handle paths of the captured
+/// Handle.Net REST exchanges, and a few timestamps.
+fn text_seeds() -> Vec<Vec<u8>> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/vectors/handle-rest");
+    let mut seeds = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    for path in names {
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for exchange in file["exchanges"].as_array().into_iter().flatten() {
+            let request = &exchange["request"];
+            if let Some(body) = request["body"].as_str() {
+                seeds.push(body.as_bytes().to_vec());
+            }
+            if let Some(path) = request["path"].as_str() {
+                let handle = path
+                    .trim_start_matches("/api/handles/")
+                    .split('?')
+                    .next()
+                    .unwrap();
+                seeds.push(handle.as_bytes().to_vec());
+            }
+            if let Some(body) = exchange["response"]["body_raw"].as_str() {
+                seeds.push(body.as_bytes().to_vec());
+            }
+        }
+    }
+    for time in [
+        "2026-11-28T09:12:50Z",
+        "2030-01-01T08:00:00.5+08:00",
+        "1970-01-01T00:00:00Z",
+    ] {
+        seeds.push(time.as_bytes().to_vec());
+    }
+    seeds
 }
 
 fn mutate(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {

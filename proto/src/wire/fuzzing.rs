@@ -64,6 +64,10 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("admin_record", admin_record),
     ("value_list", value_list),
     ("udp_reassembly", udp_reassembly),
+    ("public_key", public_key),
+    ("rest_json", rest_json),
+    ("handle_name", handle_name),
+    ("iso8601", iso8601),
 ];
 
 /// Envelope: decode, encode, decode gives the same envelope.
@@ -453,4 +457,69 @@ pub fn body_round_trips(message: &Message) -> bool {
             && d.body == message.body
             && d.trailing == message.body_padding
     })
+}
+
+/// `HS_PUBKEY` data: a decoded key encodes to bytes that decode to the same key.
+pub fn public_key(data: &[u8]) {
+    if let Ok(key) = crate::PublicKey::from_bytes(data) {
+        assert_eq!(
+            crate::PublicKey::from_bytes(&key.to_bytes()),
+            Ok(key),
+            "public key round trip"
+        );
+    }
+}
+
+/// REST PUT bodies: the JSON written for values read from a body is a fixed point (reading it
+/// and writing again gives the same JSON, apart from the admin-read bit, which the
+/// four-character permission form cannot clear), and writing from the encoded value agrees.
+pub fn rest_json(data: &[u8]) {
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let Ok((_, values)) = crate::json::values_from_body(&body) else {
+        return;
+    };
+    for value in values {
+        let mut out = Vec::new();
+        crate::json::write_value(&mut out, &value);
+        let back: serde_json::Value = serde_json::from_slice(&out).expect("written JSON parses");
+        let mut again = crate::json::value_from_json(&back).expect("written JSON reads back");
+        again.permissions = value.permissions;
+        let mut out_again = Vec::new();
+        crate::json::write_value(&mut out_again, &again);
+        assert_eq!(out_again, out, "REST JSON is a fixed point");
+        let bytes = value.to_bytes();
+        let (view, _) = crate::EncodedValue::split(&bytes).expect("encoded value splits");
+        let mut direct = Vec::new();
+        crate::json::write_encoded_value(&mut direct, view);
+        assert_eq!(direct, out, "encoded and decoded JSON agree");
+    }
+}
+
+/// Handle names: parsing never panics, and the storage key of a valid handle is itself a valid
+/// handle with the same key.
+pub fn handle_name(data: &[u8]) {
+    let Ok(handle) = crate::Handle::parse_bytes(data, crate::HandleRules { max_len: 4096 }) else {
+        return;
+    };
+    let key = handle.key();
+    let text = std::str::from_utf8(&key).expect("keys of UTF-8 handles are UTF-8");
+    let again = crate::Handle::parse_with(text, crate::HandleRules { max_len: 4096 })
+        .expect("a key is a valid handle");
+    assert_eq!(again.key(), key, "normalization is idempotent");
+}
+
+/// ISO 8601 timestamps: whatever parses formats to a string that parses to the same instant.
+pub fn iso8601(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(secs) = crate::time::parse_iso8601(text) {
+        assert_eq!(
+            crate::time::parse_iso8601(&crate::time::format_iso8601(secs)),
+            Some(secs),
+            "time round trip"
+        );
+    }
 }
