@@ -26,7 +26,7 @@ fn code_like() -> impl Strategy<Value = String> {
 }
 
 fn lookup(handle: &Handle) -> Result<bool, LookupError> {
-    Ok(handle.suffix().len() % 2 == 0)
+    Ok(handle.suffix().len().is_multiple_of(2))
 }
 
 /// Every kind of constraint, including lists.
