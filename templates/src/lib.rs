@@ -3,7 +3,7 @@
 //!
 //! A [`Template`] lists the items (name, `idType`, index ≥ 2000, [`Constraint`]) that records of
 //! one kind carry; records link to their template at index 1001 with a `TEMPLATE` value
-//! `name@version`. [`validate`] checks a record's [`HandleValue`](idnode_proto::HandleValue)s
+//! `name@version`. [`validate()`] checks a record's [`HandleValue`](idnode_proto::HandleValue)s
 //! against its template and reports every broken rule as a [`Violation`]; [`evolve`] makes the
 //! next, immutable version of a template; [`validators`] holds the code checks (CAS, GB 32100
 //! USCC, UN numbers, GB/T 2260, GB/T 4754, GHS, plates, …); [`builtin`] holds the templates of

@@ -497,7 +497,8 @@ pub const MAX_URL_LEN: usize = 2048;
 /// starting or ending with a hyphen, or an IPv4 address, or an IPv6 address in brackets. User
 /// information (`user:password@`) is rejected so that no credentials end up in public records.
 /// The path, query and fragment may hold any character except white space, control characters
-/// and `"<>\^`{|}`. The whole URL is at most [`MAX_URL_LEN`] bytes.
+/// and the characters double quote, `<`, `>`, backslash, `^`, backtick, `{`, `|` and `}`. The
+/// whole URL is at most [`MAX_URL_LEN`] bytes.
 pub fn url(text: &str) -> Result<(), CodeError> {
     const SHAPE: &str = "expected an absolute http:// or https:// URL";
     if text.len() > MAX_URL_LEN {
