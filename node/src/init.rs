@@ -92,6 +92,16 @@ pub async fn run(
             state.config.data.display()
         );
     }
+    // Refuse before creating anything: the new secret could not be saved at the end, leaving
+    // an administrator nobody knows the secret of.
+    if let Some(path) = &generated
+        && path.exists()
+    {
+        bail!(
+            "{} already exists: move it away, or pass it with --admin-secret-file",
+            path.display()
+        );
+    }
     run(Operation::Home {
         prefix: prefix.to_owned(),
     })
