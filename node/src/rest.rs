@@ -281,9 +281,11 @@ async fn authenticate(state: &Arc<State>, conn: Conn, headers: &http::HeaderMap)
         // Credentials sent in clear text are ignored (handle-rest-api.md §1).
         return Auth::Anonymous;
     }
+    // The scheme name is case-insensitive (RFC 9110 §11.1).
     let Some(encoded) = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, rest)| rest)
     else {
         return Auth::Anonymous;
     };
