@@ -6,7 +6,11 @@ For every suite: a new data directory in a temporary folder, `idnode init` with 
 answers 200, the suite itself, then the node is stopped. Exits non-zero when the node cannot be
 started or any suite fails; the last line printed is the total `N passed, M failed`.
 
-Usage: run.py [--idnode PATH] [--suite rest-replay|pyhandle ...] [--keep]
+The `native` suite (conformance/native/) also runs the offline checks of the native client, and
+its node serves the native Handle protocol on a free port as well (`--handle`); while the idnode
+binary has no `--handle` option, only the offline checks run and the live part is reported skipped.
+
+Usage: run.py [--idnode PATH] [--suite rest-replay|pyhandle|native ...] [--keep]
 """
 
 from __future__ import annotations
@@ -33,15 +37,35 @@ SUMMARY = re.compile(r"^(?:\w+: )?(\d+) passed, (\d+) failed(?:, \d+ skipped)?$"
 START_TIMEOUT = 60.0
 
 
-def suite_commands(https: str, http: str, cert: Path, secret: Path) -> dict[str, list[str]]:
+def suite_commands(https: str, http: str, cert: Path, secret: Path, handle: str = "") -> dict[str, list[str]]:
     """The command line of each suite."""
     py = sys.executable
     return {
+        "native": native_suite_command(https, http, cert, secret, handle),
         "rest-replay": [py, str(HERE / "rest_replay.py"), "--https", https, "--http", http,
                         "--cert", str(cert), "--admin-secret-file", str(secret)],
         "pyhandle": [py, str(HERE / "pyhandle_suite.py"), "--url", https, "--cert", str(cert),
                      "--password-file", str(secret)],
     }
+
+
+# Suites whose node also serves the native Handle protocol (`idnode serve --handle ADDR`).
+NATIVE_SUITES = {"native"}
+
+
+def native_suite_command(https: str, http: str, cert: Path, secret: Path, handle: str) -> list[str]:
+    """The native suite: offline checks always, the live tests when the node serves `--handle`."""
+    command = [sys.executable, str(HERE / "native" / "suite.py"), "--offline"]
+    if not handle:
+        return command + ["--skip-live", "this idnode binary has no `serve --handle` option"]
+    return command + ["--handle", handle, "--http", http, "--https", https, "--cert", str(cert),
+                      "--admin-secret-file", str(secret)]
+
+
+def serves_native(idnode: Path) -> bool:
+    """Whether `idnode serve` takes `--handle` (the native protocol listener)."""
+    out = subprocess.run([str(idnode), "serve", "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return "--handle" in out.stdout
 
 
 def section(title: str) -> None:
@@ -69,6 +93,9 @@ class NodeProcess:
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
         self.http = self.https = ""
+        # Set to True before start() to also listen for the native protocol; `handle` is its address.
+        self.native = False
+        self.handle = ""
 
     def start(self) -> None:
         """Starts the node and waits for /healthz; retries with new ports if it dies while starting."""
@@ -79,10 +106,17 @@ class NodeProcess:
                 https_port = free_port()
             self.http = f"http://127.0.0.1:{http_port}"
             self.https = f"https://127.0.0.1:{https_port}"
+            extra = []
+            if self.native:
+                handle_port = free_port()
+                while handle_port in (http_port, https_port):
+                    handle_port = free_port()
+                self.handle = f"127.0.0.1:{handle_port}"
+                extra = ["--handle", self.handle]
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(
                     [str(self.idnode), "serve", "--data", str(self.data),
-                     "--http", f"127.0.0.1:{http_port}", "--https", f"127.0.0.1:{https_port}"],
+                     "--http", f"127.0.0.1:{http_port}", "--https", f"127.0.0.1:{https_port}", *extra],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 )
             last_error = self._wait_healthy()
@@ -149,6 +183,7 @@ def run_suite(name: str, idnode: Path, workdir: Path) -> tuple[int, int, bool]:
         return 0, 1, False
 
     node = NodeProcess(idnode, data, suite_dir / "node.log")
+    node.native = name in NATIVE_SUITES and serves_native(idnode)
     try:
         try:
             node.start()
@@ -156,7 +191,7 @@ def run_suite(name: str, idnode: Path, workdir: Path) -> tuple[int, int, bool]:
             print(f"{exc}\n--- node log ---\n{node.log_tail()}")
             return 0, 1, False
         print(f"node ready: {node.https} (HTTPS), {node.http} (HTTP), data {data}", flush=True)
-        command = suite_commands(node.https, node.http, data / "tls" / "cert.pem", secret)[name]
+        command = suite_commands(node.https, node.http, data / "tls" / "cert.pem", secret, node.handle)[name]
         passed = failed = None
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 stdin=subprocess.DEVNULL, cwd=str(REPO))
@@ -183,7 +218,7 @@ def run_suite(name: str, idnode: Path, workdir: Path) -> tuple[int, int, bool]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--idnode", type=Path, default=default_idnode(), help="the idnode binary")
-    parser.add_argument("--suite", action="append", choices=["rest-replay", "pyhandle"],
+    parser.add_argument("--suite", action="append", choices=["rest-replay", "pyhandle", "native"],
                         help="run only this suite (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (data, logs)")
     args = parser.parse_args()
@@ -192,7 +227,7 @@ def main() -> int:
         print("0 passed, 1 failed")
         return 1
 
-    suites = args.suite or ["rest-replay", "pyhandle"]
+    suites = args.suite or ["rest-replay", "pyhandle", "native"]
     workdir = Path(tempfile.mkdtemp(prefix="idnode-conformance-"))
     total_passed = total_failed = 0
     all_ok = True
