@@ -2,9 +2,9 @@
 //!
 //! This crate holds the pieces a node, a witness and an offline verifier share: the RFC 6962 /
 //! RFC 9162 Merkle log with its tlog-tiles layout ([`merkle`]), RFC 8785 JSON canonicalization
-//! ([`jcs`]), C2SP signed notes, checkpoints, cosignatures and tlog-proof bundles ([`note`]), and
-//! the signed trace record with its JWS and offline verification ([`record`]). The CBV 2.0 EPCIS
-//! event hash is not implemented yet; records carry the `eventHash` the caller computed.
+//! ([`jcs`]), C2SP signed notes, checkpoints, cosignatures and tlog-proof bundles ([`note`]), the
+//! CBV 2.0 EPCIS event hash of JSON-LD events ([`epcis`]), and the signed trace record with its
+//! JWS and offline verification ([`record`]), which carries that hash as `eventHash`.
 //!
 //! It must not do I/O, read the clock or generate randomness: callers pass times, keys, salts
 //! and bytes in and get values out. Stored hashes are read through the [`merkle::HashReader`]
@@ -12,6 +12,7 @@
 //! and never panic.
 #![warn(missing_docs)]
 
+pub mod epcis;
 pub mod jcs;
 pub mod merkle;
 pub mod note;

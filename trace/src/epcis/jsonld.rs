@@ -1,0 +1,842 @@
+//! The part of JSON-LD 1.1 expansion the reference generator depends on.
+//!
+//! The reference (`json_to_py._bare_string_pre_preocessing`) expands the whole document with
+//! PyLD, collects every string in the expanded form that starts with `https://ref.gs1.org/cbv`
+//! or `https://gs1.org/voc`, and uses them to replace bare strings. So only those strings are
+//! needed here, and no expanded document is built: [`collect_vocabulary_iris`] walks the
+//! compact document with the active context and reports the IRIs and literals that expansion
+//! would produce under kept keys.
+//!
+//! Supported: the two EPCIS 2.0 context URLs (resolved offline to the context the reference
+//! ships), embedded and property-scoped contexts, simple and expanded term definitions with
+//! `@id`, `@type`, `@container` (`@set`, `@list`), `@context`, `@prefix`, `@protected`,
+//! `@language` and `@direction`, `@vocab`, keyword aliases, and protected-term checks. Features
+//! that could change the collected strings and that EPCIS documents do not use (`@base`,
+//! `@import`, `@reverse`, `@nest`, index/language/id/type/graph containers, type-scoped
+//! contexts, `@propagate`) are rejected with [`JsonLdError::Unsupported`] rather than guessed.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value};
+
+/// The EPCIS 2.0.0 JSON-LD context, as shipped by epcis-event-hash-generator 1.9.3 (its file
+/// name there is the SHA-256 of these bytes).
+const EPCIS_CONTEXT: &str = include_str!("epcis-context-2.0.0.jsonld");
+
+/// The context URLs the reference resolves from its package instead of the network. The older
+/// `gs1.github.io` copy differs only in the `quantity` datatype (`xsd:decimal`), which is
+/// patched in when it is loaded.
+const EPCIS_CONTEXT_URL: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
+const EPCIS_CONTEXT_URL_GITHUB: &str = "https://gs1.github.io/EPCIS/epcis-context.jsonld";
+
+/// The prefixes of the strings the reference keeps from the expanded document.
+const VOCABULARY_PREFIXES: [&str; 2] = ["https://ref.gs1.org/cbv", "https://gs1.org/voc"];
+
+/// The deepest nesting of remote and scoped contexts followed.
+const MAX_CONTEXT_NESTING: usize = 16;
+
+/// Errors from the JSON-LD subset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonLdError {
+    /// A context URL other than the EPCIS 2.0 context (the reference would fetch it).
+    #[error("unknown remote context {0:?} (only the EPCIS 2.0 context is available offline)")]
+    UnknownContext(String),
+    /// Invalid JSON-LD that the reference's JSON-LD processor rejects.
+    #[error("invalid JSON-LD: {0}")]
+    Invalid(String),
+    /// A JSON-LD feature outside the supported subset.
+    #[error("unsupported JSON-LD feature: {0}")]
+    Unsupported(String),
+}
+
+/// A term definition (JSON-LD 1.1 §4.2), with the fields PyLD compares for protected terms.
+#[derive(Debug, Clone, PartialEq)]
+struct TermDefinition {
+    /// The IRI mapping or keyword; `None` for a term mapped to `null`.
+    id: Option<String>,
+    /// The expanded type mapping: `@id`, `@vocab`, `@json`, `@none` or an IRI.
+    type_mapping: Option<String>,
+    container: Vec<String>,
+    scoped_context: Option<Rc<Value>>,
+    language: Option<Option<String>>,
+    direction: Option<Option<String>>,
+    prefix: bool,
+    protected: bool,
+    term_has_colon: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ActiveContext {
+    terms: HashMap<String, Rc<TermDefinition>>,
+    vocab: Option<String>,
+}
+
+/// The parsed EPCIS context object (the value of its `@context` member).
+static EPCIS_CONTEXT_VALUE: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str::<Value>(EPCIS_CONTEXT)
+        .ok()
+        .and_then(|mut document| document.get_mut("@context").map(Value::take))
+        // The embedded file is valid JSON with an `@context` member; a test checks it.
+        .unwrap_or(Value::Null)
+});
+
+static EPCIS_CONTEXT_GITHUB_VALUE: LazyLock<Value> = LazyLock::new(|| {
+    let mut context = EPCIS_CONTEXT_VALUE.clone();
+    if let Some(quantity) = context.get_mut("quantity").and_then(Value::as_object_mut) {
+        quantity.insert("@type".to_owned(), Value::from("xsd:decimal"));
+    }
+    context
+});
+
+/// Returns every string the JSON-LD expansion of `document` contains (as `@id`, `@type`,
+/// `@value` or a datatype) that starts with `https://ref.gs1.org/cbv` or `https://gs1.org/voc`,
+/// sorted and without duplicates.
+pub(crate) fn collect_vocabulary_iris(document: &Value) -> Result<Vec<String>, JsonLdError> {
+    let mut collector = Collector::default();
+    let context = Rc::new(ActiveContext::default());
+    collector.expand(&context, None, document)?;
+    let mut found = collector.found;
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
+}
+
+#[derive(Default)]
+struct Collector {
+    found: Vec<String>,
+}
+
+impl Collector {
+    fn note(&mut self, text: &str) {
+        if VOCABULARY_PREFIXES
+            .iter()
+            .any(|prefix| text.starts_with(prefix))
+        {
+            self.found.push(text.to_owned());
+        }
+    }
+
+    /// Notes every string inside a JSON literal (`@type: @json`), as the reference's walk over
+    /// the expanded document does.
+    fn note_json_literal(&mut self, value: &Value) {
+        match value {
+            Value::String(text) => self.note(text),
+            Value::Array(items) => items.iter().for_each(|item| self.note_json_literal(item)),
+            Value::Object(map) => map.values().for_each(|item| self.note_json_literal(item)),
+            _ => {}
+        }
+    }
+
+    /// The expansion algorithm (JSON-LD 1.1 §5.1.2) reduced to the strings it outputs.
+    fn expand(
+        &mut self,
+        context: &Rc<ActiveContext>,
+        property: Option<&str>,
+        element: &Value,
+    ) -> Result<(), JsonLdError> {
+        match element {
+            Value::Null => Ok(()),
+            Value::Array(items) => {
+                for item in items {
+                    self.expand(context, property, item)?;
+                }
+                Ok(())
+            }
+            Value::Object(map) => self.expand_object(context, property, map),
+            scalar => {
+                // Free-floating scalars are dropped.
+                let Some(property) = property.filter(|p| *p != "@graph") else {
+                    return Ok(());
+                };
+                let context = apply_property_scope(context, property)?;
+                self.expand_value(&context, property, scalar)
+            }
+        }
+    }
+
+    /// Value expansion (§5.3.2) of a scalar under `property`.
+    fn expand_value(
+        &mut self,
+        context: &Rc<ActiveContext>,
+        property: &str,
+        value: &Value,
+    ) -> Result<(), JsonLdError> {
+        let definition = context.terms.get(property).cloned();
+        let type_mapping = definition.as_ref().and_then(|d| d.type_mapping.clone());
+        match (type_mapping.as_deref(), value) {
+            (Some("@id"), Value::String(text)) => {
+                if let Some(iri) = expand_iri(context, text, false)? {
+                    self.note(&iri);
+                }
+            }
+            (Some("@vocab"), Value::String(text)) => {
+                if let Some(iri) = expand_iri(context, text, true)? {
+                    self.note(&iri);
+                }
+            }
+            (Some("@json"), value) => self.note_json_literal(value),
+            (type_mapping, value) => {
+                if let Value::String(text) = value {
+                    self.note(text);
+                }
+                if let Some(datatype) =
+                    type_mapping.filter(|t| !matches!(*t, "@id" | "@vocab" | "@none"))
+                {
+                    self.note(datatype);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn expand_object(
+        &mut self,
+        outer: &Rc<ActiveContext>,
+        property: Option<&str>,
+        map: &Map<String, Value>,
+    ) -> Result<(), JsonLdError> {
+        let mut context = match property {
+            Some(property) => apply_property_scope(outer, property)?,
+            None => Rc::clone(outer),
+        };
+        if let Some(local) = map.get("@context") {
+            context = Rc::new(process_context(&context, local, false, 0)?);
+        }
+        // Type-scoped contexts would change the active context; reject them.
+        for (key, value) in map {
+            if expand_iri(&context, key, true)?.as_deref() != Some("@type") {
+                continue;
+            }
+            let types: Vec<&Value> = match value {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            for item in types {
+                let Value::String(name) = item else {
+                    return Err(JsonLdError::Invalid(
+                        "@type values must be strings".to_owned(),
+                    ));
+                };
+                if context
+                    .terms
+                    .get(name)
+                    .is_some_and(|d| d.scoped_context.is_some())
+                {
+                    return Err(JsonLdError::Unsupported(format!(
+                        "type-scoped context of {name:?}"
+                    )));
+                }
+            }
+        }
+        for (key, value) in map {
+            if key == "@context" {
+                continue;
+            }
+            let Some(expanded) = expand_iri(&context, key, true)? else {
+                continue;
+            };
+            if expanded.starts_with('@') {
+                self.expand_keyword(&context, property, &expanded, value)?;
+                continue;
+            }
+            if !expanded.contains(':') {
+                // Not an IRI: the key and its value are dropped.
+                continue;
+            }
+            let definition = context.terms.get(key.as_str());
+            if let Some(definition) = definition {
+                if definition
+                    .container
+                    .iter()
+                    .any(|c| !matches!(c.as_str(), "@set" | "@list"))
+                {
+                    return Err(JsonLdError::Unsupported(format!(
+                        "container mapping of {key:?}"
+                    )));
+                }
+                if definition.type_mapping.as_deref() == Some("@json") {
+                    self.note_json_literal(value);
+                    continue;
+                }
+            }
+            self.expand(&context, Some(key), value)?;
+        }
+        Ok(())
+    }
+
+    fn expand_keyword(
+        &mut self,
+        context: &Rc<ActiveContext>,
+        property: Option<&str>,
+        keyword: &str,
+        value: &Value,
+    ) -> Result<(), JsonLdError> {
+        match keyword {
+            "@id" => {
+                let Value::String(text) = value else {
+                    return Err(JsonLdError::Invalid(
+                        "@id value must be a string".to_owned(),
+                    ));
+                };
+                if let Some(iri) = expand_iri(context, text, false)? {
+                    self.note(&iri);
+                }
+            }
+            "@type" => {
+                let items: Vec<&Value> = match value {
+                    Value::Array(items) => items.iter().collect(),
+                    other => vec![other],
+                };
+                for item in items {
+                    let Value::String(text) = item else {
+                        return Err(JsonLdError::Invalid(
+                            "@type values must be strings".to_owned(),
+                        ));
+                    };
+                    if let Some(iri) = expand_iri(context, text, true)? {
+                        self.note(&iri);
+                    }
+                }
+            }
+            "@value" => {
+                if let Value::String(text) = value {
+                    self.note(text);
+                }
+            }
+            "@language" | "@direction" | "@index" => {
+                if let Value::String(text) = value {
+                    self.note(text);
+                }
+            }
+            "@list" | "@set" => self.expand(context, property, value)?,
+            "@graph" | "@included" => self.expand(context, Some("@graph"), value)?,
+            "@reverse" | "@nest" => {
+                return Err(JsonLdError::Unsupported(keyword.to_owned()));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Applies the property-scoped context of `property`, if its term definition has one.
+fn apply_property_scope(
+    context: &Rc<ActiveContext>,
+    property: &str,
+) -> Result<Rc<ActiveContext>, JsonLdError> {
+    match context
+        .terms
+        .get(property)
+        .and_then(|d| d.scoped_context.clone())
+    {
+        Some(scoped) => Ok(Rc::new(process_context(context, &scoped, true, 1)?)),
+        None => Ok(Rc::clone(context)),
+    }
+}
+
+fn is_keyword(text: &str) -> bool {
+    matches!(
+        text,
+        "@base"
+            | "@container"
+            | "@context"
+            | "@default"
+            | "@direction"
+            | "@embed"
+            | "@explicit"
+            | "@first"
+            | "@graph"
+            | "@id"
+            | "@import"
+            | "@included"
+            | "@index"
+            | "@json"
+            | "@language"
+            | "@list"
+            | "@nest"
+            | "@none"
+            | "@omitDefault"
+            | "@preserve"
+            | "@protected"
+            | "@propagate"
+            | "@requireAll"
+            | "@reverse"
+            | "@set"
+            | "@type"
+            | "@value"
+            | "@version"
+            | "@vocab"
+    )
+}
+
+/// PyLD's `KEYWORD_PATTERN`: `^@[a-zA-Z]+$`.
+fn looks_like_keyword(text: &str) -> bool {
+    text.len() > 1 && text.starts_with('@') && text[1..].bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// PyLD's `_is_absolute_iri`: `^([A-Za-z][A-Za-z0-9+-.]*|_):[^\s]*$`.
+fn is_absolute_iri(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme == "_"
+        || scheme
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b',' | b'-' | b'.'));
+    // Python's `\s` in a str pattern is Unicode whitespace plus U+001C..U+001F.
+    scheme_ok
+        && !rest
+            .chars()
+            .any(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
+/// IRI expansion (§5.2.2, as PyLD's `_expand_iri`) against a finished active context.
+/// Relative IRIs are returned as they are: resolving them against the document base (PyLD's
+/// `http://example.org/base/`) never yields a collected string.
+fn expand_iri(
+    context: &ActiveContext,
+    value: &str,
+    vocab: bool,
+) -> Result<Option<String>, JsonLdError> {
+    if is_keyword(value) {
+        return Ok(Some(value.to_owned()));
+    }
+    if looks_like_keyword(value) {
+        return Ok(None);
+    }
+    if vocab && let Some(definition) = context.terms.get(value) {
+        return Ok(definition.id.clone());
+    }
+    if let Some(colon) = value.find(':').filter(|c| *c > 0) {
+        let (prefix, suffix) = (&value[..colon], &value[colon + 1..]);
+        if prefix == "_" || suffix.starts_with("//") {
+            return Ok(Some(value.to_owned()));
+        }
+        if let Some(definition) = context.terms.get(prefix)
+            && definition.prefix
+            && let Some(id) = &definition.id
+        {
+            return Ok(Some(format!("{id}{suffix}")));
+        }
+        if is_absolute_iri(value) {
+            return Ok(Some(value.to_owned()));
+        }
+    }
+    if vocab && let Some(vocabulary) = &context.vocab {
+        return Ok(Some(format!("{vocabulary}{value}")));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// Context processing (§4.1) for the supported subset.
+fn process_context(
+    active: &ActiveContext,
+    local: &Value,
+    override_protected: bool,
+    nesting: usize,
+) -> Result<ActiveContext, JsonLdError> {
+    if nesting > MAX_CONTEXT_NESTING {
+        return Err(JsonLdError::Invalid("contexts nest too deeply".to_owned()));
+    }
+    let locals: Vec<&Value> = match local {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut result = active.clone();
+    for local in locals {
+        match local {
+            Value::Null => {
+                if !override_protected && result.terms.values().any(|d| d.protected) {
+                    return Err(JsonLdError::Invalid(
+                        "cannot nullify a context with protected terms".to_owned(),
+                    ));
+                }
+                result = ActiveContext::default();
+            }
+            Value::String(url) => {
+                let remote = match url.as_str() {
+                    EPCIS_CONTEXT_URL => &*EPCIS_CONTEXT_VALUE,
+                    EPCIS_CONTEXT_URL_GITHUB => &*EPCIS_CONTEXT_GITHUB_VALUE,
+                    _ => return Err(JsonLdError::UnknownContext(url.clone())),
+                };
+                result = process_context(&result, remote, override_protected, nesting + 1)?;
+            }
+            Value::Object(map) => {
+                result = process_local_object(result, map, override_protected)?;
+            }
+            _ => return Err(JsonLdError::Invalid("invalid local context".to_owned())),
+        }
+    }
+    Ok(result)
+}
+
+fn process_local_object(
+    mut result: ActiveContext,
+    map: &Map<String, Value>,
+    override_protected: bool,
+) -> Result<ActiveContext, JsonLdError> {
+    for unsupported in ["@base", "@import", "@propagate"] {
+        if map.contains_key(unsupported) {
+            return Err(JsonLdError::Unsupported(format!(
+                "{unsupported} in a context"
+            )));
+        }
+    }
+    if let Some(version) = map.get("@version")
+        && version.as_f64() != Some(1.1)
+    {
+        return Err(JsonLdError::Invalid("@version must be 1.1".to_owned()));
+    }
+    if let Some(vocab) = map.get("@vocab") {
+        match vocab {
+            Value::Null => result.vocab = None,
+            Value::String(text) => {
+                let expanded = expand_iri(&result, text, true)?.unwrap_or_default();
+                if !is_absolute_iri(&expanded) {
+                    return Err(JsonLdError::Unsupported("relative @vocab".to_owned()));
+                }
+                result.vocab = Some(expanded);
+            }
+            _ => return Err(JsonLdError::Invalid("@vocab must be a string".to_owned())),
+        }
+    }
+    for keyword in ["@language", "@direction"] {
+        if map
+            .get(keyword)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
+            return Err(JsonLdError::Invalid(format!("{keyword} must be a string")));
+        }
+    }
+    let mut definer = TermDefiner {
+        local: map,
+        defined: HashMap::new(),
+        local_protected: map.get("@protected").and_then(Value::as_bool) == Some(true),
+        override_protected,
+    };
+    for term in map.keys() {
+        if matches!(
+            term.as_str(),
+            "@version" | "@vocab" | "@language" | "@direction" | "@protected"
+        ) {
+            continue;
+        }
+        definer.define(&mut result, term)?;
+    }
+    Ok(result)
+}
+
+struct TermDefiner<'a> {
+    local: &'a Map<String, Value>,
+    /// `true` once defined, `false` while being defined (cycle detection).
+    defined: HashMap<String, bool>,
+    local_protected: bool,
+    override_protected: bool,
+}
+
+impl TermDefiner<'_> {
+    /// Expands `value` during context processing, defining the terms it depends on first.
+    fn expand_iri_defining(
+        &mut self,
+        context: &mut ActiveContext,
+        value: &str,
+    ) -> Result<Option<String>, JsonLdError> {
+        if !is_keyword(value) && !looks_like_keyword(value) {
+            if self.local.contains_key(value) && self.defined.get(value) != Some(&true) {
+                self.define(context, value)?;
+            }
+            if let Some(colon) = value.find(':').filter(|c| *c > 0) {
+                let prefix = &value[..colon];
+                if self.local.contains_key(prefix) && self.defined.get(prefix) != Some(&true) {
+                    self.define(context, prefix)?;
+                }
+            }
+        }
+        expand_iri(context, value, true)
+    }
+
+    /// PyLD's `_create_term_definition` for the supported subset.
+    fn define(&mut self, context: &mut ActiveContext, term: &str) -> Result<(), JsonLdError> {
+        match self.defined.get(term) {
+            Some(true) => return Ok(()),
+            Some(false) => {
+                return Err(JsonLdError::Invalid(format!(
+                    "cyclic IRI mapping at {term:?}"
+                )));
+            }
+            None => {}
+        }
+        self.defined.insert(term.to_owned(), false);
+        let value = self.local.get(term).cloned().unwrap_or(Value::Null);
+        if term == "@type" || is_keyword(term) {
+            return Err(JsonLdError::Invalid(format!("keyword {term:?} redefined")));
+        }
+        if looks_like_keyword(term) {
+            self.defined.insert(term.to_owned(), true);
+            return Ok(());
+        }
+        if term.is_empty() {
+            return Err(JsonLdError::Invalid("empty term".to_owned()));
+        }
+        let previous = context.terms.remove(term);
+        let simple = matches!(value, Value::String(_) | Value::Null);
+        let map = match value {
+            Value::Object(map) => map,
+            Value::String(_) | Value::Null => {
+                let mut map = Map::new();
+                map.insert("@id".to_owned(), value);
+                map
+            }
+            _ => return Err(JsonLdError::Invalid(format!("definition of {term:?}"))),
+        };
+        for key in map.keys() {
+            match key.as_str() {
+                "@id" | "@type" | "@container" | "@context" | "@language" | "@direction"
+                | "@prefix" | "@protected" => {}
+                "@reverse" | "@nest" | "@index" => {
+                    return Err(JsonLdError::Unsupported(format!("{key} in {term:?}")));
+                }
+                _ => return Err(JsonLdError::Invalid(format!("{key} in {term:?}"))),
+            }
+        }
+        let colon = term.find(':').filter(|c| *c > 0);
+        let mut definition = TermDefinition {
+            id: None,
+            type_mapping: None,
+            container: Vec::new(),
+            scoped_context: None,
+            language: None,
+            direction: None,
+            prefix: false,
+            protected: false,
+            term_has_colon: colon.is_some(),
+        };
+        let mut id_set = false;
+        match map.get("@id") {
+            Some(Value::Null) => id_set = true,
+            Some(Value::String(id)) if !is_keyword(id) && looks_like_keyword(id) => {
+                // PyLD ignores such a definition and keeps the previous one.
+                if let Some(previous) = previous {
+                    context.terms.insert(term.to_owned(), previous);
+                }
+                self.defined.insert(term.to_owned(), true);
+                return Ok(());
+            }
+            Some(Value::String(id)) if id != term => {
+                let expanded = self.expand_iri_defining(context, id)?.unwrap_or_default();
+                if !is_absolute_iri(&expanded) && !is_keyword(&expanded) {
+                    return Err(JsonLdError::Invalid(format!("IRI mapping of {term:?}")));
+                }
+                if term_looks_like_iri(term) {
+                    self.defined.insert(term.to_owned(), true);
+                    let term_iri = self.expand_iri_defining(context, term)?;
+                    self.defined.insert(term.to_owned(), false);
+                    if term_iri.as_deref() != Some(expanded.as_str()) {
+                        return Err(JsonLdError::Invalid(format!(
+                            "term {term:?} in IRI form maps elsewhere"
+                        )));
+                    }
+                }
+                definition.prefix = simple
+                    && colon.is_none()
+                    && (expanded.starts_with("_:")
+                        || expanded.ends_with([':', '/', '?', '#', '[', ']', '@']));
+                definition.id = Some(expanded);
+                id_set = true;
+            }
+            Some(Value::String(_)) | None => {}
+            Some(_) => return Err(JsonLdError::Invalid(format!("@id of {term:?}"))),
+        }
+        if !id_set {
+            if let Some(colon) = colon {
+                let prefix = &term[..colon];
+                if self.local.contains_key(prefix) {
+                    self.define(context, prefix)?;
+                }
+                definition.id = match context.terms.get(prefix) {
+                    Some(prefix_definition) => match &prefix_definition.id {
+                        Some(id) => Some(format!("{id}{}", &term[colon + 1..])),
+                        None => {
+                            return Err(JsonLdError::Invalid(format!(
+                                "prefix of {term:?} maps to null"
+                            )));
+                        }
+                    },
+                    None => Some(term.to_owned()),
+                };
+            } else if let Some(vocabulary) = &context.vocab {
+                definition.id = Some(format!("{vocabulary}{term}"));
+            } else {
+                return Err(JsonLdError::Invalid(format!("{term:?} defines no IRI")));
+            }
+        }
+        definition.protected = match map.get("@protected") {
+            Some(Value::Bool(protected)) => *protected,
+            _ => self.local_protected,
+        };
+        if let Some(type_mapping) = map.get("@type") {
+            let Value::String(type_mapping) = type_mapping else {
+                return Err(JsonLdError::Invalid(format!("@type of {term:?}")));
+            };
+            let expanded = if matches!(type_mapping.as_str(), "@id" | "@vocab" | "@json" | "@none")
+            {
+                type_mapping.clone()
+            } else {
+                let expanded = self
+                    .expand_iri_defining(context, type_mapping)?
+                    .unwrap_or_default();
+                if !is_absolute_iri(&expanded) || expanded.starts_with("_:") {
+                    return Err(JsonLdError::Invalid(format!("@type of {term:?}")));
+                }
+                expanded
+            };
+            definition.type_mapping = Some(expanded);
+        }
+        if let Some(container) = map.get("@container") {
+            let items: Vec<&Value> = match container {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            for item in items {
+                match item.as_str() {
+                    Some(name @ ("@set" | "@list")) => definition.container.push(name.to_owned()),
+                    _ => {
+                        return Err(JsonLdError::Unsupported(format!(
+                            "container mapping of {term:?}"
+                        )));
+                    }
+                }
+            }
+            if definition.container.len() > 1 {
+                return Err(JsonLdError::Invalid(format!("@container of {term:?}")));
+            }
+        }
+        match map.get("@context") {
+            None => {}
+            Some(Value::Null) => {
+                return Err(JsonLdError::Unsupported(format!(
+                    "null scoped context of {term:?}"
+                )));
+            }
+            Some(scoped) => definition.scoped_context = Some(Rc::new(scoped.clone())),
+        }
+        if let Some(language) = map.get("@language")
+            && !map.contains_key("@type")
+        {
+            definition.language = Some(match language {
+                Value::Null => None,
+                Value::String(text) => Some(text.to_lowercase()),
+                _ => return Err(JsonLdError::Invalid(format!("@language of {term:?}"))),
+            });
+        }
+        if let Some(prefix) = map.get("@prefix") {
+            let Value::Bool(prefix) = prefix else {
+                return Err(JsonLdError::Invalid(format!("@prefix of {term:?}")));
+            };
+            if term.contains([':', '/']) || definition.id.as_deref().is_some_and(is_keyword) {
+                return Err(JsonLdError::Invalid(format!("@prefix of {term:?}")));
+            }
+            definition.prefix = *prefix;
+        }
+        if let Some(direction) = map.get("@direction") {
+            definition.direction = Some(match direction {
+                Value::Null => None,
+                Value::String(text) if text == "ltr" || text == "rtl" => Some(text.clone()),
+                _ => return Err(JsonLdError::Invalid(format!("@direction of {term:?}"))),
+            });
+        }
+        if matches!(definition.id.as_deref(), Some("@context" | "@preserve")) {
+            return Err(JsonLdError::Invalid(format!("{term:?} aliases @context")));
+        }
+        if let Some(previous) = previous
+            && previous.protected
+            && !self.override_protected
+        {
+            definition.protected = true;
+            if *previous != definition {
+                return Err(JsonLdError::Invalid(format!(
+                    "protected term {term:?} redefined"
+                )));
+            }
+        }
+        context.terms.insert(term.to_owned(), Rc::new(definition));
+        self.defined.insert(term.to_owned(), true);
+        Ok(())
+    }
+}
+
+/// PyLD's `re.match(r'.*((:[^:])|/)', term)`: the term contains a slash, or a colon followed
+/// by a character other than a colon.
+fn term_looks_like_iri(term: &str) -> bool {
+    term.contains('/')
+        || term
+            .as_bytes()
+            .windows(2)
+            .any(|pair| pair[0] == b':' && pair[1] != b':' && pair[1] != b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_context_parses() {
+        assert!(EPCIS_CONTEXT_VALUE.get("bizStep").is_some());
+        assert_eq!(
+            EPCIS_CONTEXT_GITHUB_VALUE["quantity"]["@type"],
+            Value::from("xsd:decimal")
+        );
+    }
+
+    #[test]
+    fn collects_expanded_cbv_values() {
+        let document = serde_json::json!({
+            "@context": [EPCIS_CONTEXT_URL, {"ex": "https://ex.example/"}],
+            "type": "EPCISDocument",
+            "epcisBody": {"eventList": [{
+                "type": "ObjectEvent",
+                "bizStep": "shipping",
+                "disposition": "cbv:Disp-active",
+                "bizTransactionList": [{"type": "po", "bizTransaction": "urn:x"}],
+                "sensorElementList": [{"sensorReport": [{"type": "Temperature"}]}],
+                "undefinedKey": "https://ref.gs1.org/cbv/dropped",
+                "ex:field": "https://gs1.org/voc/kept"
+            }]}
+        });
+        let found = collect_vocabulary_iris(&document).expect("expand");
+        assert_eq!(
+            found,
+            vec![
+                "https://gs1.org/voc/Temperature",
+                "https://gs1.org/voc/kept",
+                "https://ref.gs1.org/cbv/BTT-po",
+                "https://ref.gs1.org/cbv/BizStep-shipping",
+                "https://ref.gs1.org/cbv/Disp-active",
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_contexts_and_protected_redefinitions() {
+        let unknown = serde_json::json!({"@context": "https://example.com/ctx.jsonld"});
+        assert!(matches!(
+            collect_vocabulary_iris(&unknown),
+            Err(JsonLdError::UnknownContext(_))
+        ));
+        let redefined = serde_json::json!({"@context": [EPCIS_CONTEXT_URL, {"gs1": "https://ref.gs1.org/voc/"}]});
+        assert!(matches!(
+            collect_vocabulary_iris(&redefined),
+            Err(JsonLdError::Invalid(_))
+        ));
+        let same =
+            serde_json::json!({"@context": [EPCIS_CONTEXT_URL, {"gs1": "https://gs1.org/voc/"}]});
+        assert!(collect_vocabulary_iris(&same).is_ok());
+    }
+}

@@ -1,0 +1,976 @@
+//! Value canonicalisation of the CBV 2.0 pre-hash: CBV URNs, numbers, timestamps and the GS1
+//! Digital Link normaliser.
+//!
+//! This is a port of `hash_generator._canonize_value`, `_try_format_numeric`,
+//! `_fix_time_stamp_format` and `dl_normaliser.normaliser` of the reference generator. Python
+//! semantics that matter for the output are kept on purpose: `str.strip()` whitespace,
+//! `float()` syntax (underscores between digits, `inf`, `nan`), `repr(float)`, banker's rounding
+//! of microseconds to milliseconds, `re.match` anchoring and `$` matching before a final newline.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Why a value made the whole event fail, where the reference generator raises an exception
+/// and drops the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ValueFailure {
+    /// `int(float(value))` overflows: the value is an infinite number.
+    InfiniteNumber(String),
+    /// The timestamp rounds to a full second, or its UTC form is out of range, or its offset
+    /// is 24 hours or more.
+    Timestamp(String),
+}
+
+/// Python's `str.isspace()` for one character: Unicode `White_Space` plus the ASCII
+/// information separators U+001C..U+001F.
+pub(crate) fn is_py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python's `str.strip()` without arguments.
+pub(crate) fn py_strip(text: &str) -> &str {
+    text.trim_matches(is_py_space)
+}
+
+/// `_canonize_value`: CBV URNs to Web URIs, then numbers, then the Digital Link normaliser.
+pub(crate) fn canonize_value(text: &str) -> Result<String, ValueFailure> {
+    let text = format_web_vocabulary(text);
+    let text = format_numeric(&text)?;
+    Ok(dl_normalise(&text).unwrap_or(text))
+}
+
+/// `_try_format_web_vocabulary`: replaces the CBV 1.x URN prefixes by the CBV 2.0 Web URIs.
+fn format_web_vocabulary(text: &str) -> String {
+    text.replace(
+        "urn:epcglobal:cbv:bizstep:",
+        "https://ref.gs1.org/cbv/BizStep-",
+    )
+    .replace("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-")
+    .replace("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-")
+    .replace("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-")
+    .replace("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-")
+}
+
+/// `_try_format_numeric`: a text that Python's `float()` accepts becomes `str(int(x))` when
+/// the number is integral and `repr(x)` otherwise; other text is unchanged.
+///
+/// `nan` stays as written (Python's `int(nan)` raises the `ValueError` that is caught), and an
+/// infinite number fails the event (Python's `int(inf)` raises an uncaught `OverflowError`).
+fn format_numeric(text: &str) -> Result<String, ValueFailure> {
+    let Some(number) = py_float(text) else {
+        return Ok(text.to_owned());
+    };
+    if number.is_nan() {
+        return Ok(text.to_owned());
+    }
+    if number.is_infinite() {
+        return Err(ValueFailure::InfiniteNumber(text.to_owned()));
+    }
+    if number.fract() == 0.0 {
+        Ok(integral_f64_to_decimal(number))
+    } else {
+        Ok(py_float_repr(number))
+    }
+}
+
+/// Python's `float(text)` for ASCII input: optional whitespace and sign, then `inf`,
+/// `infinity` or `nan` in any case, or a decimal literal whose digit groups may be separated by
+/// single underscores.
+pub(crate) fn py_float(text: &str) -> Option<f64> {
+    let text = py_strip(text);
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let lower = body.to_ascii_lowercase();
+    let magnitude = match lower.as_str() {
+        "inf" | "infinity" => f64::INFINITY,
+        "nan" => f64::NAN,
+        _ => parse_decimal_literal(body)?,
+    };
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Parses `digitpart ["." [digitpart]] | "." digitpart`, then an optional exponent, where a
+/// digitpart is ASCII digits with single underscores between them.
+fn parse_decimal_literal(body: &str) -> Option<f64> {
+    let bytes = body.as_bytes();
+    let mut cleaned = String::with_capacity(body.len());
+    let mut index = 0;
+    let digit_part = |index: &mut usize, cleaned: &mut String| -> bool {
+        let start = *index;
+        while *index < bytes.len() {
+            let byte = bytes[*index];
+            if byte.is_ascii_digit() {
+                cleaned.push(char::from(byte));
+                *index += 1;
+            } else if byte == b'_'
+                && *index > start
+                && bytes.get(*index + 1).is_some_and(u8::is_ascii_digit)
+            {
+                *index += 1;
+            } else {
+                break;
+            }
+        }
+        *index > start
+    };
+    let has_integer = digit_part(&mut index, &mut cleaned);
+    let mut has_fraction = false;
+    if bytes.get(index) == Some(&b'.') {
+        cleaned.push('.');
+        index += 1;
+        has_fraction = digit_part(&mut index, &mut cleaned);
+    }
+    if !has_integer && !has_fraction {
+        return None;
+    }
+    if matches!(bytes.get(index), Some(b'e' | b'E')) {
+        cleaned.push('e');
+        index += 1;
+        if let Some(&sign @ (b'+' | b'-')) = bytes.get(index) {
+            cleaned.push(char::from(sign));
+            index += 1;
+        }
+        if !digit_part(&mut index, &mut cleaned) {
+            return None;
+        }
+    }
+    if index != bytes.len() {
+        return None;
+    }
+    cleaned.parse().ok()
+}
+
+/// Python's `repr(float)`: the shortest round-trip digits, in positional notation when the
+/// decimal exponent is in `-4..16` and in scientific notation (`1e-05`, `1.5e+16`) otherwise.
+pub(crate) fn py_float_repr(value: f64) -> String {
+    if value.is_nan() {
+        return "nan".to_owned();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.to_owned();
+    }
+    let sign = if value.is_sign_negative() { "-" } else { "" };
+    // `{:e}` prints the shortest round-trip digits as `d[.ddd]e<exp>`.
+    let scientific = format!("{:e}", value.abs());
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i64 = exponent.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    // `digits` is never empty: `{:e}` always prints at least one mantissa digit.
+    let point = exponent + 1;
+    let n_digits = i64::try_from(digits.len()).unwrap_or(i64::MAX);
+    let body = if !(-4..16).contains(&exponent) {
+        let (first, rest) = digits.split_at(1);
+        let fraction = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let exponent_sign = if exponent < 0 { '-' } else { '+' };
+        format!("{first}{fraction}e{exponent_sign}{:02}", exponent.abs())
+    } else if point <= 0 {
+        format!(
+            "0.{}{digits}",
+            "0".repeat(usize::try_from(-point).unwrap_or(0))
+        )
+    } else if point >= n_digits {
+        format!(
+            "{digits}{}.0",
+            "0".repeat(usize::try_from(point - n_digits).unwrap_or(0))
+        )
+    } else {
+        let (whole, fraction) = digits.split_at(usize::try_from(point).unwrap_or(0));
+        format!("{whole}.{fraction}")
+    };
+    format!("{sign}{body}")
+}
+
+/// Python's `str(int(x))` for a finite integral double: its exact decimal value.
+pub(crate) fn integral_f64_to_decimal(value: f64) -> String {
+    if value.abs() < 1e18 {
+        // Exact: the value is integral and below 2^63.
+        #[allow(clippy::cast_possible_truncation)]
+        return (value as i64).to_string();
+    }
+    let bits = value.to_bits();
+    let exponent = i64::try_from((bits >> 52) & 0x7ff).unwrap_or(0) - 1075;
+    let mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
+    // |value| >= 1e18 > 2^53, so the exponent is positive: value = mantissa * 2^exponent.
+    // Limbs are base 10^9, least significant first.
+    let mut limbs: Vec<u64> = vec![mantissa % 1_000_000_000, mantissa / 1_000_000_000];
+    for _ in 0..exponent.max(0) {
+        let mut carry = 0;
+        for limb in &mut limbs {
+            let doubled = *limb * 2 + carry;
+            *limb = doubled % 1_000_000_000;
+            carry = doubled / 1_000_000_000;
+        }
+        if carry > 0 {
+            limbs.push(carry);
+        }
+    }
+    while limbs.len() > 1 && limbs.last() == Some(&0) {
+        limbs.pop();
+    }
+    let mut text = if value < 0.0 {
+        "-".to_owned()
+    } else {
+        String::new()
+    };
+    let mut iter = limbs.iter().rev();
+    if let Some(first) = iter.next() {
+        text.push_str(&first.to_string());
+    }
+    for limb in iter {
+        text.push_str(&format!("{limb:09}"));
+    }
+    text
+}
+
+/// `_fix_time_stamp_format`: an ISO 8601 date-time becomes UTC with exactly three fractional
+/// digits and `Z`.
+///
+/// The reference parses with `dateutil.parser.parse`, which accepts many more layouts; this
+/// port accepts the ISO 8601 extended layouts (`YYYY-MM-DD`, then `T`, `t` or a space, then
+/// `hh:mm[:ss[.fraction]]`, then optional spaces and `Z`, `z`, `UTC`, `±hh`, `±hhmm` or
+/// `±hh:mm`) and leaves other text unchanged, as the reference does with text dateutil cannot
+/// parse. A time without a zone is taken as UTC (the reference uses the machine's zone).
+/// Microseconds (the first six fractional digits) are rounded half to even to milliseconds.
+pub(crate) fn fix_timestamp(text: &str) -> Result<String, ValueFailure> {
+    let Some(parsed) = parse_iso_datetime(text) else {
+        return Ok(text.to_owned());
+    };
+    if parsed.offset_minutes.abs() >= 24 * 60 {
+        return Err(ValueFailure::Timestamp(text.to_owned()));
+    }
+    let millis = round_half_even_thousands(parsed.microsecond);
+    if millis >= 1000 {
+        return Err(ValueFailure::Timestamp(text.to_owned()));
+    }
+    let days = days_from_civil(parsed.year, parsed.month, parsed.day);
+    let local_seconds =
+        days * 86_400 + i64::from(parsed.hour * 3600 + parsed.minute * 60 + parsed.second);
+    let utc_seconds = local_seconds - parsed.offset_minutes * 60;
+    let (year, month, day) = civil_from_days(utc_seconds.div_euclid(86_400));
+    if !(1..=9999).contains(&year) {
+        return Err(ValueFailure::Timestamp(text.to_owned()));
+    }
+    let second_of_day = utc_seconds.rem_euclid(86_400);
+    Ok(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    ))
+}
+
+struct ParsedDateTime {
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    microsecond: u32,
+    offset_minutes: i64,
+}
+
+fn parse_iso_datetime(text: &str) -> Option<ParsedDateTime> {
+    static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?)? *(?:([Zz]|UTC)|([+-])([0-9]{2})(?::?([0-9]{2}))?)?$",
+        )
+        // The pattern is a literal and valid.
+        .expect("timestamp pattern compiles")
+    });
+    let captures = PATTERN.captures(text)?;
+    let number = |index: usize| -> Option<u32> {
+        captures
+            .get(index)
+            .map_or(Some(0), |m| m.as_str().parse().ok())
+    };
+    let year = i64::from(number(1)?);
+    let month = number(2)?;
+    let day = number(3)?;
+    let hour = number(4)?;
+    let minute = number(5)?;
+    let second = number(6)?;
+    let microsecond = captures.get(7).map_or(Some(0), |m| {
+        let mut digits: String = m.as_str().chars().take(6).collect();
+        while digits.len() < 6 {
+            digits.push('0');
+        }
+        digits.parse().ok()
+    })?;
+    let offset_minutes = match captures.get(9) {
+        Some(sign) => {
+            let hours = i64::from(number(10)?);
+            let minutes = i64::from(number(11)?);
+            let magnitude = hours * 60 + minutes;
+            if sign.as_str() == "-" {
+                -magnitude
+            } else {
+                magnitude
+            }
+        }
+        None => 0,
+    };
+    let valid = year >= 1
+        && (1..=12).contains(&month)
+        && day >= 1
+        && day <= days_in_month(year, month)
+        && hour < 24
+        && minute < 60
+        && second < 60;
+    valid.then_some(ParsedDateTime {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        microsecond,
+        offset_minutes,
+    })
+}
+
+/// Python's `round(microsecond, -3) // 1000`: ties go to the even millisecond.
+fn round_half_even_thousands(microsecond: u32) -> u32 {
+    let quotient = microsecond / 1000;
+    let remainder = microsecond % 1000;
+    match remainder.cmp(&500) {
+        std::cmp::Ordering::Less => quotient,
+        std::cmp::Ordering::Greater => quotient + 1,
+        std::cmp::Ordering::Equal => quotient + quotient % 2,
+    }
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
+}
+
+/// The character class of the GS1 AI encodable set 82 in the reference's EPC URN patterns
+/// (escaped characters or the allowed literal ones).
+const CS82: &str = r"(\%2[125-9A-Fa-f]|\%3[0-9A-Fa-f]|\%4[1-9A-Fa-f]|\%5[0-9AaFf]|\%6[1-9A-Fa-f]|\%7[0-9Aa]|[!\')(*+,.0-9:;=A-Za-z_-])";
+/// The CPI character class of the reference's EPC URN patterns.
+const CPI: &str = r"(\%2[3dfDF]|\%3[0-9]|\%4[1-9A-Fa-f]|\%5[0-9Aa]|[0-9A-Z-])";
+/// The Digital Link value class of the reference's output patterns.
+const DLV: &str = r"[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]";
+
+/// Compiles a reference pattern with Python `re.match` semantics: anchored at the start, and
+/// `$` also matching before one final newline. With `ascii_digits`, `\d` is `[0-9]` (used where
+/// the reference converts the digits with `int()`).
+fn py_match_regex(pattern: &str, ascii_digits: bool) -> Regex {
+    let mut pattern = pattern
+        .replace("{CS82}", CS82)
+        .replace("{CPI}", CPI)
+        .replace("{DLV}", DLV)
+        .replace('$', r"\n?$");
+    if ascii_digits {
+        pattern = pattern.replace(r"\d", "[0-9]");
+    }
+    // The patterns are literals of this module and are covered by tests.
+    Regex::new(&format!("^(?:{pattern})")).expect("normaliser pattern compiles")
+}
+
+/// The EPC URN schemes the normaliser converts, in the reference's order.
+#[derive(Clone, Copy)]
+enum Urn {
+    Sgtin,
+    Sscc,
+    Sgln,
+    Grai,
+    Giai,
+    Gsrn,
+    Gsrnp,
+    Gdti,
+    Cpi,
+    Sgcn,
+    Ginc,
+    Gsin,
+    Itip,
+    Upui,
+    Pgln,
+    Lgtin,
+    PatSgtin,
+    PatGrai,
+    PatGdti,
+    PatSgcn,
+    PatCpi,
+    PatItip,
+    PatUpui,
+}
+
+static URN_PATTERNS: LazyLock<Vec<(Urn, Regex)>> = LazyLock::new(|| {
+    let gtin_parts = r"((\d{6}\.\d{7})|(\d{7}\.\d{6})|(\d{8}\.\d{5})|(\d{9}\.\d{4})|(\d{10}\.\d{3})|(\d{11}\.\d{2})|(\d{12}\.\d{1}))";
+    let gln_parts = r"((\d{6}\.\d{6})|(\d{7}\.\d{5})|(\d{8}\.\d{4})|(\d{9}\.\d{3})|(\d{10}\.\d{2})|(\d{11}\.\d{1})|(\d{12}\.))";
+    let asset_parts = r"(([\d]{6}\.[\d]{6})|([\d]{7}\.[\d]{5})|([\d]{8}\.[\d]{4})|([\d]{9}\.[\d]{3})|([\d]{10}\.[\d]{2})|([\d]{11}\.[\d]{1})|([\d]{12}\.\.))";
+    let giai = r"^urn:epc:id:giai:(([\d]{6}\.{CS82}{1,24})|([\d]{7}\.{CS82}{1,23})|([\d]{8}\.{CS82}{1,22})|([\d]{9}\.{CS82}{1,21})|([\d]{10}\.{CS82}{1,20})|([\d]{11}\.{CS82}{1,19})|([\d]{12}\.{CS82}{1,18}))$";
+    let cpi_ref = r"((\d{6}\.{CPI}{1,24})|(\d{7}\.{CPI}{1,23})|(\d{8}\.{CPI}{1,22})|(\d{9}\.{CPI}{1,21})|(\d{10}\.{CPI}{1,20})|(\d{11}\.{CPI}{1,19})|(\d{12}\.{CPI}{1,18}))";
+    let ginc = r"^urn:epc:id:ginc:([\d]{6}\.{CS82}{1,24}|[\d]{7}\.{CS82}{1,23}|[\d]{8}\.{CS82}{1,22}|[\d]{9}\.{CS82}{1,21}|[\d]{10}\.{CS82}{1,20}|[\d]{11}\.{CS82}{1,19}|[\d]{12}\.{CS82}{1,18})$";
+    let service = |n: &str| {
+        format!(
+            r"^urn:epc:id:{n}:(([\d]{{6}}\.[\d]{{11}}$)|([\d]{{7}}\.[\d]{{10}}$)|([\d]{{8}}\.[\d]{{9}}$)|([\d]{{9}}\.[\d]{{8}}$)|([\d]{{10}}\.[\d]{{7}}$)|([\d]{{11}}\.[\d]{{6}}$)|([\d]{{12}}\.[\d]{{5}}$))"
+        )
+    };
+    let patterns: Vec<(Urn, String)> = vec![
+        (Urn::Sgtin, format!(r"^urn:epc:id:sgtin:{gtin_parts}\.{{CS82}}{{1,20}}$")),
+        (
+            Urn::Sscc,
+            r"^urn:epc:id:sscc:((\d{6}\.\d{11}$)|(\d{7}\.\d{10}$)|(\d{8}\.\d{9}$)|(\d{9}\.\d{8}$)|(\d{10}\.\d{7}$)|(\d{11}\.\d{6}$)|(\d{12}\.\d{5}$))".to_owned(),
+        ),
+        (Urn::Sgln, format!(r"^urn:epc:id:sgln:{gln_parts}\.{{CS82}}{{1,20}}$")),
+        (Urn::Grai, format!(r"^urn:epc:id:grai:{asset_parts}\.{{CS82}}{{1,16}}$")),
+        (Urn::Giai, giai.to_owned()),
+        (Urn::Gsrn, service("gsrn")),
+        (Urn::Gsrnp, service("gsrnp")),
+        (Urn::Gdti, format!(r"^urn:epc:id:gdti:{asset_parts}{{CS82}}{{1,20}}$")),
+        (Urn::Cpi, format!(r"^urn:epc:id:cpi:{cpi_ref}\.[\d]{{1,12}}$")),
+        (Urn::Sgcn, format!(r"^urn:epc:id:sgcn:{}\.[\d]{{1,12}}$", gln_parts.replace(r"\d", r"[\d]"))),
+        (Urn::Ginc, ginc.to_owned()),
+        (
+            Urn::Gsin,
+            r"^urn:epc:id:gsin:(([\d]{6}\.[\d]{10}$)|([\d]{7}\.[\d]{9}$)|([\d]{8}\.[\d]{8}$)|([\d]{9}\.[\d]{7}$)|([\d]{10}\.[\d]{6}$)|([\d]{11}\.[\d]{5}$)|([\d]{12}\.[\d]{4}$))".to_owned(),
+        ),
+        (
+            Urn::Itip,
+            format!(r"^urn:epc:id:itip:{}\.[\d]{{2}}\.[\d]{{2}}\.{{CS82}}{{1,20}}$", gtin_parts.replace(r"\d", r"[\d]")),
+        ),
+        (Urn::Upui, format!(r"^urn:epc:id:upui:{gtin_parts}\.{{CS82}}{{1,28}}$")),
+        (Urn::Pgln, format!(r"^urn:epc:id:pgln:{}$", gln_parts.replace(r"\d", r"[\d]"))),
+        (
+            Urn::Lgtin,
+            format!(r"^urn:epc:class:lgtin:{}\.{{CS82}}{{1,20}}$", gtin_parts.replace(r"\d", r"[\d]")),
+        ),
+        (Urn::PatSgtin, format!(r"^urn:epc:idpat:sgtin:{gtin_parts}\.\*$")),
+        (Urn::PatGrai, format!(r"^urn:epc:idpat:grai:{asset_parts}\.\*$")),
+        (Urn::PatGdti, format!(r"^urn:epc:idpat:gdti:{asset_parts}\.\*$")),
+        (Urn::PatSgcn, format!(r"^urn:epc:idpat:sgcn:{asset_parts}\.\*$")),
+        (Urn::PatCpi, format!(r"^urn:epc:idpat:cpi:{cpi_ref}\.\*$")),
+        (
+            Urn::PatItip,
+            format!(r"^urn:epc:idpat:itip:{}\.[\d]{{2}}\.[\d]{{2}}\.\*$", gtin_parts.replace(r"\d", r"[\d]")),
+        ),
+        (Urn::PatUpui, format!(r"^urn:epc:idpat:upui:{gtin_parts}\.\*$")),
+    ];
+    patterns
+        .into_iter()
+        .map(|(urn, pattern)| (urn, py_match_regex(&pattern, true)))
+        .collect()
+});
+
+/// The first pattern a GS1 Digital Link URI must match.
+static DL_SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
+    py_match_regex(
+        r"^https?:(\/\/((([^\/?#]*)@)?([^\/?#:]*)(:([^\/?#]*))?))?((([^?#]*)(\/(01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti|401|ginc|402|gsin|8003|grai|8004|giai)\/)(\d{4}[^\/]+)(\/[^/]+\/[^/]+)?[/]?(\?([^?\n]*))?(#([^\n]*))?)|(\/[A-Za-z_-]{10}$))",
+        false,
+    )
+});
+
+/// A URI already on the canonical domain.
+static DL_CANONICAL_DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
+    py_match_regex(
+        r"^https:\/\/id.gs1.org\/(01|8006|8010|414|417|8017|8018|255|00|253|401|402|8003|8004)\/(\d{4}[^\/]+)(\/[^\/]+\/[^\/]+)?[\/]?(\?([^?\n]*))?(#([^\n]*))?|(\/[A-Za-z_-]{10}$)",
+        false,
+    )
+});
+
+static DL_MISC: LazyLock<[Regex; 9]> = LazyLock::new(|| {
+    [
+        r"^https:\/\/id.gs1.org\/01\/\d{14}",
+        r"^https:\/\/id.gs1.org\/01\/\d{13}",
+        r"^https:\/\/id.gs1.org\/01\/\d{12}",
+        r"^https:\/\/id.gs1.org\/01\/\d{8}",
+        r"https:\/\/id.gs1.org\/8006\/\d{18}\/22\/({DLV}{0,20})$",
+        r"https:\/\/id.gs1.org\/01\/\d{14}\/22\/({DLV}{0,20})$",
+        r"https:\/\/id.gs1.org\/8006\/\d{18}\/22\/([\x2F\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]{0,20})$",
+        r"https:\/\/id.gs1.org\/01\/\d{14}\/22\/([\x2F\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]{0,20})$",
+        r"https:\/\/id.gs1.org\/8006\/\d{18}\/10\/({DLV}{0,20})\/21\/({DLV}{0,20})$|https:\/\/id.gs1.org\/01\/(\d{14})\/10\/({DLV}{0,20})\/21\/({DLV}{0,20})$",
+    ]
+    .map(|pattern| py_match_regex(pattern, false))
+});
+
+/// The constrained canonical forms the normaliser may return.
+static DL_VALID: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    [
+        r"https:\/\/id.gs1.org\/00\/(\d{18})$",
+        r"https:\/\/id.gs1.org\/01\/(\d{14})\/21\/({DLV}{0,20})$",
+        r"https:\/\/id.gs1.org\/01\/(\d{14})\/10\/({DLV}{0,20})$",
+        r"https:\/\/id.gs1.org\/01\/(\d{14})$",
+        r"https:\/\/id.gs1.org\/01\/(\d{14})\/235\/({DLV}{0,28})$",
+        r"https:\/\/id.gs1.org\/253\/(\d{13})({DLV}{0,17})$",
+        r"https:\/\/id.gs1.org\/255\/(\d{13})(\d{0,12})$",
+        r"https:\/\/id.gs1.org\/401\/({DLV}{0,30})$",
+        r"https:\/\/id.gs1.org\/402\/(\d{17})$",
+        r"https:\/\/id.gs1.org\/414\/(\d{13})$",
+        r"https:\/\/id.gs1.org\/414\/(\d{13})\/254\/({DLV}{0,20})$",
+        r"https:\/\/id.gs1.org\/417\/(\d{13})$",
+        r"https:\/\/id.gs1.org\/8003\/(\d{14})({DLV}{0,16})$",
+        r"https:\/\/id.gs1.org\/8004\/({DLV}{0,30})$",
+        r"https:\/\/id.gs1.org\/8006\/(\d{18})\/21\/({DLV}{0,20})$",
+        r"https:\/\/id.gs1.org\/8006\/(\d{18})\/10\/({DLV}{0,20})$",
+        r"https:\/\/id.gs1.org\/8006\/(\d{18})$",
+        r"https:\/\/id.gs1.org\/8010\/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})\/8011/(\d{0,12})$",
+        r"https:\/\/id.gs1.org\/8010\/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})$",
+        r"https:\/\/id.gs1.org\/8017\/(\d{18})$",
+        r"https:\/\/id.gs1.org\/8018\/(\d{18})$",
+    ]
+    .iter()
+    .map(|pattern| py_match_regex(pattern, false))
+    .collect()
+});
+
+/// `__web_uri_percent_encoder`.
+fn percent_encode(text: &str) -> String {
+    text.replace('!', "%21")
+        .replace('(', "%28")
+        .replace(')', "%29")
+        .replace('*', "%2A")
+        .replace('+', "%2B")
+        .replace(',', "%2C")
+        .replace(':', "%3A")
+}
+
+/// `check_digit`: the GS1 mod-10 check digit of ASCII digits (GenSpecs §7.9.1).
+fn check_digit(digits: &str) -> u32 {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(position, byte)| {
+            let digit = u32::from(byte.wrapping_sub(b'0') % 10);
+            if position % 2 == 0 { digit * 3 } else { digit }
+        })
+        .sum();
+    sum.div_ceil(10) * 10 - sum
+}
+
+/// Python's `s[start:end]` on code points with non-negative bounds that are clamped.
+fn slice(text: &str, start: usize, end: Option<usize>) -> String {
+    let len = text.chars().count();
+    let end = end.unwrap_or(len).min(len);
+    let start = start.min(end);
+    text.chars().skip(start).take(end - start).collect()
+}
+
+/// Python's `s.find(needle)` in code points, `-1` when absent.
+fn py_find(text: &str, needle: &str) -> isize {
+    text.find(needle).map_or(-1, |byte_index| {
+        isize::try_from(text[..byte_index].chars().count()).unwrap_or(isize::MAX)
+    })
+}
+
+/// Python's `s[start:end]` with possibly negative bounds (relative to the end).
+fn py_slice(text: &str, start: isize, end: Option<isize>) -> String {
+    let len = isize::try_from(text.chars().count()).unwrap_or(isize::MAX);
+    let resolve = |index: isize| -> usize {
+        let index = if index < 0 {
+            (index + len).max(0)
+        } else {
+            index.min(len)
+        };
+        usize::try_from(index).unwrap_or(0)
+    };
+    let start = resolve(start);
+    let end = end.map_or_else(|| usize::try_from(len).unwrap_or(0), resolve);
+    if start >= end {
+        return String::new();
+    }
+    text.chars().skip(start).take(end - start).collect()
+}
+
+/// `dl_normaliser.normaliser`: converts an EPC URN, EPC class URN, EPC ID pattern URN or GS1
+/// Digital Link URI into the constrained canonical Digital Link URI on `https://id.gs1.org`,
+/// or `None` when the text is none of these.
+pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
+    // The URN branches slice at byte offsets: their patterns only match ASCII text.
+    let partition = uri.find('.')?;
+    for (urn, pattern) in URN_PATTERNS.iter() {
+        if pattern.is_match(uri) {
+            return Some(convert_urn(*urn, uri, partition));
+        }
+    }
+    if !DL_SYNTAX.is_match(uri) {
+        return None;
+    }
+    let mut uri = match uri.find('?') {
+        Some(query) => uri[..query].to_owned(),
+        None => uri.to_owned(),
+    };
+    for (short, ai) in [
+        ("/gtin/", "/01/"),
+        ("/itip/", "/8006/"),
+        ("/cpid/", "/8010/"),
+        ("/gln/", "/414/"),
+        ("/party/", "/417/"),
+        ("/gsrnp/", "/8017/"),
+        ("/gsrn/", "/8018/"),
+        ("/gcn/", "/255/"),
+        ("/sscc/", "/00/"),
+        ("/gdti/", "/253/"),
+        ("/ginc/", "/401/"),
+        ("/gsin/", "/402/"),
+        ("/grai/", "/8003/"),
+        ("/giai/", "/8004/"),
+        ("/cpv/", "/22/"),
+        ("/lot/", "/10/"),
+        ("/ser/", "/21/"),
+    ] {
+        uri = uri.replace(short, ai);
+    }
+    if !DL_CANONICAL_DOMAIN.is_match(&uri) {
+        for key in [
+            "/00/", "/01/", "/253/", "/255/", "/401/", "/402/", "/414/", "/417/", "/8003/",
+            "/8004/", "/8006/", "/8010/", "/8017/", "/8018/",
+        ] {
+            if let Some(position) = uri.find(key) {
+                uri = format!("https://id.gs1.org{}", &uri[position..]);
+                break;
+            }
+        }
+    }
+    let [
+        gtin14,
+        gtin13,
+        gtin12,
+        gtin8,
+        cpv_8006,
+        cpv_01,
+        cpv_8006_more,
+        cpv_01_more,
+        lot_and_serial,
+    ] = &*DL_MISC;
+    if !gtin14.is_match(&uri) {
+        if gtin13.is_match(&uri) {
+            uri = uri.replace("/01/", "/01/0");
+        } else if gtin12.is_match(&uri) {
+            uri = uri.replace("/01/", "/01/00");
+        } else if gtin8.is_match(&uri) {
+            uri = uri.replace("/01/", "/01/000000");
+        }
+    }
+    // Drops a CPV qualifier (`/22/…`), which is coarser than the key it qualifies.
+    let after_cpv = py_slice(&uri, py_find(&uri, "/22/") + 4, None);
+    if cpv_8006.is_match(&uri) || cpv_01.is_match(&uri) {
+        let head = py_slice(&uri, 0, Some(py_find(&uri, "/22/")));
+        uri = head + &py_slice(&after_cpv, py_find(&after_cpv, "/"), Some(-1));
+    }
+    if cpv_8006_more.is_match(&uri) || cpv_01_more.is_match(&uri) {
+        let head = py_slice(&uri, 0, Some(py_find(&uri, "/22/")));
+        uri = head + &py_slice(&after_cpv, py_find(&after_cpv, "/"), None);
+    }
+    // Keeps the serial and drops the lot when both are present.
+    if lot_and_serial.is_match(&uri) {
+        let after_lot = py_slice(&uri, py_find(&uri, "/10/") + 4, None);
+        let head = py_slice(&uri, 0, Some(py_find(&uri, "/10/")));
+        uri = head + &py_slice(&after_lot, py_find(&after_lot, "/"), None);
+    }
+    DL_VALID
+        .iter()
+        .any(|pattern| pattern.is_match(&uri))
+        .then_some(uri)
+}
+
+/// The EPC URN branches of the normaliser; `uri` is ASCII and matched `urn`'s pattern.
+fn convert_urn(urn: Urn, uri: &str, partition: usize) -> String {
+    let company = |from: usize| slice(uri, from, Some(partition));
+    let gtin = |from: usize| {
+        let prefix = company(from);
+        let item = slice(
+            uri,
+            partition + 1,
+            Some(partition + 1 + 13usize.saturating_sub(prefix.len())),
+        );
+        let raw = format!(
+            "{}{prefix}{}",
+            slice(&item, 0, Some(1)),
+            slice(&item, 1, None)
+        );
+        format!("{raw}{}", check_digit(&raw))
+    };
+    let gln_like = |from: usize| {
+        let prefix = company(from);
+        let reference = slice(
+            uri,
+            partition + 1,
+            Some(partition + 1 + 12usize.saturating_sub(prefix.len())),
+        );
+        format!("{prefix}{reference}")
+    };
+    let with_check = |raw: String| format!("{raw}{}", check_digit(&raw));
+    let rest = |from: usize| slice(uri, from, None);
+    match urn {
+        Urn::Sgtin => format!(
+            "https://id.gs1.org/01/{}/21/{}",
+            gtin(17),
+            percent_encode(&rest(32))
+        ),
+        Urn::Sscc => {
+            let raw = format!(
+                "{}{}{}",
+                slice(uri, partition + 1, Some(partition + 2)),
+                company(16),
+                rest(partition + 2)
+            );
+            format!("https://id.gs1.org/00/{}", with_check(raw))
+        }
+        Urn::Sgln => {
+            let gln = with_check(gln_like(16));
+            let extension = rest(30);
+            if extension == "0" {
+                format!("https://id.gs1.org/414/{gln}")
+            } else {
+                format!(
+                    "https://id.gs1.org/414/{gln}/254/{}",
+                    percent_encode(&extension)
+                )
+            }
+        }
+        Urn::Grai => format!(
+            "https://id.gs1.org/8003/{}{}",
+            with_check(format!("0{}", gln_like(16))),
+            percent_encode(&rest(30))
+        ),
+        Urn::Giai => format!(
+            "https://id.gs1.org/8004/{}{}",
+            company(16),
+            percent_encode(&rest(partition + 1))
+        ),
+        Urn::Gsrn => format!(
+            "https://id.gs1.org/8018/{}",
+            with_check(format!("{}{}", company(16), rest(partition + 1)))
+        ),
+        Urn::Gsrnp => format!(
+            "https://id.gs1.org/8017/{}",
+            with_check(format!("{}{}", company(17), rest(partition + 1)))
+        ),
+        Urn::Gdti => format!(
+            "https://id.gs1.org/253/{}{}",
+            with_check(gln_like(16)),
+            percent_encode(&rest(30))
+        ),
+        Urn::Cpi => {
+            let separator = uri.rfind('.').unwrap_or(partition);
+            let raw = format!(
+                "{}{}",
+                company(15),
+                slice(uri, partition + 1, Some(separator))
+            );
+            format!(
+                "https://id.gs1.org/8010/{}/8011/{}",
+                percent_encode(&raw),
+                rest(separator + 1)
+            )
+        }
+        Urn::Sgcn => format!(
+            "https://id.gs1.org/255/{}{}",
+            with_check(gln_like(16)),
+            rest(30)
+        ),
+        Urn::Ginc => format!(
+            "https://id.gs1.org/401/{}{}",
+            company(16),
+            percent_encode(&rest(partition + 1))
+        ),
+        Urn::Gsin => format!(
+            "https://id.gs1.org/402/{}",
+            with_check(format!("{}{}", company(16), rest(partition + 1)))
+        ),
+        Urn::Itip => format!(
+            "https://id.gs1.org/8006/{}{}{}/21/{}",
+            gtin(16),
+            slice(uri, 31, Some(33)),
+            slice(uri, 34, Some(36)),
+            percent_encode(&rest(37))
+        ),
+        Urn::Upui => format!(
+            "https://id.gs1.org/01/{}/235/{}",
+            gtin(16),
+            percent_encode(&rest(31))
+        ),
+        Urn::Pgln => format!("https://id.gs1.org/417/{}", with_check(gln_like(16))),
+        Urn::Lgtin => format!(
+            "https://id.gs1.org/01/{}/10/{}",
+            gtin(20),
+            percent_encode(&rest(35))
+        ),
+        Urn::PatSgtin => format!("https://id.gs1.org/01/{}", gtin(20)),
+        Urn::PatGrai => format!(
+            "https://id.gs1.org/8003/{}",
+            with_check(format!("0{}", gln_like(19)))
+        ),
+        Urn::PatGdti => format!("https://id.gs1.org/253/{}", with_check(gln_like(19))),
+        Urn::PatSgcn => format!("https://id.gs1.org/255/{}", with_check(gln_like(19))),
+        Urn::PatCpi => {
+            let separator = uri.rfind('.').unwrap_or(partition);
+            let raw = format!(
+                "{}{}",
+                company(18),
+                slice(uri, partition + 1, Some(separator))
+            );
+            format!("https://id.gs1.org/8010/{}", percent_encode(&raw))
+        }
+        Urn::PatItip => format!(
+            "https://id.gs1.org/8006/{}{}{}",
+            gtin(19),
+            slice(uri, 34, Some(36)),
+            slice(uri, 37, Some(39))
+        ),
+        Urn::PatUpui => format!("https://id.gs1.org/01/{}", gtin(19)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_compile() {
+        assert_eq!(URN_PATTERNS.len(), 23);
+        assert!(DL_SYNTAX.is_match("https://id.gs1.org/01/09506000134352"));
+        assert_eq!(DL_MISC.len(), 9);
+        assert_eq!(DL_VALID.len(), 21);
+    }
+
+    #[test]
+    fn urns_become_digital_links() {
+        let cases = [
+            (
+                "urn:epc:id:sgtin:0614141.107346.2017",
+                "https://id.gs1.org/01/10614141073464/21/2017",
+            ),
+            (
+                "urn:epc:id:sscc:0614141.1234567890",
+                "https://id.gs1.org/00/106141412345678908",
+            ),
+            (
+                "urn:epc:id:sgln:0614141.07346.1234",
+                "https://id.gs1.org/414/0614141073467/254/1234",
+            ),
+            (
+                "urn:epc:id:sgln:0614141.07346.0",
+                "https://id.gs1.org/414/0614141073467",
+            ),
+            (
+                "urn:epc:class:lgtin:4012345.012345.998877",
+                "https://id.gs1.org/01/04012345123456/10/998877",
+            ),
+            (
+                "urn:epc:idpat:sgtin:4012345.012345.*",
+                "https://id.gs1.org/01/04012345123456",
+            ),
+        ];
+        for (urn, expected) in cases {
+            assert_eq!(dl_normalise(urn).as_deref(), Some(expected), "{urn}");
+        }
+        assert_eq!(
+            dl_normalise("https://example.com/01/9506000134352/10/LOT/21/S1?17=270101").as_deref(),
+            Some("https://id.gs1.org/01/09506000134352/21/S1")
+        );
+        assert_eq!(dl_normalise("no dot here"), None);
+        assert_eq!(dl_normalise("https://example.com/x.y"), None);
+    }
+
+    #[test]
+    fn numbers_follow_python() {
+        let cases = [
+            ("26.0", "26"),
+            ("+1.50", "1.5"),
+            ("1_000", "1000"),
+            ("0.00001", "1e-05"),
+            ("1e22", "10000000000000000000000"),
+            ("1.2345678901234567e+29", "123456789012345677877719597056"),
+            ("-0", "0"),
+            ("0614141073467", "614141073467"),
+            ("nan", "nan"),
+            ("1__0", "1__0"),
+            ("abc", "abc"),
+            ("12.5e-1", "1.25"),
+            ("123456789.123", "123456789.123"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(format_numeric(text), Ok(expected.to_owned()), "{text}");
+        }
+        assert!(format_numeric("1e400").is_err());
+        assert!(format_numeric("-inf").is_err());
+        assert_eq!(py_float_repr(1e16), "1e+16");
+        assert_eq!(py_float_repr(1e15), "1000000000000000.0");
+        assert_eq!(py_float_repr(-0.0), "-0.0");
+        assert_eq!(py_float_repr(0.0001), "0.0001");
+        assert_eq!(py_float_repr(1.5e-7), "1.5e-07");
+    }
+
+    #[test]
+    fn timestamps_follow_the_reference() {
+        let cases = [
+            ("2005-04-04T20:33:31.116-06:00", "2005-04-05T02:33:31.116Z"),
+            ("2005-04-04T20:33:31.1165Z", "2005-04-04T20:33:31.116Z"),
+            ("2005-04-04T20:33:31.1175Z", "2005-04-04T20:33:31.118Z"),
+            ("2005-04-04T20:33Z", "2005-04-04T20:33:00.000Z"),
+            ("2005-04-04", "2005-04-04T00:00:00.000Z"),
+            ("2005-04-04T20:33:31+0530", "2005-04-04T15:03:31.000Z"),
+            ("2005-04-04 20:33:31z", "2005-04-04T20:33:31.000Z"),
+            ("2005-04-04T20:33:31,5Z", "2005-04-04T20:33:31.500Z"),
+            ("2005-02-30T00:00:00Z", "2005-02-30T00:00:00Z"),
+            ("2005-04-04T24:00:00Z", "2005-04-04T24:00:00Z"),
+            ("2005-04-04T20:33:31.5-23:59", "2005-04-05T20:32:31.500Z"),
+            ("2005-04-04T20:33:31 +01:00", "2005-04-04T19:33:31.000Z"),
+            ("abc", "abc"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(fix_timestamp(text), Ok(expected.to_owned()), "{text}");
+        }
+        assert!(fix_timestamp("2005-04-04T20:33:31.9999Z").is_err());
+        assert!(fix_timestamp("0001-01-01T00:00:00+01:00").is_err());
+        assert!(fix_timestamp("2005-04-04T20:33:31.5+24:00").is_err());
+    }
+
+    #[test]
+    fn python_strip_includes_separators() {
+        assert_eq!(py_strip("\u{1c} a \u{a0}\n"), "a");
+    }
+}
