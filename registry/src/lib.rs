@@ -11,6 +11,9 @@
 //! applies them in one redb transaction, commits durably (`Durability::Immediate`), and only then
 //! acknowledges each batch. Durability is never relaxed; batching provides the throughput.
 //!
+//! Auxiliary key-value entries (templates, enterprises, tokens, the audit log; see [`aux`]) are
+//! [`Mutation`]s too, so they commit atomically with the handle changes of the same batch.
+//!
 //! Signed trace records and their Merkle log live in the same database behind the separate
 //! [`TraceStore`] trait: a [`TraceBatch`] goes through the same writer thread and the same
 //! transactions as handle writes (see the `trace` module for the tables).
@@ -18,6 +21,7 @@
 //! This is the only crate that knows redb. It does not read the clock.
 #![warn(missing_docs)]
 
+pub mod aux;
 mod mem;
 mod plan;
 mod redb_store;
@@ -27,6 +31,7 @@ use std::future::Future;
 
 use thiserror::Error;
 
+pub use aux::{AuxEntry, AuxScan};
 pub use mem::MemStore;
 pub use redb_store::{RedbStats, RedbStore};
 pub use trace::{
@@ -86,6 +91,37 @@ pub enum Mutation {
         /// The prefix.
         prefix: String,
     },
+    /// Create or replace an auxiliary entry (see [`aux`]). The stored version becomes the old
+    /// version + 1, or 1 for a new entry.
+    PutAux {
+        /// The space, such as `template`.
+        space: String,
+        /// The key within the space.
+        key: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+        /// The precondition.
+        expect: Expect,
+    },
+    /// Delete an auxiliary entry.
+    DeleteAux {
+        /// The space.
+        space: String,
+        /// The key.
+        key: Vec<u8>,
+        /// The precondition; `Expect::Absent` is a caller error and always fails.
+        expect: Expect,
+    },
+    /// Append an entry to an append-only space: the key is `key_prefix` followed by the space's
+    /// next sequence number (big-endian `u64`, from 1), assigned in the writer's transaction.
+    AppendAux {
+        /// The space, such as `audit`.
+        space: String,
+        /// What comes before the sequence number, such as a big-endian timestamp; may be empty.
+        key_prefix: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+    },
 }
 
 /// Mutations applied all together or not at all.
@@ -138,4 +174,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// The number of handles under `prefix`.
     fn count_handles(&self, prefix: &str) -> Result<usize, StoreError>;
+
+    /// The auxiliary entry at `(space, key)` (see [`aux`]). The default implementation is for
+    /// stores without auxiliary data and always fails.
+    fn aux(&self, space: &str, key: &[u8]) -> Result<Option<AuxEntry>, StoreError> {
+        let _ = (space, key);
+        Err(StoreError::Storage(
+            "this store keeps no auxiliary data".to_owned(),
+        ))
+    }
+
+    /// The auxiliary entries of `space` within the bounds of `scan`, as `(key, entry)` pairs in
+    /// key order (reversed when `scan.reverse`). The default implementation always fails.
+    fn scan_aux(
+        &self,
+        space: &str,
+        scan: &AuxScan,
+    ) -> Result<Vec<(Vec<u8>, AuxEntry)>, StoreError> {
+        let _ = (space, scan);
+        Err(StoreError::Storage(
+            "this store keeps no auxiliary data".to_owned(),
+        ))
+    }
 }

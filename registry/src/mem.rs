@@ -6,6 +6,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use idnode_proto::normalize;
 use idnode_trace::merkle::Hash;
 
+use crate::aux::{AuxEntry, AuxOp, AuxScan, in_bounds};
 use crate::plan::{Current, Op, handle_range, plan};
 use crate::trace::{
     StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceStore, TraceTables,
@@ -28,6 +29,7 @@ pub struct MemStore {
 struct State {
     handles: BTreeMap<Vec<u8>, StoredRecord>,
     prefixes: BTreeMap<Vec<u8>, String>,
+    aux: BTreeMap<(String, Vec<u8>), AuxEntry>,
     trace: MemTrace,
 }
 
@@ -131,12 +133,16 @@ impl MemStore {
     /// Applies a batch synchronously; [`Store::commit`] wraps this.
     pub fn commit_now(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         let mut state = self.write();
-        let ops = plan(batch, |key| {
-            Ok(state.handles.get(key).map(|record| Current {
-                version: record.version,
-                handle: record.handle.clone(),
-            }))
-        })?;
+        let ops = plan(
+            batch,
+            |key| {
+                Ok(state.handles.get(key).map(|record| Current {
+                    version: record.version,
+                    handle: record.handle.clone(),
+                }))
+            },
+            |space, key| Ok(state.aux.get(&(space.to_owned(), key.to_vec())).cloned()),
+        )?;
         for op in ops {
             match op {
                 Op::Put { key, record } => {
@@ -150,6 +156,12 @@ impl MemStore {
                 }
                 Op::Unhome { key } => {
                     state.prefixes.remove(&key);
+                }
+                Op::Aux(AuxOp::Put { space, key, entry }) => {
+                    state.aux.insert((space, key), entry);
+                }
+                Op::Aux(AuxOp::Delete { space, key }) => {
+                    state.aux.remove(&(space, key));
                 }
             }
         }
@@ -216,6 +228,34 @@ impl Store for MemStore {
     fn count_handles(&self, prefix: &str) -> Result<usize, StoreError> {
         let (start, end) = handle_range(prefix);
         Ok(self.read().handles.range(start..end).count())
+    }
+
+    fn aux(&self, space: &str, key: &[u8]) -> Result<Option<AuxEntry>, StoreError> {
+        Ok(self
+            .read()
+            .aux
+            .get(&(space.to_owned(), key.to_vec()))
+            .cloned())
+    }
+
+    fn scan_aux(
+        &self,
+        space: &str,
+        scan: &AuxScan,
+    ) -> Result<Vec<(Vec<u8>, AuxEntry)>, StoreError> {
+        let state = self.read();
+        let start = (space.to_owned(), scan.start.clone());
+        let entries = state
+            .aux
+            .range(start..)
+            .take_while(|((s, key), _)| s == space && in_bounds(scan, key))
+            .map(|((_, key), entry)| (key.clone(), entry.clone()));
+        Ok(if scan.reverse {
+            let all: Vec<_> = entries.collect();
+            all.into_iter().rev().take(scan.limit).collect()
+        } else {
+            entries.take(scan.limit).collect()
+        })
     }
 }
 

@@ -10,6 +10,10 @@ use std::collections::HashMap;
 
 use idnode_proto::normalize;
 
+use crate::aux::{
+    AuxEntry, AuxOp, AuxOverlay, SEQ_SPACE, check_address, check_aux_expect, conflict_name,
+    decode_counter,
+};
 use crate::{Expect, Mutation, StoreError, StoredRecord, WriteBatch};
 
 /// The largest handle spelling a store accepts; the redb header stores its length as a `u16`.
@@ -42,6 +46,8 @@ pub(crate) enum Op {
         /// The normalized prefix.
         key: Vec<u8>,
     },
+    /// Write or remove an auxiliary entry.
+    Aux(AuxOp),
 }
 
 /// What the planner needs to know about a stored handle.
@@ -55,16 +61,23 @@ pub(crate) struct Current {
 
 /// Checks the preconditions of `batch` and returns the writes that apply it.
 ///
-/// `lookup` reads the state before the batch. If a precondition fails the result is
+/// `lookup` reads the state of a handle before the batch, and `aux_lookup` that of an auxiliary
+/// entry `(space, key)`. If a precondition fails the result is
 /// [`StoreError::Conflict`] naming the handle as the caller spelled it, and the caller must
 /// write nothing. A handle spelling longer than [`MAX_HANDLE_LEN`] bytes is rejected as
 /// [`StoreError::Storage`] because it cannot be stored.
-pub(crate) fn plan<F>(batch: &WriteBatch, mut lookup: F) -> Result<Vec<Op>, StoreError>
+pub(crate) fn plan<F, G>(
+    batch: &WriteBatch,
+    mut lookup: F,
+    mut aux_lookup: G,
+) -> Result<Vec<Op>, StoreError>
 where
     F: FnMut(&[u8]) -> Result<Option<Current>, StoreError>,
+    G: FnMut(&str, &[u8]) -> Result<Option<AuxEntry>, StoreError>,
 {
     // The state of every handle this batch has touched so far; `None` means deleted.
     let mut overlay: HashMap<Vec<u8>, Option<Current>> = HashMap::new();
+    let mut aux_overlay = AuxOverlay::new();
     let mut ops = Vec::with_capacity(batch.mutations.len());
     for mutation in &batch.mutations {
         match mutation {
@@ -121,9 +134,109 @@ where
             Mutation::UnhomePrefix { prefix } => ops.push(Op::Unhome {
                 key: normalize(prefix),
             }),
+            Mutation::PutAux {
+                space,
+                key,
+                value,
+                expect,
+            } => {
+                check_address(space, key)?;
+                let current = current_aux(&mut aux_overlay, &mut aux_lookup, space, key)?;
+                check_aux_expect(space, key, *expect, current.as_ref())?;
+                let version = next_version(current.as_ref())?;
+                let entry = AuxEntry {
+                    version,
+                    value: value.clone(),
+                };
+                ops.push(put_aux(&mut aux_overlay, space, key.clone(), entry));
+            }
+            Mutation::DeleteAux { space, key, expect } => {
+                check_address(space, key)?;
+                let current = current_aux(&mut aux_overlay, &mut aux_lookup, space, key)?;
+                if *expect == Expect::Absent {
+                    return Err(StoreError::Conflict {
+                        handle: conflict_name(space, key),
+                    });
+                }
+                check_aux_expect(space, key, *expect, current.as_ref())?;
+                aux_overlay.insert((space.clone(), key.clone()), None);
+                ops.push(Op::Aux(AuxOp::Delete {
+                    space: space.clone(),
+                    key: key.clone(),
+                }));
+            }
+            Mutation::AppendAux {
+                space,
+                key_prefix,
+                value,
+            } => {
+                check_address(space, key_prefix)?;
+                let counter_key = space.as_bytes().to_vec();
+                let counter =
+                    current_aux(&mut aux_overlay, &mut aux_lookup, SEQ_SPACE, &counter_key)?;
+                let seq = decode_counter(counter.as_ref())?
+                    .checked_add(1)
+                    .ok_or_else(|| StoreError::Storage(format!("sequence of {space} overflows")))?;
+                let counter_entry = AuxEntry {
+                    version: next_version(counter.as_ref())?,
+                    value: seq.to_be_bytes().to_vec(),
+                };
+                ops.push(put_aux(
+                    &mut aux_overlay,
+                    SEQ_SPACE,
+                    counter_key,
+                    counter_entry,
+                ));
+                let mut key = key_prefix.clone();
+                key.extend_from_slice(&seq.to_be_bytes());
+                check_address(space, &key)?;
+                let current = current_aux(&mut aux_overlay, &mut aux_lookup, space, &key)?;
+                let entry = AuxEntry {
+                    version: next_version(current.as_ref())?,
+                    value: value.clone(),
+                };
+                ops.push(put_aux(&mut aux_overlay, space, key, entry));
+            }
         }
     }
     Ok(ops)
+}
+
+/// The version an aux entry gets when it is written over `current`.
+fn next_version(current: Option<&AuxEntry>) -> Result<u64, StoreError> {
+    match current {
+        None => Ok(1),
+        Some(entry) => entry
+            .version
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Storage("aux entry version would overflow".to_owned())),
+    }
+}
+
+/// Records a put in the overlay and returns its op.
+fn put_aux(overlay: &mut AuxOverlay, space: &str, key: Vec<u8>, entry: AuxEntry) -> Op {
+    overlay.insert((space.to_owned(), key.clone()), Some(entry.clone()));
+    Op::Aux(AuxOp::Put {
+        space: space.to_owned(),
+        key,
+        entry,
+    })
+}
+
+/// The state of an aux entry as seen by the next mutation of the batch.
+fn current_aux<G>(
+    overlay: &mut AuxOverlay,
+    lookup: &mut G,
+    space: &str,
+    key: &[u8],
+) -> Result<Option<AuxEntry>, StoreError>
+where
+    G: FnMut(&str, &[u8]) -> Result<Option<AuxEntry>, StoreError>,
+{
+    match overlay.get(&(space.to_owned(), key.to_vec())) {
+        Some(state) => Ok(state.clone()),
+        None => lookup(space, key),
+    }
 }
 
 /// The state of `key` as seen by the next mutation of the batch.

@@ -9,6 +9,8 @@
 //! - table `prefixes`: normalized prefix bytes → the prefix as first spelled.
 //! - table `meta`: `"schema"` → the schema version, and `"trace_size"` → the number of trace
 //!   records.
+//! - table `aux`: `(space, key)` → version (big-endian `u64`) ‖ value, the auxiliary entries
+//!   of the `aux` module (templates, enterprises, tokens, the audit log). Created when missing.
 //! - the `trace_*` tables of signed trace records and their Merkle log, described in the `trace`
 //!   module. They are created when missing, so files from before they existed open unchanged.
 //!
@@ -29,6 +31,7 @@ use tokio::sync::oneshot;
 
 use idnode_trace::merkle::Hash;
 
+use crate::aux::{AuxEntry, AuxOp, AuxScan, decode_entry, encode_entry, in_bounds};
 use crate::plan::{Current, Op, handle_range, plan};
 use crate::trace::{
     StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceStore, TraceTables,
@@ -41,6 +44,8 @@ use crate::{Store, StoreError, StoredRecord, WriteBatch};
 const HANDLES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("handles");
 /// Homed prefixes by normalized prefix, mapped to their spelling.
 const PREFIXES: TableDefinition<'_, &[u8], &str> = TableDefinition::new("prefixes");
+/// Auxiliary entries by (space, key): version (big-endian `u64`) ‖ value (see `aux`).
+const AUX: TableDefinition<'_, (&str, &[u8]), &[u8]> = TableDefinition::new("aux");
 /// Facts about the file itself.
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 /// The key of the schema version in [`META`].
@@ -307,9 +312,54 @@ impl Store for RedbStore {
         }
         Ok(count)
     }
+
+    fn aux(&self, space: &str, key: &[u8]) -> Result<Option<AuxEntry>, StoreError> {
+        aux_in(&self.read_table(AUX)?, space, key)
+    }
+
+    fn scan_aux(
+        &self,
+        space: &str,
+        scan: &AuxScan,
+    ) -> Result<Vec<(Vec<u8>, AuxEntry)>, StoreError> {
+        self.scan_aux_in(space, scan)
+    }
 }
 
 impl RedbStore {
+    /// The aux entries of one space within a scan's bounds.
+    fn scan_aux_in(
+        &self,
+        space: &str,
+        scan: &AuxScan,
+    ) -> Result<Vec<(Vec<u8>, AuxEntry)>, StoreError> {
+        let fail = || storage("scanning aux entries");
+        if scan.end.as_ref().is_some_and(|end| *end <= scan.start) {
+            return Ok(Vec::new());
+        }
+        let table = self.read_table(AUX)?;
+        // Every key of `space` sorts below `(space + "\0", [])`.
+        let space_end = format!("{space}\0");
+        let upper: (&str, &[u8]) = match &scan.end {
+            Some(end) => (space, end.as_slice()),
+            None => (space_end.as_str(), &[]),
+        };
+        let range = table
+            .range((space, scan.start.as_slice())..upper)
+            .map_err(fail())?;
+        let decode = |entry: Result<AuxGuards<'_>, redb::StorageError>| {
+            let (key, value) = entry.map_err(fail())?;
+            let (_, key) = key.value();
+            debug_assert!(in_bounds(scan, key));
+            Ok((key.to_vec(), decode_entry(space, key, value.value())?))
+        };
+        if scan.reverse {
+            range.rev().take(scan.limit).map(decode).collect()
+        } else {
+            range.take(scan.limit).map(decode).collect()
+        }
+    }
+
     fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         definition: TableDefinition<'_, K, V>,
@@ -443,6 +493,8 @@ fn init_tables(db: &Database) -> Result<(), StoreError> {
             .map_err(storage("creating the handles table"))?;
         txn.open_table(PREFIXES)
             .map_err(storage("creating the prefixes table"))?;
+        txn.open_table(AUX)
+            .map_err(storage("creating the aux table"))?;
         txn.open_table(TRACE_RECORDS)
             .map_err(storage("creating the trace tables"))?;
         txn.open_table(TRACE_DIGESTS)
@@ -560,6 +612,9 @@ fn apply_group(txn: &WriteTransaction, group: &[Job]) -> Result<Vec<JobOutcome>,
     let mut prefixes = txn
         .open_table(PREFIXES)
         .map_err(storage("opening the prefixes table"))?;
+    let mut aux = txn
+        .open_table(AUX)
+        .map_err(storage("opening the aux table"))?;
     let mut trace: Option<RedbTraceTables<'_>> = None;
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
@@ -579,22 +634,26 @@ fn apply_group(txn: &WriteTransaction, group: &[Job]) -> Result<Vec<JobOutcome>,
                 continue;
             }
         };
-        let checked = plan(batch, |key| {
-            let found = handles.get(key).map_err(storage("reading a handle"))?;
-            match found {
-                Some(guard) => {
-                    let header = decode_header(key, guard.value())?;
-                    Ok(Some(Current {
-                        version: header.version,
-                        handle: header.handle,
-                    }))
+        let checked = plan(
+            batch,
+            |key| {
+                let found = handles.get(key).map_err(storage("reading a handle"))?;
+                match found {
+                    Some(guard) => {
+                        let header = decode_header(key, guard.value())?;
+                        Ok(Some(Current {
+                            version: header.version,
+                            handle: header.handle,
+                        }))
+                    }
+                    None => Ok(None),
                 }
-                None => Ok(None),
-            }
-        });
+            },
+            |space, key| aux_in(&aux, space, key),
+        );
         match checked {
             Ok(ops) => {
-                apply_ops(&mut handles, &mut prefixes, ops)?;
+                apply_ops(&mut handles, &mut prefixes, &mut aux, ops)?;
                 outcomes.push(Ok(None));
             }
             Err(error) => outcomes.push(Err(error)),
@@ -770,10 +829,32 @@ fn hashes_in(
         .collect()
 }
 
+/// A key and value guard of the aux table.
+type AuxGuards<'a> = (
+    redb::AccessGuard<'a, (&'static str, &'static [u8])>,
+    redb::AccessGuard<'a, &'static [u8]>,
+);
+
+/// Reads one aux entry from a table of a read or write transaction.
+fn aux_in(
+    table: &impl ReadableTable<(&'static str, &'static [u8]), &'static [u8]>,
+    space: &str,
+    key: &[u8],
+) -> Result<Option<AuxEntry>, StoreError> {
+    match table
+        .get((space, key))
+        .map_err(storage("reading an aux entry"))?
+    {
+        Some(guard) => decode_entry(space, key, guard.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Performs the writes of one checked batch.
 fn apply_ops(
     handles: &mut Table<'_, &'static [u8], &'static [u8]>,
     prefixes: &mut Table<'_, &'static [u8], &'static str>,
+    aux: &mut Table<'_, (&'static str, &'static [u8]), &'static [u8]>,
     ops: Vec<Op>,
 ) -> Result<(), StoreError> {
     for op in ops {
@@ -804,6 +885,17 @@ fn apply_ops(
                 prefixes
                     .remove(key.as_slice())
                     .map_err(storage("removing a prefix"))?;
+            }
+            Op::Aux(AuxOp::Put { space, key, entry }) => {
+                aux.insert(
+                    (space.as_str(), key.as_slice()),
+                    encode_entry(&entry).as_slice(),
+                )
+                .map_err(storage("writing an aux entry"))?;
+            }
+            Op::Aux(AuxOp::Delete { space, key }) => {
+                aux.remove((space.as_str(), key.as_slice()))
+                    .map_err(storage("deleting an aux entry"))?;
             }
         }
     }
