@@ -4,9 +4,13 @@
 //! An identity holds a permission on a handle when one of the handle's `HS_ADMIN` values grants
 //! the permission bits and names the identity, directly (`index:handle`, index 0 meaning any
 //! index) or through `HS_VLIST` groups, which are expanded recursively up to a depth limit.
-//! Server administrators from the configuration hold every permission everywhere.
+//! Server administrators from the configuration hold every permission everywhere. Unless turned
+//! off, the administrators named in a prefix handle `0.NA/P` also hold their permissions on every
+//! handle `P/x` (the reference server's `allow_na_admins = yes`).
 
-use idnode_proto::{AdminRecord, Record, ValueList, ValueRef, normalize, types};
+use idnode_proto::{
+    AdminRecord, Handle, PREFIX_HANDLE_PREFIX, Record, ValueList, ValueRef, normalize, types,
+};
 use idnode_registry::Store;
 
 use crate::op::{Failure, Identity};
@@ -17,6 +21,7 @@ pub struct Authorizer<'a, S> {
     store: &'a S,
     server_admins: &'a [ValueRef],
     max_depth: usize,
+    prefix_admins: bool,
 }
 
 impl<'a, S: Store> Authorizer<'a, S> {
@@ -26,6 +31,41 @@ impl<'a, S: Store> Authorizer<'a, S> {
             store,
             server_admins,
             max_depth,
+            prefix_admins: false,
+        }
+    }
+
+    /// Also grants the permissions of a prefix handle's administrators on the handles under the
+    /// prefix, in [`Self::holds_on`].
+    pub fn with_prefix_admins(mut self, enabled: bool) -> Self {
+        self.prefix_admins = enabled;
+        self
+    }
+
+    /// Whether the identity holds every bit of `mask` on `handle`, whose record is `values`:
+    /// through the handle's own `HS_ADMIN` values, as a server administrator, or (when enabled)
+    /// through the `HS_ADMIN` values of the prefix handle `0.NA/P` of a handle `P/x`.
+    pub fn holds_on(
+        &self,
+        identity: &Identity,
+        handle: &Handle,
+        values: &[u8],
+        mask: u16,
+    ) -> Result<bool, Failure> {
+        if self.holds(identity, values, mask)? {
+            return Ok(true);
+        }
+        if !self.prefix_admins || handle.is_prefix_handle() {
+            return Ok(false);
+        }
+        let prefix_handle = format!("{PREFIX_HANDLE_PREFIX}/{}", handle.prefix());
+        match self
+            .store
+            .get(&normalize(&prefix_handle))
+            .map_err(crate::pipeline::internal)?
+        {
+            Some(stored) => self.holds(identity, &stored.values, mask),
+            None => Ok(false),
         }
     }
 

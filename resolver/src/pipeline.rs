@@ -20,6 +20,10 @@ pub struct Config {
     pub max_group_depth: usize,
     /// How often a write is retried after a concurrent change of the same handle.
     pub max_write_retries: usize,
+    /// Whether the administrators of a prefix handle `0.NA/P` (its `HS_ADMIN` values) also hold
+    /// their permissions on every handle `P/x`, as with the reference server's default
+    /// `allow_na_admins = yes`.
+    pub allow_prefix_admins: bool,
 }
 
 impl Default for Config {
@@ -29,6 +33,7 @@ impl Default for Config {
             server_admins: Vec::new(),
             max_group_depth: 8,
             max_write_retries: 8,
+            allow_prefix_admins: true,
         }
     }
 }
@@ -218,6 +223,7 @@ impl<S: Store> Resolver<S> {
             &self.config.server_admins,
             self.config.max_group_depth,
         )
+        .with_prefix_admins(self.config.allow_prefix_admins)
     }
 
     /// Fails with RC 301 unless this node homes the handle's prefix or one of its ancestors.
@@ -285,8 +291,9 @@ impl<S: Store> Resolver<S> {
             let allowed = match may_read_private {
                 Some(allowed) => allowed,
                 None => {
-                    let allowed = self.authorizer().holds(
+                    let allowed = self.authorizer().holds_on(
                         identity,
+                        &handle,
                         &stored.values,
                         AdminPerms::READ_VALUE,
                     )?;
@@ -381,7 +388,12 @@ impl<S: Store> Resolver<S> {
                             needed.push(remove_mask(old_value));
                         }
                     }
-                    self.require_all(identity, &old.values, &needed)?;
+                    if needed.is_empty() {
+                        // An unchanged record still needs a write permission, or the answer
+                        // would tell an outsider that a guess of private values was right.
+                        needed.push(AdminPerms::MODIFY_VALUE);
+                    }
+                    self.require_all(identity, &handle, &old.values, &needed)?;
                     (
                         Expect::Version(old.version),
                         false,
@@ -453,11 +465,12 @@ impl<S: Store> Resolver<S> {
     fn require_all(
         &self,
         identity: &Identity,
+        handle: &Handle,
         values: &[u8],
         masks: &[u16],
     ) -> Result<(), Failure> {
         let mask = masks.iter().fold(0u16, |acc, m| acc | m);
-        if mask == 0 || self.authorizer().holds(identity, values, mask)? {
+        if mask == 0 || self.authorizer().holds_on(identity, handle, values, mask)? {
             Ok(())
         } else {
             Err(Failure::bare(ResponseCode::InvalidAdmin))
@@ -614,7 +627,7 @@ impl<S: Store> Resolver<S> {
                 Ok(result) => result,
                 Err(failure) => return Err(failure),
             };
-            self.require_all(identity, &old.values, &needed)?;
+            self.require_all(identity, handle, &old.values, &needed)?;
             if new_values.len() > MAX_VALUES {
                 return Err(Failure::new(ResponseCode::InvalidValue, "Too many values"));
             }
@@ -655,7 +668,7 @@ impl<S: Store> Resolver<S> {
         let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
         for _ in 0..self.config.max_write_retries {
             let old = self.existing(&handle)?;
-            self.require_all(identity, &old.values, &[AdminPerms::DELETE_HANDLE])?;
+            self.require_all(identity, &handle, &old.values, &[AdminPerms::DELETE_HANDLE])?;
             let batch = WriteBatch {
                 mutations: vec![Mutation::DeleteHandle {
                     handle: handle.as_str().to_owned(),

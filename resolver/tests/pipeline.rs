@@ -78,7 +78,7 @@ async fn put(store: &MemStore, handle: &str, values: Vec<HandleValue>) {
 
 /// A node homing `88.118.8` with the prefix admin `300:88.118.8/ADMIN` (secret `pw`), a limited
 /// user `300:88.118.8/USER` (secret `upw`) and a group `200:88.118.8/GROUP` holding the user.
-async fn node() -> Resolver<MemStore> {
+async fn node_store() -> MemStore {
     let store = MemStore::new();
     store
         .commit(WriteBatch {
@@ -120,6 +120,11 @@ async fn node() -> Resolver<MemStore> {
         vec![HandleValue::new(200, types::HS_VLIST, group.to_bytes())],
     )
     .await;
+    store
+}
+
+async fn node() -> Resolver<MemStore> {
+    let store = node_store().await;
     Resolver::new(
         store,
         Config::default(),
@@ -684,4 +689,101 @@ async fn trace_writes_need_add_or_modify_value_on_an_existing_homed_handle() {
     assert_eq!(foreign.rc, ResponseCode::ServerNotResponsible);
     assert!(node.is_homed_here(&h("88.118.8.1/x")).unwrap());
     assert!(!node.is_homed_here(&h("99.1/x")).unwrap());
+}
+
+#[tokio::test]
+async fn prefix_admins_administer_every_handle_under_the_prefix() {
+    let node = node().await;
+    let a = Some(id("88.118.8/ADMIN", 300));
+    let user = Some(id("88.118.8/USER", 300));
+    // A handle administered only by USER.
+    let values = vec![url(1, "u"), admin("88.118.8/USER", 300, 0x0FFF)];
+    run(&node, create("88.118.8/owned", values, false), a.clone())
+        .await
+        .unwrap();
+    let modify = |text: &str| Operation::ModifyValues {
+        handle: h("88.118.8/owned"),
+        values: vec![url(1, text)],
+    };
+    assert_eq!(
+        rc(run(&node, modify("by user"), user).await),
+        ResponseCode::Success
+    );
+    // The prefix administrator still holds its rights through 0.NA/88.118.8.
+    assert_eq!(
+        rc(run(&node, modify("by prefix admin"), a.clone()).await),
+        ResponseCode::Success
+    );
+    assert_eq!(
+        rc(run(
+            &node,
+            Operation::Delete {
+                handle: h("88.118.8/owned")
+            },
+            a
+        )
+        .await),
+        ResponseCode::Success
+    );
+
+    // With the reference's allow_na_admins = no, only the handle's own administrators count.
+    let strict = Resolver::new(
+        node_store().await,
+        Config {
+            allow_prefix_admins: false,
+            ..Config::default()
+        },
+        Box::new(Counter(AtomicU8::new(0))),
+        Box::new(TestSealer),
+    );
+    let values = vec![url(1, "u"), admin("88.118.8/USER", 300, 0x0FFF)];
+    run(
+        &strict,
+        create("88.118.8/owned", values, false),
+        Some(id("88.118.8/ADMIN", 300)),
+    )
+    .await
+    .unwrap();
+    let modify = Operation::ModifyValues {
+        handle: h("88.118.8/owned"),
+        values: vec![url(1, "x")],
+    };
+    assert_eq!(
+        rc(run(&strict, modify, Some(id("88.118.8/ADMIN", 300))).await),
+        ResponseCode::InvalidAdmin
+    );
+}
+
+#[tokio::test]
+async fn replacing_with_identical_content_needs_a_write_permission() {
+    let node = node().await;
+    let a = Some(id("88.118.8/ADMIN", 300));
+    let mut private = HandleValue::new(2, "DESC", b"secret recipe".to_vec());
+    private.permissions = Permissions(Permissions::ADMIN_READ | Permissions::ADMIN_WRITE);
+    run(
+        &node,
+        create("88.118.8/p", vec![url(1, "u"), private.clone()], false),
+        a,
+    )
+    .await
+    .unwrap();
+    let stored = values_of(
+        run(
+            &node,
+            Operation::Resolve {
+                handle: h("88.118.8/p"),
+                filter: TypeFilter::default(),
+                public_only: false,
+            },
+            Some(id("88.118.8/ADMIN", 300)),
+        )
+        .await
+        .unwrap(),
+    );
+    // The same record again, from someone without rights, is refused like any other change.
+    let guess = create("88.118.8/p", stored, true);
+    assert_eq!(
+        rc(run(&node, guess, Some(id("88.118.8/USER", 300))).await),
+        ResponseCode::InvalidAdmin
+    );
 }
