@@ -1939,7 +1939,6 @@ async fn http2_over_tls() {
 /// Replacing a record with exactly its current content needs no permission, so a user without
 /// any rights learns whether a guess of a non-public value is right (200) or wrong (403).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known issue in idnode-resolver: an unchanged replace skips authorization"]
 async fn replace_with_identical_content_needs_authorization() {
     let node = Node::start().await;
     create_user(&node).await;
