@@ -1936,8 +1936,9 @@ async fn http2_over_tls() {
     node.stop().await;
 }
 
-/// Replacing a record with exactly its current content needs no permission, so a user without
-/// any rights learns whether a guess of a non-public value is right (200) or wrong (403).
+/// Replacing a record with exactly its current content needs a write permission like any other
+/// change; otherwise a user without rights would learn whether a guess of a non-public value is
+/// right (200) or wrong (403).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replace_with_identical_content_needs_authorization() {
     let node = Node::start().await;
