@@ -23,6 +23,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// What this node says about itself in its site information.
     pub site: SiteConfig,
+    /// Signed traceability records, the log and witnessing.
+    pub trace: TraceConfig,
 }
 
 impl Default for Config {
@@ -34,6 +36,7 @@ impl Default for Config {
             handles: HandlesConfig::default(),
             auth: AuthConfig::default(),
             site: SiteConfig::default(),
+            trace: TraceConfig::default(),
         }
     }
 }
@@ -137,6 +140,69 @@ impl Default for SiteConfig {
     }
 }
 
+/// Signed traceability records, the log and witnessing (`docs/traceability.md`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TraceConfig {
+    /// The log origin: the first line of every checkpoint and the log key's name, such as
+    /// `id.example.cn/hazchem-log`. Defaults to `idnode.invalid/log-<log key ID>`.
+    pub origin: Option<String>,
+    /// The record key's name (the JWS `kid` is `<name>+<key ID>`). Defaults to
+    /// `<origin>/records`.
+    pub record_key_name: Option<String>,
+    /// This node's witness key name. Defaults to `<origin>/witness`.
+    pub witness_name: Option<String>,
+    /// URL bases under which this node's handles appear in events besides `hdl:` and
+    /// `…/api/handles/`, such as `https://id.example.cn/`; `<base>PREFIX/SUFFIX` names a handle.
+    pub resolver_bases: Vec<String>,
+    /// The most events one capture accepts.
+    pub max_events: usize,
+    /// The largest capture body in bytes.
+    pub max_capture_bytes: usize,
+    /// The shortest time between two checkpoints, in milliseconds.
+    pub checkpoint_interval_ms: u64,
+    /// Logs this node witnesses: their origins and verifier keys.
+    pub peers: Vec<PeerLog>,
+    /// Witnesses asked to cosign this node's checkpoints.
+    pub witnesses: Vec<WitnessPeer>,
+}
+
+impl Default for TraceConfig {
+    fn default() -> Self {
+        Self {
+            origin: None,
+            record_key_name: None,
+            witness_name: None,
+            resolver_bases: Vec::new(),
+            max_events: 10_000,
+            max_capture_bytes: 32 << 20,
+            checkpoint_interval_ms: 1000,
+            peers: Vec::new(),
+            witnesses: Vec::new(),
+        }
+    }
+}
+
+/// A log this node witnesses.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerLog {
+    /// The log's verifier key (`<origin>+<key ID>+<base64 key>`); its name is the origin.
+    pub vkey: String,
+}
+
+/// A witness this node asks for cosignatures.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessPeer {
+    /// The witness's cosignature verifier key (type `0x04`).
+    pub vkey: String,
+    /// Its `add-checkpoint` URL, such as `https://witness.example/witness/add-checkpoint`.
+    pub url: String,
+    /// A PEM certificate to trust for an `https` URL (otherwise none is trusted).
+    pub ca_file: Option<PathBuf>,
+}
+
 impl Config {
     /// Reads a configuration file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
@@ -167,7 +233,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected_in_every_table() {
         assert!(Config::parse("bogus = 1").is_err());
-        for table in ["http", "https", "handles", "auth", "site"] {
+        for table in ["http", "https", "handles", "auth", "site", "trace"] {
             let text = format!("{SAMPLE}\n[{table}]\nbogus = 1\n");
             // A repeated table is itself an error; test the key inside a fresh document too.
             assert!(Config::parse(&text).is_err(), "{table}");

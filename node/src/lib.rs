@@ -13,6 +13,8 @@ mod rest;
 pub mod server;
 mod site;
 pub mod state;
+pub mod trace;
+pub mod verify;
 
 /// The current time in epoch seconds, for stamping changes.
 pub(crate) fn rest_now() -> u32 {

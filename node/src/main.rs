@@ -1,7 +1,7 @@
 //! The `idnode` command: run a node, or prepare its data directory.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -40,6 +40,25 @@ enum Command {
         /// Use the secret in this file instead of generating one.
         #[arg(long, value_name = "FILE")]
         admin_secret_file: Option<PathBuf>,
+    },
+    /// Verify signed trace records offline: tlog-proof bundles (or bare record JWS) against a
+    /// policy of log, witness and record keys. No network, no database.
+    Verify {
+        /// The policy: C2SP tlog-policy lines plus `record <vkey>` (see docs/traceability.md).
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// An earlier checkpoint of the same log, to detect forks.
+        #[arg(long, value_name = "FILE")]
+        previous_checkpoint: Option<PathBuf>,
+        /// The consistency proof between the earlier checkpoint and the bundles' one.
+        #[arg(long, value_name = "FILE", requires = "previous_checkpoint")]
+        consistency_proof: Option<PathBuf>,
+        /// Print a line for every verified record.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Record files: `.tlog-proof` bundles or compact JWS.
+        #[arg(required = true, value_name = "RECORD_OR_BUNDLE")]
+        inputs: Vec<PathBuf>,
     },
 }
 
@@ -82,8 +101,83 @@ impl std::str::FromStr for Listen {
     }
 }
 
+/// Runs `idnode verify`; fails when any input fails.
+fn verify(
+    policy: &Path,
+    previous_checkpoint: Option<&Path>,
+    consistency_proof: Option<&Path>,
+    verbose: bool,
+    inputs: &[PathBuf],
+) -> anyhow::Result<()> {
+    use idnode::verify::{Policy, Previous};
+    let read = |path: &Path| {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let text = String::from_utf8(read(policy)?)
+        .with_context(|| format!("{} is not UTF-8", policy.display()))?;
+    let policy = Policy::parse(&text)
+        .map_err(|e| anyhow::anyhow!("invalid policy {}: {e}", policy.display()))?;
+    let previous = match previous_checkpoint {
+        Some(path) => Some(Previous {
+            note: read(path)?,
+            proof: consistency_proof.map(read).transpose()?,
+        }),
+        None => None,
+    };
+    let inputs = inputs
+        .iter()
+        .map(|path| Ok((path.display().to_string(), read(path)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let report = idnode::verify::verify(&policy, &inputs, previous.as_ref());
+    if verbose {
+        for ok in &report.verified {
+            let position = ok
+                .position
+                .map(|(index, size)| format!(" leaf {index} of {size}"))
+                .unwrap_or_default();
+            println!(
+                "ok {}: record {} subject {}{position} witnesses [{}]",
+                ok.name,
+                ok.digest,
+                ok.subject,
+                ok.witnesses.join(", ")
+            );
+        }
+    }
+    for (name, message) in &report.failures {
+        eprintln!("FAIL {name}: {message}");
+    }
+    if report.failures.is_empty() {
+        println!("verified {} records", report.verified.len());
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} failures; {} of {} records verified",
+            report.failures.len(),
+            report.verified.len(),
+            inputs.len()
+        )
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Verify {
+        policy,
+        previous_checkpoint,
+        consistency_proof,
+        verbose,
+        inputs,
+    } = &cli.command
+    {
+        return verify(
+            policy,
+            previous_checkpoint.as_deref(),
+            consistency_proof.as_deref(),
+            *verbose,
+            inputs,
+        );
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -131,6 +225,7 @@ fn main() -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            Command::Verify { .. } => Ok(()),
         }
     })
 }

@@ -61,6 +61,7 @@ where
 {
     let path = req.uri().path().to_owned();
     match (req.method(), path.as_str()) {
+        _ if crate::trace::owns(&path) => crate::trace::serve(state, conn, req).await,
         (&Method::GET, "/healthz") => plain(StatusCode::OK, "ok\n"),
         (&Method::GET, "/metrics") => crate::metrics::render(),
         (&Method::OPTIONS, _) => preflight(),
@@ -259,7 +260,7 @@ fn protocol_error(message: impl Into<String>) -> Failure {
 }
 
 /// The identity a request authenticates as, if any.
-enum Auth {
+pub(crate) enum Auth {
     /// No usable credentials.
     Anonymous,
     /// Verified credentials.
@@ -268,7 +269,11 @@ enum Auth {
     Rejected,
 }
 
-async fn authenticate(state: &Arc<State>, conn: Conn, headers: &http::HeaderMap) -> Auth {
+pub(crate) async fn authenticate(
+    state: &Arc<State>,
+    conn: Conn,
+    headers: &http::HeaderMap,
+) -> Auth {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -101,6 +101,10 @@ pub async fn start(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
             shutdown.clone(),
         )));
     }
+    tasks.push(tokio::spawn(crate::trace::run_checkpointer(
+        state.clone(),
+        shutdown.clone(),
+    )));
     if state
         .resolver
         .store()

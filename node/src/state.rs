@@ -7,6 +7,7 @@
 //! | `idnode.redb` | the database |
 //! | `keys/secret-seal.key` | the 32-byte key that seals stored `HS_SECKEY` secrets (mode 0600) |
 //! | `keys/node-ed25519.pem` | the node's Ed25519 signing key, published in its site information |
+//! | `keys/trace-log.pem`, `keys/trace-record.pem`, `keys/trace-witness.pem` | the Ed25519 keys that sign checkpoints, trace records and cosignatures |
 //! | `tls/cert.pem`, `tls/key.pem` | the self-signed certificate made on first start |
 
 use std::fs;
@@ -36,6 +37,8 @@ pub struct State {
     pub resolver: NodeResolver,
     /// The node's signing key.
     pub node_key: NodeKey,
+    /// Signed traceability records, the log and witnessing.
+    pub trace: crate::trace::TraceState,
 }
 
 impl State {
@@ -48,6 +51,7 @@ impl State {
             .with_context(|| format!("cannot open database in {}", data.display()))?;
         let keeper = SecretKeeper::new(load_or_create_seal_key(&data)?);
         let node_key = load_or_create_node_key(&data)?;
+        let trace = crate::trace::TraceState::open(&data, &config.trace)?;
         let server_admins = config
             .auth
             .server_admins
@@ -74,6 +78,7 @@ impl State {
             config,
             resolver,
             node_key,
+            trace,
         }))
     }
 }

@@ -1,0 +1,433 @@
+//! `POST /epcis/capture`: validate a whole EPCIS 2.0 document, check the identifiers it names
+//! against the registry and the caller's permissions, then sign one record per event and
+//! append them all to the log in one durable batch, or nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Full, Limited};
+use idnode_proto::ResponseCode;
+use idnode_registry::{StoreError, TraceBatch, TraceEntry, TraceMutation, TraceStore as _};
+use idnode_resolver::{Failure, Identity};
+use idnode_trace::merkle::Hash;
+use idnode_trace::record::{Lifecycle, RECORD_KIND, TraceRecord};
+use rand::RngCore as _;
+use serde_json::{Map, Value, json};
+
+use super::ids::{self, Form};
+use super::validate::{self, Invalid};
+use super::{json, problem};
+use crate::rest::{Auth, Conn};
+use crate::state::State;
+
+/// How often a capture is re-signed after a concurrent capture extended one of its subjects.
+const MAX_ATTEMPTS: usize = 16;
+
+/// One event ready to be recorded.
+struct Prepared {
+    event: Map<String, Value>,
+    subject: String,
+    mentions: Vec<String>,
+    lifecycle: Lifecycle,
+    event_hash: String,
+}
+
+/// A validated document: the records' context and the events.
+struct Document {
+    context: Value,
+    events: Vec<Prepared>,
+}
+
+/// Why a capture failed, as an HTTP problem.
+enum Refusal {
+    /// The document is invalid.
+    Invalid(Invalid),
+    /// An identifier of this node does not exist.
+    NotFound(Invalid),
+    /// The caller may not write an identifier of this node.
+    Forbidden(Invalid),
+    /// Something failed on our side.
+    Internal(String),
+}
+
+pub(super) async fn capture<B>(
+    state: &Arc<State>,
+    conn: Conn,
+    req: Request<B>,
+) -> Response<Full<Bytes>>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let identity = match crate::rest::authenticate(state, conn, req.headers()).await {
+        Auth::Verified(identity) => identity,
+        Auth::Anonymous => {
+            return problem(
+                StatusCode::UNAUTHORIZED,
+                "epcisException:SecurityException",
+                "capture needs HTTP Basic credentials (over HTTPS)",
+                None,
+            )
+            .with_basic_challenge();
+        }
+        Auth::Rejected => {
+            return problem(
+                StatusCode::UNAUTHORIZED,
+                "epcisException:SecurityException",
+                "the credentials did not verify",
+                None,
+            )
+            .with_basic_challenge();
+        }
+    };
+    let limit = state.trace.config.max_capture_bytes;
+    let body = match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "epcisException:CaptureLimitExceededException",
+                &format!("the capture body is larger than {limit} bytes or could not be read"),
+                None,
+            );
+        }
+    };
+    let worker = Arc::clone(state);
+    let prepared = tokio::task::spawn_blocking(move || prepare(&worker, &identity, &body)).await;
+    let prepared = match prepared {
+        Ok(Ok(prepared)) => prepared,
+        Ok(Err(refusal)) => return refusal_response(refusal),
+        Err(join) => return refusal_response(Refusal::Internal(join.to_string())),
+    };
+    match record(state, prepared).await {
+        Ok(receipts) => {
+            state.trace.appended.notify_one();
+            json(
+                StatusCode::CREATED,
+                &json!({"captured": receipts.len(), "receipts": receipts}),
+            )
+        }
+        Err(refusal) => refusal_response(refusal),
+    }
+}
+
+trait WithChallenge {
+    fn with_basic_challenge(self) -> Self;
+}
+
+impl WithChallenge for Response<Full<Bytes>> {
+    fn with_basic_challenge(mut self) -> Self {
+        self.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Basic realm=\"handle\""),
+        );
+        self
+    }
+}
+
+fn refusal_response(refusal: Refusal) -> Response<Full<Bytes>> {
+    let (status, kind, invalid) = match refusal {
+        Refusal::Invalid(invalid) => (
+            StatusCode::BAD_REQUEST,
+            "epcisException:ValidationException",
+            invalid,
+        ),
+        Refusal::NotFound(invalid) => (
+            StatusCode::NOT_FOUND,
+            "epcisException:ResourceNotFoundException",
+            invalid,
+        ),
+        Refusal::Forbidden(invalid) => (
+            StatusCode::FORBIDDEN,
+            "epcisException:SecurityException",
+            invalid,
+        ),
+        Refusal::Internal(detail) => {
+            tracing::error!(%detail, "capture failed");
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "epcisException:ImplementationException",
+                "the capture could not be recorded; nothing was recorded",
+                None,
+            );
+        }
+    };
+    let mut extra = Map::new();
+    if let Some(event) = invalid.event {
+        extra.insert("eventIndex".to_owned(), json!(event));
+    }
+    extra.insert("field".to_owned(), json!(invalid.field));
+    let detail = match invalid.event {
+        Some(event) => format!(
+            "event {event}, field {}: {}; nothing was recorded",
+            invalid.field, invalid.detail
+        ),
+        None => format!(
+            "field {}: {}; nothing was recorded",
+            invalid.field, invalid.detail
+        ),
+    };
+    problem(status, kind, &detail, Some(extra))
+}
+
+/// Parses, validates and resolves a whole document; nothing is written.
+fn prepare(state: &State, identity: &Identity, body: &[u8]) -> Result<Document, Refusal> {
+    let value = idnode_trace::jcs::parse(body)
+        .map_err(|e| Refusal::Invalid(Invalid::new(None, "", format!("not I-JSON: {e}"))))?;
+    let captured =
+        validate::split_document(value, state.trace.config.max_events).map_err(Refusal::Invalid)?;
+    let context = captured.context;
+    let mut authorized: HashMap<Vec<u8>, Result<String, Failure>> = HashMap::new();
+    let mut prepared = Vec::with_capacity(captured.events.len());
+    for (i, mut event) in captured.events.into_iter().enumerate() {
+        validate::validate_event(i, &event, &context).map_err(Refusal::Invalid)?;
+        let mut subject: Option<(bool, String)> = None;
+        let mut all: Vec<String> = Vec::new();
+        for named in ids::named(&event) {
+            let canonical = match ids::form(named.text, &state.trace.config.resolver_bases) {
+                Form::Other(text) => text,
+                Form::Handle(text) => {
+                    let handle = state.resolver.parse_handle(&text).map_err(|f| {
+                        Refusal::Invalid(Invalid::new(
+                            Some(i),
+                            named.field.clone(),
+                            format!("not a valid handle: {}", f.message),
+                        ))
+                    })?;
+                    let local = state
+                        .resolver
+                        .is_homed_here(&handle)
+                        .map_err(|f| Refusal::Internal(f.to_string()))?;
+                    if local {
+                        let outcome = authorized.entry(handle.key()).or_insert_with(|| {
+                            state
+                                .resolver
+                                .authorize_trace_write(identity, &handle)
+                                .map(|stored| stored.handle)
+                        });
+                        match outcome {
+                            Ok(spelling) => {
+                                if named.object && subject.as_ref().is_none_or(|(l, _)| !l) {
+                                    subject = Some((true, spelling.clone()));
+                                }
+                                spelling.clone()
+                            }
+                            Err(failure) => {
+                                return Err(handle_refusal(i, &named.field, &text, failure));
+                            }
+                        }
+                    } else {
+                        handle.as_str().to_owned()
+                    }
+                }
+            };
+            if subject.is_none() && named.object {
+                subject = Some((false, canonical.clone()));
+            }
+            if !all.contains(&canonical) {
+                all.push(canonical);
+            }
+        }
+        let subject = match subject {
+            Some((_, subject)) => subject,
+            None => all.first().cloned().ok_or_else(|| {
+                Refusal::Invalid(Invalid::new(
+                    Some(i),
+                    "epcList",
+                    "the event names no identifier to record it under",
+                ))
+            })?,
+        };
+        let mentions = all.into_iter().filter(|m| *m != subject).collect();
+        let lifecycle = lifecycle(&event);
+        let event_hash = event_hash(i, &event, &context).map_err(Refusal::Invalid)?;
+        // A single event carried its own context, which the record holds instead.
+        event.remove("@context");
+        prepared.push(Prepared {
+            event,
+            subject,
+            mentions,
+            lifecycle,
+            event_hash,
+        });
+    }
+    Ok(Document {
+        context,
+        events: prepared,
+    })
+}
+
+fn handle_refusal(i: usize, field: &str, text: &str, failure: &Failure) -> Refusal {
+    let invalid = |detail: String| Invalid::new(Some(i), field.to_owned(), detail);
+    match failure.rc {
+        ResponseCode::HandleNotFound => {
+            Refusal::NotFound(invalid(format!("{text} is homed here but does not exist")))
+        }
+        ResponseCode::InsufficientPermissions => Refusal::Forbidden(invalid(format!(
+            "no ADD_VALUE or MODIFY_VALUE permission on {text}"
+        ))),
+        _ => Refusal::Internal(failure.to_string()),
+    }
+}
+
+/// The lifecycle step of an event: `hc:lifecycle` when given, else from the event type and
+/// business step.
+fn lifecycle(event: &Map<String, Value>) -> Lifecycle {
+    let explicit = event
+        .get("hc:lifecycle")
+        .or_else(|| event.get("ilmd").and_then(|i| i.get("hc:lifecycle")))
+        .and_then(Value::as_str)
+        .and_then(|text| serde_json::from_value(Value::String(text.to_owned())).ok());
+    if let Some(lifecycle) = explicit {
+        return lifecycle;
+    }
+    let step = event
+        .get("bizStep")
+        .and_then(Value::as_str)
+        .and_then(|s| validate::cbv_bare(s, "BizStep"))
+        .unwrap_or("");
+    let disposition = event
+        .get("disposition")
+        .and_then(Value::as_str)
+        .and_then(|s| validate::cbv_bare(s, "Disp"))
+        .unwrap_or("");
+    match event.get("type").and_then(Value::as_str).unwrap_or("") {
+        "TransactionEvent" => return Lifecycle::Sold,
+        "TransformationEvent" => return Lifecycle::Used,
+        "AggregationEvent" | "AssociationEvent" => return Lifecycle::Packed,
+        _ => {}
+    }
+    if matches!(disposition, "recalled" | "damaged" | "stolen") {
+        return Lifecycle::Incident;
+    }
+    match step {
+        "commissioning" | "creating_class_instance" | "encoding" => Lifecycle::Produced,
+        "packing" | "loading" | "assembling" | "repackaging" | "installing" => Lifecycle::Packed,
+        "shipping" | "departing" | "transporting" | "arriving" | "unloading"
+        | "staging_outbound" | "void_shipping" => Lifecycle::Transported,
+        "accepting" | "retail_selling" | "consigning" => Lifecycle::Sold,
+        "dispensing" | "unpacking" | "disassembling" | "sampling" | "picking" => Lifecycle::Used,
+        "decommissioning" | "destroying" | "killing" | "removing" => Lifecycle::Disposed,
+        "inspecting" if disposition != "conformant" => Lifecycle::Incident,
+        _ => Lifecycle::Stored,
+    }
+}
+
+/// The CBV 2.0 event hash of an event, `ni:///sha-256;<hex>?ver=CBV2.0`.
+///
+/// Until the CBV 2.0 algorithm is available in `idnode_trace`, the caller supplies it as the
+/// event's `eventID` in that form.
+fn event_hash(i: usize, event: &Map<String, Value>, _context: &Value) -> Result<String, Invalid> {
+    let given = event.get("eventID").and_then(Value::as_str).unwrap_or("");
+    let shaped = given
+        .strip_prefix("ni:///sha-256;")
+        .and_then(|rest| rest.strip_suffix("?ver=CBV2.0"))
+        .is_some_and(|hex| {
+            hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+    if shaped {
+        Ok(given.to_owned())
+    } else {
+        Err(Invalid::new(
+            Some(i),
+            "eventID",
+            "give the CBV 2.0 event hash as eventID (ni:///sha-256;<hex>?ver=CBV2.0)",
+        ))
+    }
+}
+
+/// Signs one record per event and appends them in one batch, re-reading the subjects' heads
+/// and re-signing when a concurrent capture got there first.
+async fn record(state: &Arc<State>, prepared: Document) -> Result<Vec<Value>, Refusal> {
+    let prepared = Arc::new(prepared);
+    for _ in 0..MAX_ATTEMPTS {
+        let worker = Arc::clone(state);
+        let items = Arc::clone(&prepared);
+        let signed = tokio::task::spawn_blocking(move || sign_all(&worker, &items))
+            .await
+            .map_err(|e| Refusal::Internal(e.to_string()))??;
+        let (entries, receipts) = signed;
+        let batch = TraceBatch {
+            mutations: vec![TraceMutation::Append { entries }],
+        };
+        match state.resolver.store().commit_trace(batch).await {
+            Ok(committed) => {
+                return Ok(receipts
+                    .into_iter()
+                    .zip(committed.first_index..)
+                    .map(|(mut receipt, index)| {
+                        receipt["index"] = json!(index);
+                        receipt
+                    })
+                    .collect());
+            }
+            Err(StoreError::Conflict { handle }) => {
+                tracing::debug!(subject = %handle, "capture raced another one; signing again");
+            }
+            Err(other) => return Err(Refusal::Internal(other.to_string())),
+        }
+    }
+    Err(Refusal::Internal(
+        "too many concurrent captures on the same subjects".to_owned(),
+    ))
+}
+
+type Signed = (Vec<TraceEntry>, Vec<Value>);
+
+fn sign_all(state: &State, document: &Document) -> Result<Signed, Refusal> {
+    let prepared = &document.events;
+    let store = state.resolver.store();
+    let recorded_at = idnode_proto::time::format_iso8601(crate::rest_now());
+    let mut heads: HashMap<&str, Option<Hash>> = HashMap::new();
+    let mut entries = Vec::with_capacity(prepared.len());
+    let mut receipts = Vec::with_capacity(prepared.len());
+    let mut rng = rand::rngs::OsRng;
+    for (i, item) in prepared.iter().enumerate() {
+        let prev = match heads.get(item.subject.as_str()) {
+            Some(prev) => *prev,
+            None => store
+                .trace_head(&item.subject)
+                .map_err(|e| Refusal::Internal(e.to_string()))?
+                .map(|head| head.digest),
+        };
+        let mut salt = [0u8; 16];
+        rng.fill_bytes(&mut salt);
+        let record = TraceRecord {
+            v: 1,
+            kind: RECORD_KIND.to_owned(),
+            log: state.trace.origin.clone(),
+            subject: item.subject.clone(),
+            lifecycle: item.lifecycle,
+            event_hash: item.event_hash.clone(),
+            context: document.context.clone(),
+            event: item.event.clone(),
+            recorded_at: recorded_at.clone(),
+            salt: URL_SAFE_NO_PAD.encode(salt),
+            prev: prev.map(|p| p.to_hex()),
+        };
+        let signed = state
+            .trace
+            .record_signer
+            .sign(&record)
+            .map_err(|e| Refusal::Invalid(Invalid::new(Some(i), "", e.to_string())))?;
+        heads.insert(&item.subject, Some(signed.digest));
+        receipts.push(json!({
+            "eventIndex": i,
+            "subject": item.subject,
+            "digest": signed.digest.to_hex(),
+            "jws": signed.jws,
+        }));
+        entries.push(TraceEntry {
+            digest: signed.digest,
+            record: signed.jws.into_bytes(),
+            subject: item.subject.clone(),
+            expect_prev: prev,
+            mentions: item.mentions.clone(),
+        });
+    }
+    Ok((entries, receipts))
+}

@@ -1,0 +1,344 @@
+//! The log over HTTP (C2SP tlog-tiles, proofs, keys) and the task that signs checkpoints and
+//! collects cosignatures.
+//!
+//! The task is the only writer of checkpoints. It signs the log's current size and root, and
+//! the store refuses a checkpoint whose root is not the log's root at that size or whose body
+//! differs from one already stored for that size, so the node never publishes two different
+//! roots for one size.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use idnode_registry::{StoreError, TraceBatch, TraceHashes, TraceMutation, TraceStore as _};
+use idnode_trace::merkle::tile::{self, Tile, TileKind};
+use idnode_trace::merkle::{self, Hash};
+use idnode_trace::note::checkpoint::Checkpoint;
+use idnode_trace::note::proof::TlogProof;
+use idnode_trace::note::{Note, NoteSignature};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::{json, problem, text, with_type};
+use crate::state::State;
+
+/// `GET /log/checkpoint`: the latest signed checkpoint, cosignatures included.
+pub(super) fn checkpoint(state: &State) -> Response<Full<Bytes>> {
+    match state.resolver.store().trace_latest_checkpoint() {
+        Ok(Some((_, note))) => {
+            let mut response = text(StatusCode::OK, note);
+            response.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-cache"),
+            );
+            response
+        }
+        Ok(None) => not_found("no checkpoint has been signed yet"),
+        Err(error) => internal(&error),
+    }
+}
+
+/// `GET /api/keys`: the record key as a JWK set (RFC 7517, RFC 8037).
+pub(super) fn jwks(state: &State) -> Response<Full<Bytes>> {
+    json(
+        StatusCode::OK,
+        &json!({"keys": [{
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": URL_SAFE_NO_PAD.encode(state.trace.record_public.as_bytes()),
+            "kid": state.trace.record_signer.kid(),
+            "alg": "EdDSA",
+            "use": "sig",
+        }]}),
+    )
+}
+
+/// `GET /log/tile/<L>/<N>[.p/<W>]` and `GET /log/tile/entries/<N>[.p/<W>]`.
+pub(super) fn tile(state: &State, path: &str) -> Response<Full<Bytes>> {
+    let Ok(tile) = Tile::parse_path(path) else {
+        return not_found("not a tile path");
+    };
+    let store = state.resolver.store();
+    let size = match store.trace_size() {
+        Ok(size) => size,
+        Err(error) => return internal(&error),
+    };
+    let first = tile.index.saturating_mul(u64::from(tile::TILE_WIDTH));
+    let body = match tile.kind {
+        TileKind::Entries => {
+            let end = first.saturating_add(u64::from(tile.width));
+            if end > size {
+                return not_found("the log does not have these entries yet");
+            }
+            match store.trace_digests(first, usize::from(tile.width)) {
+                Ok(digests) => match tile::encode_entry_bundle(
+                    &digests.iter().map(|d| d.0).collect::<Vec<_>>(),
+                ) {
+                    Ok(bundle) => bundle,
+                    Err(error) => return internal(&error),
+                },
+                Err(error) => return internal(&error),
+            }
+        }
+        TileKind::Hashes { level } => {
+            let shift = u32::from(level) * tile::TILE_HEIGHT;
+            let end = first.saturating_add(u64::from(tile.width));
+            // The tile exists when the tree has every subtree it covers.
+            let covered = end.checked_shl(shift).filter(|&n| n >> shift == end);
+            if covered.is_none_or(|needed| needed > size) {
+                return not_found("the log does not have this tile yet");
+            }
+            match tile::read_tile_data(&tile, &TraceHashes(store)) {
+                Ok(data) => data,
+                Err(error) => return internal(&error),
+            }
+        }
+    };
+    let mut response = with_type(
+        StatusCode::OK,
+        Bytes::from(body),
+        "application/octet-stream",
+    );
+    if tile.is_full() {
+        response.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    }
+    response
+}
+
+/// `GET /log/proof?digest=<hex>`: a `c2sp.org/tlog-proof@v1` bundle for the record against the
+/// latest checkpoint, with the record JWS as `extra`.
+pub(super) fn proof(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
+    let Some(digest) = param(query, "digest").and_then(|d| Hash::from_hex(&d)) else {
+        return bad_request("give digest=<64 hex digits>");
+    };
+    match bundle_for(state, &digest) {
+        Ok(Some(bundle)) => text(StatusCode::OK, bundle),
+        Ok(None) => not_found("no record with this digest is covered by a checkpoint yet"),
+        Err(error) => internal(&error),
+    }
+}
+
+/// The tlog-proof bundle of the record with `digest` against the latest checkpoint, if the
+/// record exists and the checkpoint covers it.
+pub(super) fn bundle_for(state: &State, digest: &Hash) -> Result<Option<String>, String> {
+    let store = state.resolver.store();
+    let Some(index) = store.trace_index_of(digest).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let Some((size, note)) = store.trace_latest_checkpoint().map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    bundle_at(state, index, size, &note)
+}
+
+/// The bundle of leaf `index` against the checkpoint `note` of `size` leaves.
+pub(super) fn bundle_at(
+    state: &State,
+    index: u64,
+    size: u64,
+    note: &str,
+) -> Result<Option<String>, String> {
+    if index >= size {
+        return Ok(None);
+    }
+    let store = state.resolver.store();
+    let record = store
+        .trace_records(index, 1)
+        .map_err(|e| e.to_string())?
+        .pop()
+        .ok_or("record vanished")?;
+    let proof =
+        merkle::prove_inclusion(index, size, &TraceHashes(store)).map_err(|e| e.to_string())?;
+    let checkpoint = Note::parse(note.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(Some(
+        TlogProof {
+            extra: Some(record.record),
+            index,
+            proof,
+            checkpoint,
+        }
+        .to_text(),
+    ))
+}
+
+/// `GET /log/consistency?old=&new=`: the consistency proof, base64 hashes one per line.
+pub(super) fn consistency(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
+    let number = |name: &str| param(query, name).and_then(|v| v.parse::<u64>().ok());
+    let (Some(old), Some(new)) = (number("old"), number("new")) else {
+        return bad_request("give old=<size>&new=<size>");
+    };
+    let store = state.resolver.store();
+    let size = match store.trace_size() {
+        Ok(size) => size,
+        Err(error) => return internal(&error),
+    };
+    if old == 0 || old > new || new > size {
+        return bad_request("need 0 < old <= new <= the log size");
+    }
+    match merkle::prove_consistency(old, new, &TraceHashes(store)) {
+        Ok(proof) => text(StatusCode::OK, proof_lines(&proof)),
+        Err(error) => internal(&error),
+    }
+}
+
+/// Base64 hashes, one per line.
+pub(super) fn proof_lines(proof: &[Hash]) -> String {
+    proof
+        .iter()
+        .map(|hash| format!("{}\n", STANDARD.encode(hash.0)))
+        .collect()
+}
+
+/// One query parameter, percent-decoded.
+pub(super) fn param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| {
+            percent_encoding::percent_decode_str(&value.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+fn not_found(detail: &str) -> Response<Full<Bytes>> {
+    problem(
+        StatusCode::NOT_FOUND,
+        "epcisException:ResourceNotFoundException",
+        detail,
+        None,
+    )
+}
+
+fn bad_request(detail: &str) -> Response<Full<Bytes>> {
+    problem(
+        StatusCode::BAD_REQUEST,
+        "epcisException:QueryParameterException",
+        detail,
+        None,
+    )
+}
+
+fn internal(error: &dyn std::fmt::Display) -> Response<Full<Bytes>> {
+    tracing::error!(%error, "trace log request failed");
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "epcisException:ImplementationException",
+        "internal error",
+        None,
+    )
+}
+
+/// Signs a checkpoint whenever the log has grown, at most once per configured interval, and
+/// asks the witnesses to cosign it. Ends when `shutdown` turns true.
+pub(crate) async fn run_checkpointer(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+    let interval = Duration::from_millis(state.trace.config.checkpoint_interval_ms.max(1));
+    let mut witnesses = super::witness::Collector::new(&state);
+    loop {
+        match sign_checkpoint(&state).await {
+            Ok(Some((size, note))) => witnesses.collect(&state, size, &note).await,
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "cannot sign a checkpoint"),
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        // Wait for new entries unless some arrived while sleeping.
+        let grown = latest_size(&state).is_some_and(|(checkpointed, size)| size > checkpointed);
+        if !grown {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = state.trace.appended.notified() => {}
+                // Retry cosignatures now and then even without new entries.
+                () = tokio::time::sleep(interval * 30) => {}
+            }
+        }
+    }
+}
+
+/// The latest checkpoint's size and the log size.
+fn latest_size(state: &State) -> Option<(u64, u64)> {
+    let store = state.resolver.store();
+    let checkpointed = store
+        .trace_latest_checkpoint()
+        .ok()?
+        .map_or(0, |(size, _)| size);
+    Some((checkpointed, store.trace_size().ok()?))
+}
+
+/// Signs and stores a checkpoint of the current log if it is larger than the latest one (or
+/// if there is none). Returns the new checkpoint; `None` when nothing changed.
+pub(super) async fn sign_checkpoint(state: &State) -> Result<Option<(u64, String)>, StoreError> {
+    let store = state.resolver.store();
+    let latest = store.trace_latest_checkpoint()?;
+    let size = store.trace_size()?;
+    if latest.as_ref().is_some_and(|(latest, _)| *latest >= size) {
+        return Ok(None);
+    }
+    let root = merkle::tree_hash(size, &TraceHashes(store))
+        .map_err(|e| StoreError::Storage(e.to_string()))?;
+    let text = Checkpoint::new(&state.trace.origin, size, root).to_text();
+    let note = Note::sign(&text, &[&state.trace.log_signer])
+        .map_err(|e| StoreError::Storage(e.to_string()))?
+        .to_text();
+    store
+        .commit_trace(TraceBatch {
+            mutations: vec![TraceMutation::PutCheckpoint {
+                size,
+                root,
+                text,
+                note: note.clone(),
+            }],
+        })
+        .await?;
+    tracing::debug!(size, "signed a checkpoint");
+    Ok(Some((size, note)))
+}
+
+/// Adds cosignature lines to the stored checkpoint of `size` (whose body is unchanged).
+pub(super) async fn add_cosignatures(
+    state: &State,
+    size: u64,
+    lines: &[NoteSignature],
+) -> Result<String, StoreError> {
+    let store = state.resolver.store();
+    let stored = store
+        .trace_checkpoint(size)?
+        .ok_or_else(|| StoreError::Storage(format!("no checkpoint {size}")))?;
+    let mut note =
+        Note::parse(stored.as_bytes()).map_err(|e| StoreError::Storage(e.to_string()))?;
+    for line in lines {
+        let known = note
+            .signatures
+            .iter()
+            .any(|s| s.name == line.name && s.key_id == line.key_id);
+        if !known {
+            note.signatures.push(line.clone());
+        }
+    }
+    let checkpoint =
+        Checkpoint::parse(&note.text).map_err(|e| StoreError::Storage(e.to_string()))?;
+    let text = note.to_text();
+    store
+        .commit_trace(TraceBatch {
+            mutations: vec![TraceMutation::PutCheckpoint {
+                size,
+                root: checkpoint.root,
+                text: note.text.clone(),
+                note: text.clone(),
+            }],
+        })
+        .await?;
+    Ok(text)
+}

@@ -1,0 +1,350 @@
+//! Reading the records back: the EPCIS simple-event query (`GET /epcis/events`) and a subject's
+//! history with proofs (`GET /api/trace/{handle}`).
+//!
+//! Queries walk the log in order from the page token (a leaf index). `MATCH_epc` walks the
+//! identifier's history index instead of the whole log. A page scans at most [`SCAN_LIMIT`]
+//! records, so a page can hold fewer events than `perPage` and still have a next page.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use idnode_registry::{StoredTrace, TraceStore as _};
+use serde_json::{Map, Value, json};
+
+use super::ids::{self, Form};
+use super::log::{bundle_at, param};
+use super::validate::{self, parse_time};
+use super::{json, problem};
+use crate::state::State;
+
+/// The most records one query page reads.
+const SCAN_LIMIT: usize = 10_000;
+
+/// The default and largest page sizes.
+const DEFAULT_PER_PAGE: usize = 30;
+const MAX_PER_PAGE: usize = 1000;
+
+/// The filters of a simple-event query.
+#[derive(Debug, Default)]
+struct Filters {
+    event_types: Vec<String>,
+    ge_time: Option<i64>,
+    lt_time: Option<i64>,
+    biz_steps: Vec<String>,
+    epcs: Vec<String>,
+    biz_locations: Vec<String>,
+    read_points: Vec<String>,
+}
+
+/// `GET /epcis/events`.
+pub(super) fn events(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
+    let filters = match filters(state, query) {
+        Ok(filters) => filters,
+        Err(detail) => return bad(&detail),
+    };
+    let per_page = match param(query, "perPage").map(|v| v.parse::<usize>()) {
+        None => DEFAULT_PER_PAGE,
+        Some(Ok(n)) if (1..=MAX_PER_PAGE).contains(&n) => n,
+        Some(_) => return bad(&format!("perPage must be 1 to {MAX_PER_PAGE}")),
+    };
+    let start = match (param(query, "nextPageToken"), param(query, "page")) {
+        (Some(token), _) => match decode_token(&token) {
+            Some(start) => start,
+            None => return bad("invalid nextPageToken"),
+        },
+        (None, Some(page)) => match page.parse::<u64>() {
+            // Page numbers count pages of unfiltered events; tokens are the exact way to page.
+            Ok(page) => page.saturating_mul(per_page as u64),
+            Err(_) => return bad("page must be a number"),
+        },
+        (None, None) => 0,
+    };
+    let store = state.resolver.store();
+    let mut found = Vec::new();
+    let mut next: Option<u64> = None;
+    let scanned = if let Some(epc) = filters.epcs.first() {
+        // The identifier's history holds every record naming it; check the rest on each.
+        let history = match store.trace_subject(epc, start.checked_sub(1), SCAN_LIMIT) {
+            Ok(history) => history,
+            Err(error) => return internal(&error),
+        };
+        let mut scanned = Vec::with_capacity(history.len());
+        for entry in &history {
+            match store.trace_records(entry.index, 1) {
+                Ok(mut records) => scanned.extend(records.pop()),
+                Err(error) => return internal(&error),
+            }
+        }
+        if history.len() == SCAN_LIMIT {
+            next = history.last().map(|e| e.index + 1);
+        }
+        scanned
+    } else {
+        match store.trace_records(start, SCAN_LIMIT) {
+            Ok(records) => {
+                if records.len() == SCAN_LIMIT {
+                    next = records.last().map(|r| r.index + 1);
+                }
+                records
+            }
+            Err(error) => return internal(&error),
+        }
+    };
+    for stored in &scanned {
+        let Some((event, _)) = event_of(stored) else {
+            continue;
+        };
+        if matches(state, &filters, &event) {
+            if found.len() == per_page {
+                next = Some(stored.index);
+                break;
+            }
+            found.push(Value::Object(event));
+        }
+    }
+    let mut body = json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": idnode_proto::time::format_iso8601(crate::rest_now()),
+        "epcisBody": {"queryResults": {
+            "queryName": "SimpleEventQuery",
+            "resultsBody": {"eventList": found},
+        }},
+    });
+    if let Some(next) = next {
+        body["nextPageToken"] = json!(encode_token(next));
+    }
+    let mut response = json(StatusCode::OK, &body);
+    if let Some(next) = next {
+        let link = format!(
+            "</epcis/events?nextPageToken={}>; rel=\"next\"",
+            encode_token(next)
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+        if let Ok(value) = HeaderValue::from_str(&encode_token(next)) {
+            response.headers_mut().insert("GS1-Next-Page-Token", value);
+        }
+    }
+    response
+}
+
+fn filters(state: &State, query: Option<&str>) -> Result<Filters, String> {
+    let mut filters = Filters::default();
+    let list = |name: &str| -> Vec<String> {
+        param(query, name)
+            .map(|v| v.split('|').map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    filters.event_types = list("eventType");
+    filters.event_types.extend(list("type"));
+    for (name, slot) in [
+        ("GE_eventTime", &mut filters.ge_time),
+        ("LT_eventTime", &mut filters.lt_time),
+    ] {
+        if let Some(value) = param(query, name) {
+            *slot =
+                Some(parse_time(&value).ok_or_else(|| format!("{name} is not an RFC 3339 time"))?);
+        }
+    }
+    filters.biz_steps = list("EQ_bizStep")
+        .iter()
+        .map(|s| validate::cbv_bare(s, "BizStep").unwrap_or(s).to_owned())
+        .collect();
+    let bases = &state.trace.config.resolver_bases;
+    let canonical = |text: &str| canonical_id(state, text, bases);
+    filters.epcs = list("MATCH_epc").iter().map(|t| canonical(t)).collect();
+    filters.biz_locations = list("EQ_bizLocation")
+        .iter()
+        .map(|t| canonical(t))
+        .collect();
+    filters.read_points = list("EQ_readPoint").iter().map(|t| canonical(t)).collect();
+    Ok(filters)
+}
+
+/// The canonical form of an identifier, as records are indexed under it.
+fn canonical_id(state: &State, text: &str, bases: &[String]) -> String {
+    match ids::form(text, bases) {
+        Form::Other(text) => text,
+        Form::Handle(text) => match state.resolver.parse_handle(&text) {
+            Ok(handle) => {
+                match idnode_registry::Store::get(state.resolver.store(), &handle.key()) {
+                    Ok(Some(stored)) => stored.handle,
+                    _ => handle.as_str().to_owned(),
+                }
+            }
+            Err(_) => text,
+        },
+    }
+}
+
+fn matches(state: &State, filters: &Filters, event: &Map<String, Value>) -> bool {
+    let string = |field: &str| event.get(field).and_then(Value::as_str);
+    if !filters.event_types.is_empty()
+        && !string("type").is_some_and(|t| filters.event_types.iter().any(|f| f == t))
+    {
+        return false;
+    }
+    let time = string("eventTime").and_then(parse_time);
+    if filters
+        .ge_time
+        .is_some_and(|ge| time.is_none_or(|t| t < ge))
+    {
+        return false;
+    }
+    if filters
+        .lt_time
+        .is_some_and(|lt| time.is_none_or(|t| t >= lt))
+    {
+        return false;
+    }
+    if !filters.biz_steps.is_empty() {
+        let step = string("bizStep").map(|s| validate::cbv_bare(s, "BizStep").unwrap_or(s));
+        if !step.is_some_and(|s| filters.biz_steps.iter().any(|f| f == s)) {
+            return false;
+        }
+    }
+    let bases = &state.trace.config.resolver_bases;
+    let location = |field: &str| {
+        event
+            .get(field)
+            .and_then(|l| l.get("id"))
+            .and_then(Value::as_str)
+            .map(|id| canonical_id(state, id, bases))
+    };
+    if !filters.biz_locations.is_empty()
+        && !location("bizLocation").is_some_and(|l| filters.biz_locations.contains(&l))
+    {
+        return false;
+    }
+    if !filters.read_points.is_empty()
+        && !location("readPoint").is_some_and(|l| filters.read_points.contains(&l))
+    {
+        return false;
+    }
+    if !filters.epcs.is_empty() {
+        let named = ids::named(event);
+        let hit = named.iter().filter(|n| n.object).any(|n| {
+            let id = canonical_id(state, n.text, bases);
+            filters.epcs.contains(&id)
+        });
+        if !hit {
+            return false;
+        }
+    }
+    true
+}
+
+/// The event and the whole record of a stored JWS, without verifying it (the node signed it).
+fn event_of(stored: &StoredTrace) -> Option<(Map<String, Value>, Value)> {
+    let jws = std::str::from_utf8(&stored.record).ok()?;
+    let payload = jws.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let mut record: Value = serde_json::from_slice(&bytes).ok()?;
+    let Value::Object(event) = record.get_mut("event")?.take() else {
+        return None;
+    };
+    Some((event, record))
+}
+
+fn encode_token(index: u64) -> String {
+    URL_SAFE_NO_PAD.encode(index.to_be_bytes())
+}
+
+fn decode_token(token: &str) -> Option<u64> {
+    let bytes: [u8; 8] = URL_SAFE_NO_PAD.decode(token).ok()?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+/// `GET /api/trace/{handle}?after=&limit=`: the subject's records in log order, each with its
+/// tlog-proof bundle against the latest checkpoint (`null` until a checkpoint covers it).
+pub(super) fn subject(state: &State, raw: &str, query: Option<&str>) -> Response<Full<Bytes>> {
+    let text = percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned();
+    let subject = match state.resolver.parse_handle(&text) {
+        Ok(handle) => match idnode_registry::Store::get(state.resolver.store(), &handle.key()) {
+            Ok(Some(stored)) => stored.handle,
+            Ok(None) => handle.as_str().to_owned(),
+            Err(error) => return internal(&error),
+        },
+        Err(_) => canonical_id(state, &text, &state.trace.config.resolver_bases),
+    };
+    let after = match param(query, "after").map(|v| v.parse::<u64>()) {
+        None => None,
+        Some(Ok(after)) => Some(after),
+        Some(Err(_)) => return bad("after must be a leaf index"),
+    };
+    let limit = match param(query, "limit").map(|v| v.parse::<usize>()) {
+        None => 100,
+        Some(Ok(n)) if (1..=MAX_PER_PAGE).contains(&n) => n,
+        Some(_) => return bad(&format!("limit must be 1 to {MAX_PER_PAGE}")),
+    };
+    let store = state.resolver.store();
+    let history = match store.trace_subject(&subject, after, limit) {
+        Ok(history) => history,
+        Err(error) => return internal(&error),
+    };
+    let checkpoint = match store.trace_latest_checkpoint() {
+        Ok(checkpoint) => checkpoint,
+        Err(error) => return internal(&error),
+    };
+    let mut records = Vec::with_capacity(history.len());
+    for entry in &history {
+        let stored = match store.trace_records(entry.index, 1) {
+            Ok(mut found) => match found.pop() {
+                Some(stored) => stored,
+                None => continue,
+            },
+            Err(error) => return internal(&error),
+        };
+        let proof = match &checkpoint {
+            Some((size, note)) => match bundle_at(state, entry.index, *size, note) {
+                Ok(bundle) => bundle,
+                Err(error) => return internal(&error),
+            },
+            None => None,
+        };
+        records.push(json!({
+            "index": entry.index,
+            "digest": stored.digest.to_hex(),
+            "chained": entry.chained,
+            "jws": String::from_utf8_lossy(&stored.record),
+            "proof": proof,
+        }));
+    }
+    let next = (history.len() == limit).then(|| history.last().map(|e| e.index));
+    json(
+        StatusCode::OK,
+        &json!({
+            "subject": subject,
+            "checkpoint": checkpoint.map(|(_, note)| note),
+            "records": records,
+            "next": next.flatten(),
+        }),
+    )
+}
+
+fn bad(detail: &str) -> Response<Full<Bytes>> {
+    problem(
+        StatusCode::BAD_REQUEST,
+        "epcisException:QueryParameterException",
+        detail,
+        None,
+    )
+}
+
+fn internal(error: &dyn std::fmt::Display) -> Response<Full<Bytes>> {
+    tracing::error!(%error, "trace query failed");
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "epcisException:ImplementationException",
+        "internal error",
+        None,
+    )
+}
