@@ -4,8 +4,13 @@
 //! registry`); this library only builds realistic inputs for them, such as the values of a
 //! hazardous-chemical product handle. Nothing here is used by the node itself, and nothing here
 //! does I/O: each benchmark opens its own stores in a temporary directory.
+//!
+//! The HTTP benchmarks are the binaries `loadgen` (a REST load generator) and `fixed_server` (a
+//! minimal hyper server to compare the node with), driven by `benches/run-http.sh`; results and
+//! how to read them are in `docs/benchmarks.md`.
 #![warn(missing_docs)]
 
+use idnode_proto::json::write_value;
 use idnode_proto::{AdminPerms, AdminRecord, HandleValue, Record, ValueRef};
 
 /// The prefix under which the fixtures create handles.
@@ -20,6 +25,11 @@ pub fn product_handle(n: usize) -> String {
 /// `HS_ADMIN`, a `URL`, a `DESC`, an `EMAIL` and a JSON `CHEM_INFO`, about 700 bytes in all,
 /// the shape of a record that an enterprise registers for a hazardous-chemical product.
 pub fn product_values(n: usize) -> Vec<u8> {
+    Record::encode(&product_value_list(n))
+}
+
+/// The values of the `n`th fixture product, decoded (see [`product_values`]).
+pub fn product_value_list(n: usize) -> Vec<HandleValue> {
     let admin = AdminRecord {
         perms: AdminPerms(AdminPerms::ALL.0),
         admin: ValueRef {
@@ -41,13 +51,28 @@ pub fn product_values(n: usize) -> Vec<u8> {
         n,
         n % 100_000
     );
-    Record::encode(&[
+    vec![
         HandleValue::new(100, "HS_ADMIN", admin.to_bytes()),
         HandleValue::new(1, "URL", url),
         HandleValue::new(2, "DESC", desc),
         HandleValue::new(3, "EMAIL", email),
         HandleValue::new(4, "CHEM_INFO", chem_info),
-    ])
+    ]
+}
+
+/// The JSON body of a REST `PUT /api/handles/{handle}` that creates the `n`th fixture product:
+/// `{"values":[...]}` in the reference server's value layout.
+pub fn product_put_body(n: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(1024);
+    body.extend_from_slice(b"{\"values\":[");
+    for (i, value) in product_value_list(n).iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        write_value(&mut body, value);
+    }
+    body.extend_from_slice(b"]}");
+    body
 }
 
 #[cfg(test)]
@@ -63,5 +88,14 @@ mod tests {
         assert!(values[0].has_type("HS_ADMIN"));
         assert!((500..1000).contains(&bytes.len()), "{} bytes", bytes.len());
         assert_eq!(product_handle(42), "88.118.8/CHEM-000042");
+    }
+
+    #[test]
+    fn put_body_reads_back_as_the_same_values() {
+        let body: serde_json::Value = serde_json::from_slice(&product_put_body(7)).unwrap();
+        let (handle, values) = idnode_proto::json::values_from_body(&body).unwrap();
+        assert_eq!(handle, None);
+        assert_eq!(values, product_value_list(7));
+        assert_eq!(Record::encode(&values), product_values(7));
     }
 }

@@ -1,0 +1,657 @@
+//! A load generator for idnode's REST API: registers fixture products (`create`) or resolves
+//! random ones (`get`) over keep-alive HTTP/1.1 connections, plain or TLS, and reports the
+//! rate, latency percentiles, errors and, given the server's pid, the server CPU per request.
+//!
+//! ```text
+//! loadgen create --url https://127.0.0.1:18443 --ca DATA/tls/cert.pem \
+//!     --secret-file SECRET --count 100000 --connections 16 --server-pid PID
+//! loadgen get --url http://127.0.0.1:18080 --keys 100000 --seconds 10 --connections 64
+//! ```
+//!
+//! `create` PUTs `88.118.8/CHEM-{n:06}` for `n` in `start..start + count`, each with the
+//! values of [`idnode_benches::product_put_body`] and `?overwrite=false`, authenticating with
+//! HTTP Basic as the prefix administrator; anything but `201 Created` is an error. `get` is a
+//! closed loop: every connection sends its next request when the previous answer is read, for
+//! a random key below `--keys`; anything but `200 OK` is an error.
+//!
+//! The last line of output is machine-readable: `RESULT key=value ...`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use http::{Request, StatusCode, Uri};
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use idnode_benches::{product_handle, product_put_body};
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// Load idnode's REST API.
+#[derive(Debug, Parser)]
+#[command(about)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// PUT new fixture handles with `?overwrite=false`, expecting 201.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        /// The first fixture number.
+        #[arg(long, default_value_t = 0)]
+        start: usize,
+        /// How many handles to create.
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// A file holding the administrator's secret (one trailing newline is ignored).
+        #[arg(long, value_name = "FILE")]
+        secret_file: PathBuf,
+        /// The administrator identity, `index:handle`.
+        #[arg(long, default_value = "300:88.118.8/ADMIN")]
+        admin: String,
+    },
+    /// GET random fixture handles in a closed loop, expecting 200.
+    Get {
+        #[command(flatten)]
+        common: Common,
+        /// Keys are drawn uniformly from fixture numbers `0..keys`.
+        #[arg(long, default_value_t = 100_000)]
+        keys: usize,
+        /// How long to measure, in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// How long to load the server before measuring, in seconds.
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// The server, `http://IP:PORT` or `https://IP:PORT`.
+    #[arg(long)]
+    url: Uri,
+    /// The PEM certificate to trust for `https` (idnode's is `DATA/tls/cert.pem`).
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Concurrent keep-alive connections, one request in flight on each.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// The server's process id, to report its CPU time per request from `/proc`.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// Where requests go and how to connect there.
+struct Target {
+    addr: SocketAddr,
+    host: HeaderValue,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+}
+
+impl Target {
+    fn new(common: &Common) -> anyhow::Result<Self> {
+        let url = &common.url;
+        let authority = url
+            .authority()
+            .context("the URL needs a host and port, such as https://127.0.0.1:8443")?;
+        let https = match url.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            other => bail!("unsupported scheme {other:?}: use http or https"),
+        };
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let ip: std::net::IpAddr = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .context("the URL's host must be an IP address")?;
+        let tls = if https {
+            let ca = common
+                .ca
+                .as_ref()
+                .context("https needs --ca with the server's certificate")?;
+            let pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
+            let config = idnode_certs::tls::client_config_trusting(&pem, &[b"http/1.1".to_vec()])
+                .context("cannot build the TLS client configuration")?;
+            Some((TlsConnector::from(config), ServerName::IpAddress(ip.into())))
+        } else {
+            None
+        };
+        Ok(Self {
+            addr: SocketAddr::new(ip, port),
+            host: HeaderValue::from_str(authority.as_str())?,
+            tls,
+        })
+    }
+
+    /// Opens one HTTP/1.1 connection; its driver runs in a spawned task.
+    async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+        let tcp = TcpStream::connect(self.addr)
+            .await
+            .with_context(|| format!("cannot connect to {}", self.addr))?;
+        tcp.set_nodelay(true)?;
+        match &self.tls {
+            Some((connector, name)) => {
+                let stream = connector
+                    .connect(name.clone(), tcp)
+                    .await
+                    .context("TLS handshake failed")?;
+                let (sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                Ok(sender)
+            }
+            None => {
+                let (sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                Ok(sender)
+            }
+        }
+    }
+}
+
+/// What one connection's worker observed.
+#[derive(Default)]
+struct Tally {
+    /// Latencies in microseconds of the requests that count.
+    latencies: Vec<u32>,
+    /// Requests that count but did not get the expected status.
+    errors: u64,
+}
+
+/// The first error seen, to show what went wrong.
+type FirstError = Arc<Mutex<Option<String>>>;
+
+fn remember(first: &FirstError, message: String) {
+    if let Ok(mut slot) = first.lock()
+        && slot.is_none()
+    {
+        *slot = Some(message);
+    }
+}
+
+/// Sends one request and reads the whole answer; `Ok(true)` when the status is `expected`.
+async fn exchange(
+    sender: &mut SendRequest<Full<Bytes>>,
+    request: Request<Full<Bytes>>,
+    expected: StatusCode,
+    first: &FirstError,
+) -> anyhow::Result<bool> {
+    sender.ready().await?;
+    let response = sender.send_request(request).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    if status != expected {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+        remember(first, format!("{status}: {shown}"));
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Process CPU time in user and in system mode, from `/proc/PID/stat`.
+fn cpu_time(pid: &str, ticks_per_second: f64) -> anyhow::Result<Cpu> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+    // The command name may hold spaces; the fields after it are plain numbers. utime and stime
+    // are fields 14 and 15, the 12th and 13th after the name.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("unexpected /proc stat format")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .context("short /proc stat line")?
+            .parse()
+            .context("bad /proc stat number")
+    };
+    Ok(Cpu {
+        user: Duration::from_secs_f64(ticks(11)? as f64 / ticks_per_second),
+        system: Duration::from_secs_f64(ticks(12)? as f64 / ticks_per_second),
+    })
+}
+
+/// CPU time of a process, split by mode.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    user: Duration,
+    system: Duration,
+}
+
+impl Cpu {
+    fn total(self) -> Duration {
+        self.user + self.system
+    }
+
+    fn since(self, earlier: Self) -> Self {
+        Self {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`), 100 when it cannot be asked.
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// CPU time of the server and of this process, sampled together.
+struct CpuSample {
+    server: Option<Cpu>,
+    client: Cpu,
+}
+
+struct CpuMeter {
+    server_pid: Option<String>,
+    ticks: f64,
+}
+
+impl CpuMeter {
+    fn sample(&self) -> anyhow::Result<CpuSample> {
+        Ok(CpuSample {
+            server: self
+                .server_pid
+                .as_deref()
+                .map(|pid| cpu_time(pid, self.ticks))
+                .transpose()?,
+            client: cpu_time("self", self.ticks)?,
+        })
+    }
+}
+
+/// A small deterministic generator (splitmix64) for random keys.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// `user:secret` for HTTP Basic, with the identity percent-encoded as the reference expects
+/// (`300%3A88.118.8%2FADMIN`).
+fn basic_auth(admin: &str, secret: &[u8]) -> anyhow::Result<HeaderValue> {
+    let mut user = String::with_capacity(admin.len() + 8);
+    for c in admin.chars() {
+        match c {
+            ':' => user.push_str("%3A"),
+            '/' => user.push_str("%2F"),
+            '%' => user.push_str("%25"),
+            c => user.push(c),
+        }
+    }
+    let mut credentials = user.into_bytes();
+    credentials.push(b':');
+    credentials.extend_from_slice(secret);
+    Ok(HeaderValue::from_str(&format!(
+        "Basic {}",
+        STANDARD.encode(credentials)
+    ))?)
+}
+
+fn read_secret(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let trimmed = text
+        .strip_suffix(b"\r\n")
+        .or_else(|| text.strip_suffix(b"\n"))
+        .unwrap_or(&text);
+    Ok(trimmed.to_vec())
+}
+
+/// The summary of a run.
+struct Report {
+    mode: &'static str,
+    requests: usize,
+    errors: u64,
+    elapsed: Duration,
+    latencies: Vec<u32>,
+    server_cpu: Option<Cpu>,
+    client_cpu: Cpu,
+}
+
+impl Report {
+    fn print(mut self) {
+        self.latencies.sort_unstable();
+        let pct = |p: f64| -> u32 {
+            if self.latencies.is_empty() {
+                return 0;
+            }
+            let rank = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
+            self.latencies[rank.clamp(1, self.latencies.len()) - 1]
+        };
+        let seconds = self.elapsed.as_secs_f64();
+        // The rate counts answers with the expected status only.
+        let rate = (self.requests as f64 - self.errors as f64) / seconds;
+        let per_request = |cpu: Duration| {
+            if self.requests == 0 {
+                f64::NAN
+            } else {
+                cpu.as_secs_f64() * 1e6 / self.requests as f64
+            }
+        };
+        let server = self.server_cpu.map(|cpu| per_request(cpu.total()));
+        let client = per_request(self.client_cpu.total());
+        println!(
+            "{}: {} requests in {seconds:.2} s, {} errors: {rate:.0} successful requests/s",
+            self.mode, self.requests, self.errors
+        );
+        println!(
+            "latency µs: p50 {} p90 {} p99 {} p99.9 {} max {}",
+            pct(50.0),
+            pct(90.0),
+            pct(99.0),
+            pct(99.9),
+            pct(100.0)
+        );
+        match (server, self.server_cpu) {
+            (Some(per), Some(cpu)) => println!(
+                "server CPU: {:.2} s = {per:.1} µs/request ({:.1} user + {:.1} system; {:.0}% of one core)",
+                cpu.total().as_secs_f64(),
+                per_request(cpu.user),
+                per_request(cpu.system),
+                cpu.total().as_secs_f64() * 100.0 / seconds
+            ),
+            _ => println!("server CPU: not measured (no --server-pid)"),
+        }
+        println!("client CPU: {client:.1} µs/request");
+        println!(
+            "RESULT mode={} requests={} errors={} seconds={seconds:.3} rate={rate:.1} p50_us={} p90_us={} p99_us={} max_us={} server_cpu_us_per_req={} server_user_us_per_req={} server_sys_us_per_req={} client_cpu_us_per_req={client:.1}",
+            self.mode,
+            self.requests,
+            self.errors,
+            pct(50.0),
+            pct(90.0),
+            pct(99.0),
+            pct(100.0),
+            server.map_or_else(|| "na".to_owned(), |v| format!("{v:.1}")),
+            self.server_cpu.map_or_else(
+                || "na".to_owned(),
+                |c| format!("{:.1}", per_request(c.user))
+            ),
+            self.server_cpu.map_or_else(
+                || "na".to_owned(),
+                |c| format!("{:.1}", per_request(c.system))
+            ),
+        );
+    }
+}
+
+async fn create(
+    common: Common,
+    start: usize,
+    count: usize,
+    secret_file: PathBuf,
+    admin: String,
+) -> anyhow::Result<Report> {
+    let target = Arc::new(Target::new(&common)?);
+    let auth = basic_auth(&admin, &read_secret(&secret_file)?)?;
+    let meter = CpuMeter {
+        server_pid: common.server_pid.map(|p| p.to_string()),
+        ticks: clock_ticks(),
+    };
+    let mut senders = Vec::with_capacity(common.connections);
+    for _ in 0..common.connections {
+        senders.push(target.connect().await?);
+    }
+    let next = Arc::new(AtomicUsize::new(start));
+    let end = start + count;
+    let first: FirstError = Arc::default();
+    let before = meter.sample()?;
+    let started = Instant::now();
+    let workers: Vec<_> = senders
+        .into_iter()
+        .map(|mut sender| {
+            let (target, next, first, auth) =
+                (target.clone(), next.clone(), first.clone(), auth.clone());
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= end {
+                        break;
+                    }
+                    let request = Request::put(format!(
+                        "/api/handles/{}?overwrite=false",
+                        product_handle(n)
+                    ))
+                    .header(HOST, target.host.clone())
+                    .header(CONTENT_TYPE, "application/json")
+                    .header(AUTHORIZATION, auth.clone())
+                    .body(Full::new(Bytes::from(product_put_body(n))));
+                    let request = match request {
+                        Ok(r) => r,
+                        Err(e) => {
+                            remember(&first, format!("cannot build a request: {e}"));
+                            tally.errors += 1;
+                            continue;
+                        }
+                    };
+                    let sent = Instant::now();
+                    match exchange(&mut sender, request, StatusCode::CREATED, &first).await {
+                        Ok(true) => {}
+                        Ok(false) => tally.errors += 1,
+                        Err(e) => {
+                            remember(&first, format!("{n}: {e:#}"));
+                            tally.errors += 1;
+                            match target.connect().await {
+                                Ok(fresh) => sender = fresh,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    tally.latencies.push(micros(sent.elapsed()));
+                }
+                tally
+            })
+        })
+        .collect();
+    let mut tallies = Vec::with_capacity(workers.len());
+    for worker in workers {
+        tallies.push(worker.await?);
+    }
+    let elapsed = started.elapsed();
+    let after = meter.sample()?;
+    report_errors(&first);
+    Ok(merge("create", tallies, elapsed, &before, &after))
+}
+
+async fn get(common: Common, keys: usize, seconds: f64, warmup: f64) -> anyhow::Result<Report> {
+    if keys == 0 {
+        bail!("--keys must be positive");
+    }
+    let target = Arc::new(Target::new(&common)?);
+    let meter = CpuMeter {
+        server_pid: common.server_pid.map(|p| p.to_string()),
+        ticks: clock_ticks(),
+    };
+    let mut senders = Vec::with_capacity(common.connections);
+    for _ in 0..common.connections {
+        senders.push(target.connect().await?);
+    }
+    let first: FirstError = Arc::default();
+    let now = Instant::now();
+    let measure_from = now + Duration::from_secs_f64(warmup);
+    let measure_until = measure_from + Duration::from_secs_f64(seconds);
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    let workers: Vec<_> = senders
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut sender)| {
+            let (target, first) = (target.clone(), first.clone());
+            tokio::spawn(async move {
+                let mut random = SplitMix(seed ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+                let mut tally = Tally::default();
+                loop {
+                    let sent = Instant::now();
+                    if sent >= measure_until {
+                        break;
+                    }
+                    let n = (random.next() % keys as u64) as usize;
+                    let request = Request::get(format!("/api/handles/{}", product_handle(n)))
+                        .header(HOST, target.host.clone())
+                        .body(Full::new(Bytes::new()));
+                    let request = match request {
+                        Ok(r) => r,
+                        Err(e) => {
+                            remember(&first, format!("cannot build a request: {e}"));
+                            break;
+                        }
+                    };
+                    let outcome = exchange(&mut sender, request, StatusCode::OK, &first).await;
+                    let done = Instant::now();
+                    let counts = sent >= measure_from && done <= measure_until;
+                    match outcome {
+                        Ok(true) => {}
+                        Ok(false) => tally.errors += u64::from(counts),
+                        Err(e) => {
+                            remember(&first, format!("{n}: {e:#}"));
+                            tally.errors += u64::from(counts);
+                            match target.connect().await {
+                                Ok(fresh) => sender = fresh,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    if counts {
+                        tally.latencies.push(micros(done - sent));
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+    tokio::time::sleep_until(measure_from.into()).await;
+    let before = meter.sample()?;
+    tokio::time::sleep_until(measure_until.into()).await;
+    let after = meter.sample()?;
+    let elapsed = measure_until - measure_from;
+    let mut tallies = Vec::with_capacity(workers.len());
+    for worker in workers {
+        tallies.push(worker.await?);
+    }
+    report_errors(&first);
+    Ok(merge("get", tallies, elapsed, &before, &after))
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+fn report_errors(first: &FirstError) {
+    if let Ok(slot) = first.lock()
+        && let Some(message) = slot.as_ref()
+    {
+        eprintln!("first error: {message}");
+    }
+}
+
+fn merge(
+    mode: &'static str,
+    tallies: Vec<Tally>,
+    elapsed: Duration,
+    before: &CpuSample,
+    after: &CpuSample,
+) -> Report {
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for tally in tallies {
+        latencies.extend(tally.latencies);
+        errors += tally.errors;
+    }
+    Report {
+        mode,
+        requests: latencies.len(),
+        errors,
+        elapsed,
+        latencies,
+        server_cpu: match (before.server, after.server) {
+            (Some(b), Some(a)) => Some(a.since(b)),
+            _ => None,
+        },
+        client_cpu: after.client.since(before.client),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let report = runtime.block_on(async move {
+        match cli.mode {
+            Mode::Create {
+                common,
+                start,
+                count,
+                secret_file,
+                admin,
+            } => create(common, start, count, secret_file, admin).await,
+            Mode::Get {
+                common,
+                keys,
+                seconds,
+                warmup,
+            } => get(common, keys, seconds, warmup).await,
+        }
+    })?;
+    report.print();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_encode_the_identity() {
+        let value = basic_auth("300:88.118.8/ADMIN", b"s3cret").unwrap();
+        let encoded = value.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        let decoded = STANDARD.decode(encoded).unwrap();
+        assert_eq!(decoded, b"300%3A88.118.8%2FADMIN:s3cret");
+    }
+
+    #[test]
+    fn own_cpu_time_is_readable() {
+        let ticks = clock_ticks();
+        assert!(ticks > 0.0);
+        assert!(cpu_time("self", ticks).is_ok());
+    }
+}
