@@ -378,10 +378,12 @@ fn closed_loop(opts: &Opts, template: &Template, window: Window, seed: u64) -> T
     let mut last_expiry = Instant::now();
     loop {
         let now = Instant::now();
-        if now >= window.end {
+        // After the window, only wait for the answers still due (at most the loss timeout).
+        let draining = now >= window.end;
+        if draining && (in_flight.is_empty() || now >= window.end + opts.timeout) {
             break;
         }
-        while in_flight.len() < opts.depth {
+        while !draining && in_flight.len() < opts.depth {
             next_id = next_id.wrapping_add(1) & 0x7FFF_FFFF;
             let id = if opts.proto == Proto::Dns {
                 next_id & 0xFFFF
