@@ -496,15 +496,11 @@ class LoginTests(Base):
 
 class ListAndHomeTests(Base):
     def test_list_handles_stream(self):
-        c = client("tcp", admin())
-        first, second = c.login(admin())
-        session = first.msg.session_id
-        self.ok(second)
+        c = client("tcp", admin("sha1"))
         created = []
         for i in range(60):
             handle = handle_name(f"list-{i:03d}")
-            msg = c.message(h.OC.CREATE_HANDLE, h.body_values(handle, sample_values("list")), session_id=session)
-            self.ok(c.send(msg))
+            self.ok(c.create(handle, sample_values("list")), f"create {handle}")
             created.append(handle)
         for kind in kinds("tcp", "https"):
             with self.subTest(transport=kind):
