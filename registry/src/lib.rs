@@ -14,6 +14,9 @@
 //! Auxiliary key-value entries (templates, enterprises, tokens, the audit log; see [`aux`]) are
 //! [`Mutation`]s too, so they commit atomically with the handle changes of the same batch.
 //!
+//! Every committed handle mutation is also recorded in a change feed ([`changes`]), in the
+//! same transaction, so that followers such as the search index can tail it.
+//!
 //! Signed trace records and their Merkle log live in the same database behind the separate
 //! [`TraceStore`] trait: a [`TraceBatch`] goes through the same writer thread and the same
 //! transactions as handle writes (see the `trace` module for the tables).
@@ -22,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod aux;
+pub mod changes;
 mod mem;
 mod plan;
 mod redb_store;
@@ -32,6 +36,7 @@ use std::future::Future;
 use thiserror::Error;
 
 pub use aux::{AuxEntry, AuxScan};
+pub use changes::Change;
 pub use mem::MemStore;
 pub use redb_store::{RedbStats, RedbStore};
 pub use trace::{
@@ -195,5 +200,31 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::Storage(
             "this store keeps no auxiliary data".to_owned(),
         ))
+    }
+
+    /// The committed handle changes with a sequence number greater than `after`, in sequence
+    /// order, at most `limit` (see [`changes`]). `changes_since(0, n)` starts at the first
+    /// change. The default implementation is for stores without a change feed and always fails.
+    fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let _ = (after, limit);
+        Err(changes::unsupported())
+    }
+
+    /// The sequence number of the last committed change, or 0 when nothing has changed yet. The
+    /// default implementation always fails.
+    fn last_change(&self) -> Result<u64, StoreError> {
+        Err(changes::unsupported())
+    }
+
+    /// Stored handles in key order, starting after the normalized key `after` (from the first
+    /// handle when `after` is empty), at most `limit`, as `(key, record)` pairs. Followers
+    /// rebuild from this. The default implementation always fails.
+    fn scan_handles(
+        &self,
+        after: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, StoredRecord)>, StoreError> {
+        let _ = (after, limit);
+        Err(changes::unsupported())
     }
 }

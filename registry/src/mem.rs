@@ -7,6 +7,7 @@ use idnode_proto::normalize;
 use idnode_trace::merkle::Hash;
 
 use crate::aux::{AuxEntry, AuxOp, AuxScan, in_bounds};
+use crate::changes::{Change, next_seq};
 use crate::plan::{Current, Op, handle_range, plan};
 use crate::trace::{
     StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceStore, TraceTables,
@@ -30,6 +31,8 @@ struct State {
     handles: BTreeMap<Vec<u8>, StoredRecord>,
     prefixes: BTreeMap<Vec<u8>, String>,
     aux: BTreeMap<(String, Vec<u8>), AuxEntry>,
+    /// The change feed: sequence → normalized key.
+    changes: BTreeMap<u64, Vec<u8>>,
     trace: MemTrace,
 }
 
@@ -143,12 +146,26 @@ impl MemStore {
             },
             |space, key| Ok(state.aux.get(&(space.to_owned(), key.to_vec())).cloned()),
         )?;
+        // Sequence numbers are checked before anything is written, so the batch stays atomic.
+        let last = state.changes.last_key_value().map_or(0, |(seq, _)| *seq);
+        let touched = ops
+            .iter()
+            .filter(|op| matches!(op, Op::Put { .. } | Op::Delete { .. }))
+            .count() as u64;
+        let mut seq = last;
+        if touched > 0 {
+            next_seq(last.saturating_add(touched - 1))?;
+        }
         for op in ops {
             match op {
                 Op::Put { key, record } => {
+                    seq += 1;
+                    state.changes.insert(seq, key.clone());
                     state.handles.insert(key, record);
                 }
                 Op::Delete { key } => {
+                    seq += 1;
+                    state.changes.insert(seq, key.clone());
                     state.handles.remove(&key);
                 }
                 Op::Home { key, spelling } => {
@@ -256,6 +273,50 @@ impl Store for MemStore {
         } else {
             entries.take(scan.limit).collect()
         })
+    }
+
+    fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let Some(start) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .read()
+            .changes
+            .range(start..)
+            .take(limit)
+            .map(|(seq, key)| Change {
+                seq: *seq,
+                key: key.clone(),
+            })
+            .collect())
+    }
+
+    fn last_change(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .read()
+            .changes
+            .last_key_value()
+            .map_or(0, |(seq, _)| *seq))
+    }
+
+    fn scan_handles(
+        &self,
+        after: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, StoredRecord)>, StoreError> {
+        use std::ops::Bound;
+        let lower = if after.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(after.to_vec())
+        };
+        Ok(self
+            .read()
+            .handles
+            .range((lower, Bound::Unbounded))
+            .take(limit)
+            .map(|(key, record)| (key.clone(), record.clone()))
+            .collect())
     }
 }
 

@@ -11,6 +11,8 @@
 //!   records.
 //! - table `aux`: `(space, key)` → version (big-endian `u64`) ‖ value, the auxiliary entries
 //!   of the `aux` module (templates, enterprises, tokens, the audit log). Created when missing.
+//! - table `changes`: sequence (`u64`) → normalized handle, the change feed of the `changes`
+//!   module, written by the same transaction as the handle change. Created when missing.
 //! - the `trace_*` tables of signed trace records and their Merkle log, described in the `trace`
 //!   module. They are created when missing, so files from before they existed open unchanged.
 //!
@@ -32,6 +34,7 @@ use tokio::sync::oneshot;
 use idnode_trace::merkle::Hash;
 
 use crate::aux::{AuxEntry, AuxOp, AuxScan, decode_entry, encode_entry, in_bounds};
+use crate::changes::{Change, next_seq};
 use crate::plan::{Current, Op, handle_range, plan};
 use crate::trace::{
     StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceStore, TraceTables,
@@ -46,6 +49,8 @@ const HANDLES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("handles
 const PREFIXES: TableDefinition<'_, &[u8], &str> = TableDefinition::new("prefixes");
 /// Auxiliary entries by (space, key): version (big-endian `u64`) ‖ value (see `aux`).
 const AUX: TableDefinition<'_, (&str, &[u8]), &[u8]> = TableDefinition::new("aux");
+/// The change feed: sequence → normalized handle (see `changes`).
+const CHANGES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("changes");
 /// Facts about the file itself.
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 /// The key of the schema version in [`META`].
@@ -324,6 +329,73 @@ impl Store for RedbStore {
     ) -> Result<Vec<(Vec<u8>, AuxEntry)>, StoreError> {
         self.scan_aux_in(space, scan)
     }
+
+    fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let Some(start) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        let fail = || storage("reading the change feed");
+        let table = self
+            .read_txn()?
+            .open_table(CHANGES)
+            .map_err(storage("opening the changes table"))?;
+        let entries = table.range(start..).map_err(fail())?;
+        entries
+            .take(limit)
+            .map(|entry| {
+                let (seq, key) = entry.map_err(fail())?;
+                Ok(Change {
+                    seq: seq.value(),
+                    key: key.value().to_vec(),
+                })
+            })
+            .collect()
+    }
+
+    fn last_change(&self) -> Result<u64, StoreError> {
+        let table = self
+            .read_txn()?
+            .open_table(CHANGES)
+            .map_err(storage("opening the changes table"))?;
+        last_seq_in(&table)
+    }
+
+    fn scan_handles(
+        &self,
+        after: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, StoredRecord)>, StoreError> {
+        use std::ops::Bound;
+        let fail = || storage("scanning handles");
+        let table = self
+            .read_txn()?
+            .open_table(HANDLES)
+            .map_err(storage("opening the handles table"))?;
+        let lower = if after.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(after)
+        };
+        let entries = table
+            .range::<&[u8]>((lower, Bound::Unbounded))
+            .map_err(fail())?;
+        entries
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry.map_err(fail())?;
+                let key = key.value();
+                Ok((key.to_vec(), decode_record(key, value.value())?))
+            })
+            .collect()
+    }
+}
+
+/// The last sequence number of the change feed, or 0 when it is empty.
+fn last_seq_in(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64, StoreError> {
+    Ok(table
+        .last()
+        .map_err(storage("reading the change feed"))?
+        .map_or(0, |(seq, _)| seq.value()))
 }
 
 impl RedbStore {
@@ -495,6 +567,8 @@ fn init_tables(db: &Database) -> Result<(), StoreError> {
             .map_err(storage("creating the prefixes table"))?;
         txn.open_table(AUX)
             .map_err(storage("creating the aux table"))?;
+        txn.open_table(CHANGES)
+            .map_err(storage("creating the changes table"))?;
         txn.open_table(TRACE_RECORDS)
             .map_err(storage("creating the trace tables"))?;
         txn.open_table(TRACE_DIGESTS)
@@ -615,6 +689,10 @@ fn apply_group(txn: &WriteTransaction, group: &[Job]) -> Result<Vec<JobOutcome>,
     let mut aux = txn
         .open_table(AUX)
         .map_err(storage("opening the aux table"))?;
+    let mut changes = txn
+        .open_table(CHANGES)
+        .map_err(storage("opening the changes table"))?;
+    let mut seq = last_seq_in(&changes)?;
     let mut trace: Option<RedbTraceTables<'_>> = None;
     let mut outcomes = Vec::with_capacity(group.len());
     for job in group {
@@ -653,7 +731,13 @@ fn apply_group(txn: &WriteTransaction, group: &[Job]) -> Result<Vec<JobOutcome>,
         );
         match checked {
             Ok(ops) => {
-                apply_ops(&mut handles, &mut prefixes, &mut aux, ops)?;
+                let tables = OpTables {
+                    handles: &mut handles,
+                    prefixes: &mut prefixes,
+                    aux: &mut aux,
+                    changes: &mut changes,
+                };
+                apply_ops(tables, &mut seq, ops)?;
                 outcomes.push(Ok(None));
             }
             Err(error) => outcomes.push(Err(error)),
@@ -850,13 +934,23 @@ fn aux_in(
     }
 }
 
-/// Performs the writes of one checked batch.
-fn apply_ops(
-    handles: &mut Table<'_, &'static [u8], &'static [u8]>,
-    prefixes: &mut Table<'_, &'static [u8], &'static str>,
-    aux: &mut Table<'_, (&'static str, &'static [u8]), &'static [u8]>,
-    ops: Vec<Op>,
-) -> Result<(), StoreError> {
+/// The tables a checked batch writes to.
+struct OpTables<'a, 'txn> {
+    handles: &'a mut Table<'txn, &'static [u8], &'static [u8]>,
+    prefixes: &'a mut Table<'txn, &'static [u8], &'static str>,
+    aux: &'a mut Table<'txn, (&'static str, &'static [u8]), &'static [u8]>,
+    changes: &'a mut Table<'txn, u64, &'static [u8]>,
+}
+
+/// Performs the writes of one checked batch. Every handle put or delete is also appended to the
+/// change feed, numbered from `seq` (the last number handed out, advanced here).
+fn apply_ops(tables: OpTables<'_, '_>, seq: &mut u64, ops: Vec<Op>) -> Result<(), StoreError> {
+    let OpTables {
+        handles,
+        prefixes,
+        aux,
+        changes,
+    } = tables;
     for op in ops {
         match op {
             Op::Put { key, record } => {
@@ -864,11 +958,13 @@ fn apply_ops(
                 handles
                     .insert(key.as_slice(), bytes.as_slice())
                     .map_err(storage("writing a handle"))?;
+                record_change(changes, seq, &key)?;
             }
             Op::Delete { key } => {
                 handles
                     .remove(key.as_slice())
                     .map_err(storage("deleting a handle"))?;
+                record_change(changes, seq, &key)?;
             }
             Op::Home { key, spelling } => {
                 let present = prefixes
@@ -899,6 +995,20 @@ fn apply_ops(
             }
         }
     }
+    Ok(())
+}
+
+/// Appends `key` to the change feed under the next sequence number.
+fn record_change(
+    changes: &mut Table<'_, u64, &'static [u8]>,
+    seq: &mut u64,
+    key: &[u8],
+) -> Result<(), StoreError> {
+    let next = next_seq(*seq)?;
+    changes
+        .insert(next, key)
+        .map_err(storage("writing the change feed"))?;
+    *seq = next;
     Ok(())
 }
 
