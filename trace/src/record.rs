@@ -14,6 +14,12 @@
 //!
 //! Nothing here reads the clock or draws randomness: `recordedAt` and `salt` come from the
 //! caller.
+//!
+//! The `eventHash` is the CBV 2.0 event hash of `event` under `context` ([`epcis`]).
+//! [`TraceRecord::with_computed_event_hash`] fills it in and [`TraceRecord::check_event_hash`]
+//! recomputes it (the optional step 5 of §8.5); [`TraceRecord::validate`] only checks its
+//! form, so records stay verifiable without the hash algorithm, on which the signature does
+//! not depend.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::epcis::{self, EpcisError};
 use crate::jcs::{self, JcsError};
 use crate::merkle::{self, Hash};
 use crate::note::checkpoint::Checkpoint;
@@ -79,6 +86,17 @@ pub enum RecordError {
     /// The inclusion proof does not verify.
     #[error("inclusion proof: {0}")]
     Inclusion(#[from] merkle::VerifyError),
+    /// The CBV 2.0 event hash of the record's event cannot be computed.
+    #[error("event hash: {0}")]
+    EventHash(#[from] EpcisError),
+    /// The record's `eventHash` is not the CBV 2.0 hash of its event.
+    #[error("eventHash {stated} does not match the event, whose hash is {computed}")]
+    EventHashMismatch {
+        /// The record's `eventHash`.
+        stated: String,
+        /// The hash computed from `context` and `event`.
+        computed: String,
+    },
 }
 
 /// The lifecycle step a record describes.
@@ -132,6 +150,31 @@ pub struct TraceRecord {
 }
 
 impl TraceRecord {
+    /// The CBV 2.0 event hash of `event` as the only event of an EPCIS document with the
+    /// record's `context`.
+    pub fn compute_event_hash(&self) -> Result<String, RecordError> {
+        Ok(epcis::event_hash_in_context(&self.context, &self.event)?)
+    }
+
+    /// Returns the record with `event_hash` computed from `context` and `event`, for building
+    /// records from captured events.
+    pub fn with_computed_event_hash(mut self) -> Result<Self, RecordError> {
+        self.event_hash = self.compute_event_hash()?;
+        Ok(self)
+    }
+
+    /// Checks that `event_hash` is the CBV 2.0 hash of the event.
+    pub fn check_event_hash(&self) -> Result<(), RecordError> {
+        let computed = self.compute_event_hash()?;
+        if computed != self.event_hash {
+            return Err(RecordError::EventHashMismatch {
+                stated: self.event_hash.clone(),
+                computed,
+            });
+        }
+        Ok(())
+    }
+
     /// Checks the field formats.
     pub fn validate(&self) -> Result<(), RecordError> {
         if self.v != 1 {
@@ -609,6 +652,49 @@ mod tests {
         assert!(is_utc_timestamp("2026-01-01T00:00:05.123Z"));
         assert!(!is_utc_timestamp("2026-13-01T00:00:05Z"));
         assert!(!is_utc_timestamp("2026-01-01T00:00:05.Z"));
+    }
+
+    #[test]
+    fn event_hash_is_computed_and_checked() {
+        let mut record = sample();
+        record.context = serde_json::json!([
+            epcis::EPCIS_CONTEXT_URL,
+            {"hc": "https://idnode.example/hc/"}
+        ]);
+        let Value::Object(event) = serde_json::json!({
+            "type": "ObjectEvent",
+            "eventTime": "2026-01-01T08:00:00+08:00",
+            "eventTimeZoneOffset": "+08:00",
+            "epcList": ["https://id.gs1.org/01/09506000134352/21/1"],
+            "action": "OBSERVE",
+            "bizStep": "storing",
+            "hc:unNumber": "UN1090"
+        }) else {
+            unreachable!("the event is an object")
+        };
+        record.event = event;
+        assert!(matches!(
+            record.check_event_hash(),
+            Err(RecordError::EventHashMismatch { .. })
+        ));
+        let record = record.with_computed_event_hash().expect("hash");
+        record.check_event_hash().expect("matches");
+        assert_eq!(
+            record.event_hash,
+            epcis::hash_prehash(
+                "eventType=ObjectEventeventTime=2026-01-01T00:00:00.000ZeventTimeZoneOffset=+08:00\
+                 epcListepc=https://id.gs1.org/01/09506000134352/21/1action=OBSERVE\
+                 bizStep=https://ref.gs1.org/cbv/BizStep-storing\
+                 {https://idnode.example/hc/}unNumber=UN1090"
+            )
+        );
+        record.to_bytes().expect("valid record");
+        let mut unknown = record;
+        unknown.context = Value::from("https://example.com/other-context.jsonld");
+        assert!(matches!(
+            unknown.check_event_hash(),
+            Err(RecordError::EventHash(_))
+        ));
     }
 
     proptest::proptest! {

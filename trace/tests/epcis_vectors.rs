@@ -191,3 +191,34 @@ fn reference_context_url_and_single_event_forms_agree() {
         Err(EpcisError::NotOneEvent(0))
     ));
 }
+
+#[test]
+fn worked_example_record_carries_the_reference_hash() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/vectors/trace");
+    let example: Value =
+        serde_json::from_str(&read(&dir.join("worked-example.json"))).expect("worked example");
+    let bytes = read(&dir.join("record.jcs.json"));
+    let record =
+        idnode_trace::record::TraceRecord::from_bytes(bytes.trim_end().as_bytes()).expect("record");
+    record
+        .check_event_hash()
+        .expect("the record's eventHash is the CBV 2.0 hash");
+    let document = epcis::parse_document(read(&dir.join("epcis-document.jsonld")).as_bytes())
+        .expect("document");
+    let prehashes = epcis::prehash_strings(&document).expect("prehash");
+    let stated = find_string(&example, "eventHash_prehash").expect("eventHash_prehash");
+    assert_eq!(prehashes, vec![stated.to_owned()]);
+    assert_eq!(epcis::hash_prehash(&prehashes[0]), record.event_hash);
+}
+
+/// The first string member named `key`, searched depth first.
+fn find_string<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    match value {
+        Value::Object(map) => map
+            .get(key)
+            .and_then(Value::as_str)
+            .or_else(|| map.values().find_map(|v| find_string(v, key))),
+        Value::Array(items) => items.iter().find_map(|v| find_string(v, key)),
+        _ => None,
+    }
+}

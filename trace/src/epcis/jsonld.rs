@@ -104,9 +104,16 @@ pub(crate) fn collect_vocabulary_iris(document: &Value) -> Result<Vec<String>, J
     Ok(found)
 }
 
+/// The property-scoped contexts already applied, keyed by the identities of the active
+/// context and the scoped context; the key's active context is kept alive with the result so
+/// that its address is not reused.
+type ScopeCache =
+    HashMap<(*const ActiveContext, *const Value), (Rc<ActiveContext>, Rc<ActiveContext>)>;
+
 #[derive(Default)]
 struct Collector {
     found: Vec<String>,
+    scopes: ScopeCache,
 }
 
 impl Collector {
@@ -151,10 +158,33 @@ impl Collector {
                 let Some(property) = property.filter(|p| *p != "@graph") else {
                     return Ok(());
                 };
-                let context = apply_property_scope(context, property)?;
+                let context = self.apply_property_scope(context, property)?;
                 self.expand_value(&context, property, scalar)
             }
         }
+    }
+
+    /// Applies the property-scoped context of `property`, if its term definition has one.
+    fn apply_property_scope(
+        &mut self,
+        context: &Rc<ActiveContext>,
+        property: &str,
+    ) -> Result<Rc<ActiveContext>, JsonLdError> {
+        let Some(scoped) = context
+            .terms
+            .get(property)
+            .and_then(|d| d.scoped_context.clone())
+        else {
+            return Ok(Rc::clone(context));
+        };
+        let key = (Rc::as_ptr(context), Rc::as_ptr(&scoped));
+        if let Some((_, applied)) = self.scopes.get(&key) {
+            return Ok(Rc::clone(applied));
+        }
+        let applied = Rc::new(process_context(context, &scoped, true, 1)?);
+        self.scopes
+            .insert(key, (Rc::clone(context), Rc::clone(&applied)));
+        Ok(applied)
     }
 
     /// Value expansion (§5.3.2) of a scalar under `property`.
@@ -199,7 +229,7 @@ impl Collector {
         map: &Map<String, Value>,
     ) -> Result<(), JsonLdError> {
         let mut context = match property {
-            Some(property) => apply_property_scope(outer, property)?,
+            Some(property) => self.apply_property_scope(outer, property)?,
             None => Rc::clone(outer),
         };
         if let Some(local) = map.get("@context") {
@@ -319,21 +349,6 @@ impl Collector {
             _ => {}
         }
         Ok(())
-    }
-}
-
-/// Applies the property-scoped context of `property`, if its term definition has one.
-fn apply_property_scope(
-    context: &Rc<ActiveContext>,
-    property: &str,
-) -> Result<Rc<ActiveContext>, JsonLdError> {
-    match context
-        .terms
-        .get(property)
-        .and_then(|d| d.scoped_context.clone())
-    {
-        Some(scoped) => Ok(Rc::new(process_context(context, &scoped, true, 1)?)),
-        None => Ok(Rc::clone(context)),
     }
 }
 
@@ -517,6 +532,7 @@ fn process_local_object(
     }
     let mut definer = TermDefiner {
         local: map,
+        chain: 0,
         defined: HashMap::new(),
         local_protected: map.get("@protected").and_then(Value::as_bool) == Some(true),
         override_protected,
@@ -533,8 +549,13 @@ fn process_local_object(
     Ok(result)
 }
 
+/// The deepest chain of term definitions that depend on each other.
+const MAX_DEFINITION_CHAIN: usize = 32;
+
 struct TermDefiner<'a> {
     local: &'a Map<String, Value>,
+    /// How many definitions are in progress (each waiting for a dependency).
+    chain: usize,
     /// `true` once defined, `false` while being defined (cycle detection).
     defined: HashMap<String, bool>,
     local_protected: bool,
@@ -562,8 +583,25 @@ impl TermDefiner<'_> {
         expand_iri(context, value, true)
     }
 
-    /// PyLD's `_create_term_definition` for the supported subset.
+    /// Defines `term`, bounding the chain of definitions waiting for their dependencies.
     fn define(&mut self, context: &mut ActiveContext, term: &str) -> Result<(), JsonLdError> {
+        if self.chain >= MAX_DEFINITION_CHAIN {
+            return Err(JsonLdError::Unsupported(
+                "term definitions depend on each other too deeply".to_owned(),
+            ));
+        }
+        self.chain += 1;
+        let result = self.define_unbounded(context, term);
+        self.chain -= 1;
+        result
+    }
+
+    /// PyLD's `_create_term_definition` for the supported subset.
+    fn define_unbounded(
+        &mut self,
+        context: &mut ActiveContext,
+        term: &str,
+    ) -> Result<(), JsonLdError> {
         match self.defined.get(term) {
             Some(true) => return Ok(()),
             Some(false) => {
