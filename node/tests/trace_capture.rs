@@ -168,10 +168,6 @@ impl Reply {
     }
 }
 
-fn fake_hash(n: u8) -> String {
-    format!("ni:///sha-256;{}?ver=CBV2.0", hex::encode([n; 32]))
-}
-
 fn document(events: Vec<Value>) -> Value {
     json!({
         "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"hc": "https://ns.example.org/hazchem/"}],
@@ -183,9 +179,9 @@ fn document(events: Vec<Value>) -> Value {
 }
 
 fn commissioning(id: &str, n: u8) -> Value {
+    let _ = n;
     json!({
         "type": "ObjectEvent",
-        "eventID": fake_hash(n),
         "eventTime": "2026-01-01T08:00:00+08:00",
         "eventTimeZoneOffset": "+08:00",
         "epcList": [id],
@@ -198,9 +194,9 @@ fn commissioning(id: &str, n: u8) -> Value {
 }
 
 fn shipping(id: &str, n: u8) -> Value {
+    let _ = n;
     json!({
         "type": "ObjectEvent",
-        "eventID": fake_hash(n),
         "eventTime": "2026-01-02T09:30:00+08:00",
         "eventTimeZoneOffset": "+08:00",
         "epcList": [id],
@@ -316,8 +312,36 @@ async fn capture_prove_query_and_refuse() {
         idnode_trace::record::Lifecycle::Transported
     );
 
+    // The CBV 2.0 event hash of the reference worked example is reproduced, and an eventID
+    // in hash form that is not the event's hash is refused.
+    let example: Value = serde_json::from_slice(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../conformance/vectors/trace/worked-example.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut single = example["event"].clone();
+    single["@context"] = example["event_context"].clone();
+    let reply = node.capture(&single).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let jws = reply.json()["receipts"][0]["jws"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let example_record = record_key.verify(&jws).unwrap();
+    assert_eq!(
+        example_record.record().event_hash,
+        example["eventHash"].as_str().unwrap()
+    );
+    single["eventID"] = json!(format!("ni:///sha-256;{}?ver=CBV2.0", "0".repeat(64)));
+    let reply = node.capture(&single).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert_eq!(reply.json()["field"], "eventID");
+
     // Proofs verify offline once a checkpoint covers the records.
-    let checkpoint = node.checkpoint_of(3).await;
+    let checkpoint = node.checkpoint_of(4).await;
     Note::parse(checkpoint.as_bytes())
         .unwrap()
         .verify(&Verifiers::new(vec![log_key.clone()]))
@@ -347,17 +371,17 @@ async fn capture_prove_query_and_refuse() {
     assert!(records.iter().all(|r| r["proof"].is_string()));
 
     // Tiles: the entries are the record digests; the level-0 tile holds the leaf hashes.
-    let entries = node.get("/log/tile/entries/000.p/3").await;
+    let entries = node.get("/log/tile/entries/000.p/4").await;
     assert_eq!(entries.status, StatusCode::OK);
     let parsed = parse_entry_bundle(&entries.body).unwrap();
     assert_eq!(
         hex::encode(parsed[2]),
         receipts[2]["digest"].as_str().unwrap()
     );
-    let tile = node.get("/log/tile/0/000.p/3").await;
-    assert_eq!(tile.body.len(), 96);
+    let tile = node.get("/log/tile/0/000.p/4").await;
+    assert_eq!(tile.body.len(), 128);
     assert_eq!(
-        node.get("/log/tile/0/000.p/4").await.status,
+        node.get("/log/tile/0/000.p/5").await.status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -383,10 +407,10 @@ async fn capture_prove_query_and_refuse() {
             .len(),
         2
     );
-    let paged = node.get("/epcis/events?perPage=2").await.json();
+    let paged = node.get("/epcis/events?perPage=3").await.json();
     let token = paged["nextPageToken"].as_str().unwrap().to_owned();
     let rest = node
-        .get(&format!("/epcis/events?perPage=2&nextPageToken={token}"))
+        .get(&format!("/epcis/events?perPage=3&nextPageToken={token}"))
         .await
         .json();
     assert_eq!(

@@ -178,13 +178,19 @@ fn refusal_response(refusal: Refusal) -> Response<Full<Bytes>> {
 fn prepare(state: &State, identity: &Identity, body: &[u8]) -> Result<Document, Refusal> {
     let value = idnode_trace::jcs::parse(body)
         .map_err(|e| Refusal::Invalid(Invalid::new(None, "", format!("not I-JSON: {e}"))))?;
-    let captured =
-        validate::split_document(value, state.trace.config.max_events).map_err(Refusal::Invalid)?;
+    // Validate the shape first, so that hashing only sees well-formed documents.
+    let captured = validate::split_document(value.clone(), state.trace.config.max_events)
+        .map_err(Refusal::Invalid)?;
+    for (i, event) in captured.events.iter().enumerate() {
+        validate::validate_event(i, event, &captured.context).map_err(Refusal::Invalid)?;
+    }
+    let hashes = event_hashes(&value, captured.events.len()).map_err(Refusal::Invalid)?;
+    drop(value);
     let context = captured.context;
     let mut authorized: HashMap<Vec<u8>, Result<String, Failure>> = HashMap::new();
     let mut prepared = Vec::with_capacity(captured.events.len());
-    for (i, mut event) in captured.events.into_iter().enumerate() {
-        validate::validate_event(i, &event, &context).map_err(Refusal::Invalid)?;
+    for ((i, mut event), event_hash) in captured.events.into_iter().enumerate().zip(hashes) {
+        check_event_id(i, &event, &event_hash).map_err(Refusal::Invalid)?;
         let mut subject: Option<(bool, String)> = None;
         let mut all: Vec<String> = Vec::new();
         for named in ids::named(&event) {
@@ -244,7 +250,6 @@ fn prepare(state: &State, identity: &Identity, body: &[u8]) -> Result<Document, 
         };
         let mentions = all.into_iter().filter(|m| *m != subject).collect();
         let lifecycle = lifecycle(&event);
-        let event_hash = event_hash(i, &event, &context).map_err(Refusal::Invalid)?;
         // A single event carried its own context, which the record holds instead.
         event.remove("@context");
         prepared.push(Prepared {
@@ -317,26 +322,45 @@ fn lifecycle(event: &Map<String, Value>) -> Lifecycle {
     }
 }
 
-/// The CBV 2.0 event hash of an event, `ni:///sha-256;<hex>?ver=CBV2.0`.
-///
-/// Until the CBV 2.0 algorithm is available in `idnode_trace`, the caller supplies it as the
-/// event's `eventID` in that form.
-fn event_hash(i: usize, event: &Map<String, Value>, _context: &Value) -> Result<String, Invalid> {
+/// Checks a computed CBV 2.0 event hash against an `eventID` given in the same
+/// `ni:///sha-256;…?ver=CBV2.0` form; any other `eventID` is the caller's own and is kept.
+fn check_event_id(i: usize, event: &Map<String, Value>, computed: &str) -> Result<(), Invalid> {
     let given = event.get("eventID").and_then(Value::as_str).unwrap_or("");
-    let shaped = given
-        .strip_prefix("ni:///sha-256;")
-        .and_then(|rest| rest.strip_suffix("?ver=CBV2.0"))
-        .is_some_and(|hex| {
-            hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        });
-    if shaped {
-        Ok(given.to_owned())
-    } else {
-        Err(Invalid::new(
+    let is_hash = given.starts_with(idnode_trace::epcis::EVENT_HASH_PREFIX)
+        && given.ends_with(idnode_trace::epcis::EVENT_HASH_SUFFIX);
+    if is_hash && given != computed {
+        return Err(Invalid::new(
             Some(i),
             "eventID",
-            "give the CBV 2.0 event hash as eventID (ni:///sha-256;<hex>?ver=CBV2.0)",
-        ))
+            format!("eventID is a CBV 2.0 event hash but not this event's ({computed})"),
+        ));
+    }
+    Ok(())
+}
+
+/// The CBV 2.0 event hashes of every event of the document, in order.
+fn event_hashes(document: &Value, count: usize) -> Result<Vec<String>, Invalid> {
+    use idnode_trace::epcis::{EpcisError, event_hashes};
+    match event_hashes(document) {
+        Ok(hashes) if hashes.len() == count => Ok(hashes),
+        Ok(hashes) => Err(Invalid::new(
+            None,
+            "epcisBody/eventList",
+            format!(
+                "the CBV 2.0 event hash covers {} of {count} events",
+                hashes.len()
+            ),
+        )),
+        Err(EpcisError::Event { index, reason }) => Err(Invalid::new(
+            Some(index),
+            "",
+            format!("no CBV 2.0 event hash: {reason}"),
+        )),
+        Err(error) => Err(Invalid::new(
+            None,
+            "",
+            format!("no CBV 2.0 event hash: {error}"),
+        )),
     }
 }
 
