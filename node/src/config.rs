@@ -23,6 +23,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// What this node says about itself in its site information.
     pub site: SiteConfig,
+    /// The native Handle protocol over UDP, TCP and the HTTP tunnel (`docs/native.md`).
+    pub native: crate::native::NativeConfig,
     /// Signed traceability records, the log and witnessing.
     pub trace: TraceConfig,
 }
@@ -36,6 +38,7 @@ impl Default for Config {
             handles: HandlesConfig::default(),
             auth: AuthConfig::default(),
             site: SiteConfig::default(),
+            native: crate::native::NativeConfig::default(),
             trace: TraceConfig::default(),
         }
     }
@@ -233,7 +236,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected_in_every_table() {
         assert!(Config::parse("bogus = 1").is_err());
-        for table in ["http", "https", "handles", "auth", "site", "trace"] {
+        for table in ["http", "https", "handles", "auth", "site", "trace", "native"] {
             let text = format!("{SAMPLE}\n[{table}]\nbogus = 1\n");
             // A repeated table is itself an error; test the key inside a fresh document too.
             assert!(Config::parse(&text).is_err(), "{table}");

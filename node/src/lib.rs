@@ -9,6 +9,7 @@ pub mod config;
 pub mod init;
 mod listeners;
 mod metrics;
+pub mod native;
 mod rest;
 pub mod server;
 mod site;

@@ -17,8 +17,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the REST API over HTTP and HTTPS. With no arguments, uses ./idnode-data and
-    /// listens on 127.0.0.1:8000 (HTTP) and 127.0.0.1:8443 (HTTPS).
+    /// Serve the REST API over HTTP and HTTPS and the native Handle protocol. With no
+    /// arguments, uses ./idnode-data and listens on 127.0.0.1:8000 (HTTP), 127.0.0.1:8443
+    /// (HTTPS) and 127.0.0.1:2641 (native, UDP and TCP).
     Serve {
         #[command(flatten)]
         common: Common,
@@ -28,6 +29,10 @@ enum Command {
         /// HTTPS address, or `off`.
         #[arg(long, value_name = "ADDR")]
         https: Option<Listen>,
+        /// Native Handle protocol address (UDP and TCP), or `off`; default 127.0.0.1:2641
+        /// unless the configuration file's `[native] listen` says otherwise.
+        #[arg(long, value_name = "ADDR")]
+        handle: Option<Listen>,
     },
     /// Home a prefix and create its prefix handle `0.NA/PREFIX` and the administrator
     /// `300:PREFIX/ADMIN`.
@@ -195,6 +200,7 @@ fn main() -> anyhow::Result<()> {
                 common,
                 http,
                 https,
+                handle,
             } => {
                 let mut config = common.load()?;
                 if let Some(Listen(addr)) = http {
@@ -202,6 +208,18 @@ fn main() -> anyhow::Result<()> {
                 }
                 if let Some(Listen(addr)) = https {
                     config.https.listen = addr;
+                }
+                match handle {
+                    Some(Listen(addr)) => {
+                        config.native.listen = Some(idnode::native::config::Listen(addr));
+                    }
+                    None if config.native.listen.is_none() => {
+                        let (ip, port) = idnode::native::config::DEFAULT_LISTEN;
+                        config.native.listen = Some(idnode::native::config::Listen(Some(
+                            SocketAddr::from((ip, port)),
+                        )));
+                    }
+                    None => {}
                 }
                 idnode::server::run(config).await
             }

@@ -27,13 +27,15 @@ pub struct Bound {
     pub http: Option<SocketAddr>,
     /// The HTTPS address.
     pub https: Option<SocketAddr>,
+    /// The native Handle protocol address (UDP and TCP on the same port).
+    pub native: Option<SocketAddr>,
 }
 
 /// Runs the node until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let (tx, rx) = watch::channel(false);
     let running = start(config, rx).await?;
-    tracing::info!(http = ?running.bound.http, https = ?running.bound.https, "serving");
+    tracing::info!(http = ?running.bound.http, https = ?running.bound.https, native = ?running.bound.native, "serving");
     wait_for_signal().await;
     tracing::info!("draining");
     let _ = tx.send(true);
@@ -65,6 +67,7 @@ pub async fn start(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
     let mut bound = Bound {
         http: None,
         https: None,
+        native: None,
     };
     let mut tasks = Vec::new();
     if let Some(addr) = state.config.http.listen {
@@ -105,6 +108,26 @@ pub async fn start(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
         state.clone(),
         shutdown.clone(),
     )));
+    if let Some(addr) = state.config.native.address() {
+        let tcp = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on native tcp {addr}"))?;
+        let addr = tcp.local_addr()?;
+        let udp = tokio::net::UdpSocket::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on native udp {addr}"))?;
+        bound.native = Some(addr);
+        tasks.push(tokio::spawn(crate::native::tcp::serve_tcp(
+            tcp,
+            state.clone(),
+            shutdown.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::native::udp::serve_udp(
+            udp,
+            state.clone(),
+            shutdown.clone(),
+        )));
+    }
     if state
         .resolver
         .store()

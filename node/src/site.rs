@@ -1,9 +1,13 @@
-//! This node's site information (`HS_SITE` data, the `/api/site` answer and, later, the
-//! `GET_SITE_INFO` reply), built from the configuration and the node's key.
+//! This node's site information (`HS_SITE` data, the `/api/site` answer and the native
+//! `GET_SITE_INFO` reply), built from the configuration and the node's keys.
+//!
+//! With the native listener on, the site lists TCP (query and admin) and UDP (query only) on
+//! the handle port, and publishes the native site key (RSA by default, see
+//! `native::keys`); otherwise it publishes the node's Ed25519 key.
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use idnode_proto::{Interface, Protocol, PublicKey, ServerInfo, SiteInfo};
+use idnode_proto::{Interface, Protocol, ServerInfo, SiteInfo};
 
 use crate::state::State;
 
@@ -15,8 +19,23 @@ pub(crate) fn site_info(state: &State) -> SiteInfo {
         .public_address
         .or_else(|| config.http.listen.map(|a| a.ip()))
         .or_else(|| config.https.listen.map(|a| a.ip()))
+        .or_else(|| config.native.address().map(|a| a.ip()))
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let mut interfaces = Vec::new();
+    if let Some(addr) = config.native.address() {
+        interfaces.push(Interface {
+            query: true,
+            admin: true,
+            protocol: Protocol::Tcp,
+            port: u32::from(addr.port()),
+        });
+        interfaces.push(Interface {
+            query: true,
+            admin: false,
+            protocol: Protocol::Udp,
+            port: u32::from(addr.port()),
+        });
+    }
     if let Some(addr) = config.http.listen {
         interfaces.push(Interface {
             query: true,
@@ -45,7 +64,7 @@ pub(crate) fn site_info(state: &State) -> SiteInfo {
         servers: vec![ServerInfo {
             server_id: 1,
             address: ServerInfo::address_of(address),
-            public_key: PublicKey::Ed25519(state.node_key.public_key_bytes()).to_bytes(),
+            public_key: state.native.published_key(&state.node_key).to_bytes(),
             interfaces,
         }],
     }

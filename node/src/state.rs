@@ -8,6 +8,7 @@
 //! | `keys/secret-seal.key` | the 32-byte key that seals stored `HS_SECKEY` secrets (mode 0600) |
 //! | `keys/node-ed25519.pem` | the node's Ed25519 signing key, published in its site information |
 //! | `keys/trace-log.pem`, `keys/trace-record.pem`, `keys/trace-witness.pem` | the Ed25519 keys that sign checkpoints, trace records and cosignatures |
+//! | `keys/native-rsa.pem` | the RSA key of the native site information and certified native responses (made when the native listener is on) |
 //! | `tls/cert.pem`, `tls/key.pem` | the self-signed certificate made on first start |
 
 use std::fs;
@@ -37,6 +38,8 @@ pub struct State {
     pub resolver: NodeResolver,
     /// The node's signing key.
     pub node_key: NodeKey,
+    /// The native Handle protocol's keys, challenges, sessions and limits.
+    pub native: crate::native::Native,
     /// Signed traceability records, the log and witnessing.
     pub trace: crate::trace::TraceState,
 }
@@ -51,6 +54,7 @@ impl State {
             .with_context(|| format!("cannot open database in {}", data.display()))?;
         let keeper = SecretKeeper::new(load_or_create_seal_key(&data)?);
         let node_key = load_or_create_node_key(&data)?;
+        let native = crate::native::Native::open(&config.native, &data)?;
         let trace = crate::trace::TraceState::open(&data, &config.trace)?;
         let server_admins = config
             .auth
@@ -78,6 +82,7 @@ impl State {
             config,
             resolver,
             node_key,
+            native,
             trace,
         }))
     }

@@ -126,6 +126,110 @@ impl<S: Store> Resolver<S> {
         }
     }
 
+    /// Runs `check` on the plain secret of every `HS_SECKEY` value at `identity` (index 0: any
+    /// index) and returns the verified identity when one passes. The native protocol's
+    /// challenge-response MACs need the raw secret, which is stored sealed; it is opened here
+    /// and handed only to `check`, never returned. Fails with RC 403 when nothing matches.
+    pub fn verify_secret_mac(
+        &self,
+        identity: &ValueRef,
+        check: impl Fn(&[u8]) -> bool,
+    ) -> Result<Identity, Failure> {
+        let fail = || Failure::bare(ResponseCode::AuthenticationFailed);
+        let Ok(handle) = self.parse_handle(&identity.handle) else {
+            return Err(fail());
+        };
+        let Some(stored) = self.store.get(&handle.key()).map_err(internal)? else {
+            return Err(fail());
+        };
+        let record = Record::parse(&stored.values).map_err(|_| fail())?;
+        let verified = record.iter().any(|v| {
+            (identity.index == 0 || v.index() == identity.index)
+                && v.value_type()
+                    .eq_ignore_ascii_case(types::HS_SECKEY.as_bytes())
+                && self.sealer.open(v.data()).is_some_and(|secret| check(&secret))
+        });
+        if verified {
+            Ok(Identity(identity.clone()))
+        } else {
+            Err(fail())
+        }
+    }
+
+    /// The `HS_PUBKEY` values at `identity` (index 0: any index), decoded; undecodable ones are
+    /// skipped. Fails with RC 403 when the handle does not exist here.
+    pub fn public_keys(&self, identity: &ValueRef) -> Result<Vec<PublicKey>, Failure> {
+        let fail = || Failure::bare(ResponseCode::AuthenticationFailed);
+        let Ok(handle) = self.parse_handle(&identity.handle) else {
+            return Err(fail());
+        };
+        let Some(stored) = self.store.get(&handle.key()).map_err(internal)? else {
+            return Err(fail());
+        };
+        let record = Record::parse(&stored.values).map_err(|_| fail())?;
+        Ok(record
+            .iter()
+            .filter(|v| {
+                (identity.index == 0 || v.index() == identity.index)
+                    && v.value_type()
+                        .eq_ignore_ascii_case(types::HS_PUBKEY.as_bytes())
+            })
+            .filter_map(|v| PublicKey::from_bytes(v.data()).ok())
+            .collect())
+    }
+
+    /// The checks the reference server makes before it challenges an unauthenticated write
+    /// (CNRI `HandleServer.do*`): the prefix must be homed here (RC 301), a create without
+    /// overwrite must name a new handle (RC 101), values must be valid (RC 202), and a modify
+    /// must name existing values that administrators may write (RC 100, 200, 401). Nothing is
+    /// revealed that a resolution would not reveal, and nothing is written.
+    pub fn check_before_auth(&self, op: &Operation) -> Result<(), Failure> {
+        match op {
+            Operation::Create {
+                handle,
+                values,
+                overwrite,
+            } => {
+                self.check_homed(handle)?;
+                check_values(values)?;
+                if !overwrite && self.store.get(&handle.key()).map_err(internal)?.is_some() {
+                    return Err(Failure::bare(ResponseCode::HandleAlreadyExists));
+                }
+            }
+            Operation::AddValues { handle, values, .. } => {
+                self.check_homed(handle)?;
+                check_values(values)?;
+            }
+            Operation::ModifyValues { handle, values } => {
+                self.check_homed(handle)?;
+                check_values(values)?;
+                let old = self.existing(handle)?;
+                let record = Record::parse(&old.values).map_err(corrupt)?;
+                for new in values {
+                    let Some(slot) = record.iter().find(|v| v.index() == new.index) else {
+                        return Err(Failure::bare(ResponseCode::ValuesNotFound));
+                    };
+                    if !slot.permissions().admin_write() {
+                        return Err(Failure::new(
+                            ResponseCode::InsufficientPermissions,
+                            "Value is read-only",
+                        ));
+                    }
+                }
+            }
+            Operation::RemoveValues { handle, .. } | Operation::Delete { handle } => {
+                self.check_homed(handle)?;
+            }
+            Operation::Resolve { handle, .. } => self.check_homed(handle)?,
+            Operation::Mint { .. }
+            | Operation::ListHandles { .. }
+            | Operation::ListHomed
+            | Operation::Home { .. }
+            | Operation::Unhome { .. } => {}
+        }
+        Ok(())
+    }
+
     /// Whether this node homes the handle's prefix (or one of its ancestors).
     pub fn is_homed_here(&self, handle: &Handle) -> Result<bool, Failure> {
         match self.check_homed(handle) {
