@@ -7,14 +7,22 @@
 //! build the outcome. Write conflicts are retried. Front ends only map bytes to operations and
 //! outcomes back to bytes; they hold no other logic.
 //!
+//! The hazardous-chemicals domain lives here too, so that every interface gets it: the template
+//! step that validates records against their metadata template, template versions, the
+//! append-only audit log ([`domain`]) and enterprise onboarding ([`onboarding`]).
+//!
 //! This crate opens no sockets or files and does not read the clock: `now` comes in with every
 //! request, and randomness and secret sealing come in through the [`Random`] and
 //! [`SecretSealer`] traits.
 #![warn(missing_docs)]
 
 pub mod authz;
+pub mod domain;
+pub mod onboarding;
 mod op;
 mod pipeline;
 
+pub use domain::{AuditCursor, AuditEvent, AuditPage, AuditQuery, StoredTemplate};
+pub use onboarding::{Application, EntState, Enterprise, Review};
 pub use op::{Failure, Identity, Operation, Outcome, Request};
 pub use pipeline::{Config, Random, Resolver, SecretSealer};

@@ -24,6 +24,9 @@ pub struct Config {
     /// their permissions on every handle `P/x`, as with the reference server's default
     /// `allow_na_admins = yes`.
     pub allow_prefix_admins: bool,
+    /// Auditors (regulators): identities that may read every value, public or not, and the
+    /// audit log, and may write nothing. Every read they make is audited.
+    pub auditors: Vec<ValueRef>,
 }
 
 impl Default for Config {
@@ -34,6 +37,7 @@ impl Default for Config {
             max_group_depth: 8,
             max_write_retries: 8,
             allow_prefix_admins: true,
+            auditors: Vec::new(),
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct Resolver<S> {
     config: Config,
     random: Box<dyn Random>,
     sealer: Box<dyn SecretSealer>,
+    /// Templates read so far (versions are immutable).
+    pub(crate) templates: crate::domain::TemplateCache,
 }
 
 impl<S: Store> Resolver<S> {
@@ -80,6 +86,7 @@ impl<S: Store> Resolver<S> {
             config,
             random,
             sealer,
+            templates: crate::domain::TemplateCache::default(),
         }
     }
 
@@ -147,7 +154,10 @@ impl<S: Store> Resolver<S> {
             (identity.index == 0 || v.index() == identity.index)
                 && v.value_type()
                     .eq_ignore_ascii_case(types::HS_SECKEY.as_bytes())
-                && self.sealer.open(v.data()).is_some_and(|secret| check(&secret))
+                && self
+                    .sealer
+                    .open(v.data())
+                    .is_some_and(|secret| check(&secret))
         });
         if verified {
             Ok(Identity(identity.clone()))
@@ -276,7 +286,11 @@ impl<S: Store> Resolver<S> {
                 handle,
                 filter,
                 public_only,
-            } => self.resolve(handle, &filter, public_only, identity),
+            } => {
+                let outcome = self.resolve(handle, &filter, public_only, identity)?;
+                self.audit_auditor_read(identity, &outcome, req.now).await?;
+                Ok(outcome)
+            }
             Operation::Create {
                 handle,
                 values,
@@ -298,9 +312,10 @@ impl<S: Store> Resolver<S> {
                 self.modify_values(handle, values, identity, req.now).await
             }
             Operation::RemoveValues { handle, indexes } => {
-                self.remove_values(handle, &indexes, identity).await
+                self.remove_values(handle, &indexes, identity, req.now)
+                    .await
             }
-            Operation::Delete { handle } => self.delete(handle, identity).await,
+            Operation::Delete { handle } => self.delete(handle, identity, req.now).await,
             Operation::ListHandles { prefix, page } => self.list_handles(&prefix, page, identity),
             Operation::ListHomed => Ok(Outcome::Prefixes(
                 self.store
@@ -311,11 +326,11 @@ impl<S: Store> Resolver<S> {
                     .collect(),
             )),
             Operation::Home { prefix } => {
-                self.change_homing(Mutation::HomePrefix { prefix }, identity)
+                self.change_homing(Mutation::HomePrefix { prefix }, identity, req.now)
                     .await
             }
             Operation::Unhome { prefix } => {
-                self.change_homing(Mutation::UnhomePrefix { prefix }, identity)
+                self.change_homing(Mutation::UnhomePrefix { prefix }, identity, req.now)
                     .await
             }
         }
@@ -395,17 +410,18 @@ impl<S: Store> Resolver<S> {
             let allowed = match may_read_private {
                 Some(allowed) => allowed,
                 None => {
-                    let allowed = self.authorizer().holds_on(
-                        identity,
-                        &handle,
-                        &stored.values,
-                        AdminPerms::READ_VALUE,
-                    )?;
+                    let allowed = self.is_auditor(identity)
+                        || self.authorizer().holds_on(
+                            identity,
+                            &handle,
+                            &stored.values,
+                            AdminPerms::READ_VALUE,
+                        )?;
                     may_read_private = Some(allowed);
                     allowed
                 }
             };
-            if !allowed || !perms.admin_read() {
+            if !allowed || !(perms.admin_read() || self.is_auditor(identity)) {
                 unchanged = false;
                 continue;
             }
@@ -498,6 +514,7 @@ impl<S: Store> Resolver<S> {
                         needed.push(AdminPerms::MODIFY_VALUE);
                     }
                     self.require_all(identity, &handle, &old.values, &needed)?;
+                    self.check_template(&handle, Some(&old_values), &replaced, now)?;
                     (
                         Expect::Version(old.version),
                         false,
@@ -516,15 +533,20 @@ impl<S: Store> Resolver<S> {
                         };
                         values.push(HandleValue::new(index, types::HS_ADMIN, admin.to_bytes()));
                     }
+                    self.check_template(&handle, None, &values, now)?;
                     (Expect::Absent, true, self.stamp_and_encode(&values, now))
                 }
             };
+            let action = if created { "create" } else { "replace" };
             let batch = WriteBatch {
-                mutations: vec![Mutation::PutHandle {
-                    handle: handle.as_str().to_owned(),
-                    values: record,
-                    expect,
-                }],
+                mutations: vec![
+                    Mutation::PutHandle {
+                        handle: handle.as_str().to_owned(),
+                        values: record,
+                        expect,
+                    },
+                    crate::domain::audit_write(Some(identity), action, handle.as_str(), now),
+                ],
             };
             match self.store.commit(batch).await {
                 Ok(()) => return Ok(Outcome::Done { handle, created }),
@@ -632,6 +654,7 @@ impl<S: Store> Resolver<S> {
                 Ok((merged, needed, created))
             },
             identity,
+            ("add_values", now),
         )
         .await
     }
@@ -673,6 +696,7 @@ impl<S: Store> Resolver<S> {
                 Ok((merged, needed, false))
             },
             identity,
+            ("modify_values", now),
         )
         .await
     }
@@ -682,6 +706,7 @@ impl<S: Store> Resolver<S> {
         handle: Handle,
         indexes: &[u32],
         identity: Option<&Identity>,
+        now: u32,
     ) -> Result<Outcome, Failure> {
         self.check_homed(&handle)?;
         let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
@@ -704,6 +729,7 @@ impl<S: Store> Resolver<S> {
                 Ok((kept, needed, false))
             },
             identity,
+            ("remove_values", now),
         )
         .await
     }
@@ -716,6 +742,7 @@ impl<S: Store> Resolver<S> {
         handle: &Handle,
         change: F,
         identity: &Identity,
+        (action, now): (&str, u32),
     ) -> Result<Outcome, Failure>
     where
         F: Fn(&[HandleValue]) -> Result<(Vec<HandleValue>, Vec<u16>, bool), Failure>,
@@ -735,12 +762,16 @@ impl<S: Store> Resolver<S> {
             if new_values.len() > MAX_VALUES {
                 return Err(Failure::new(ResponseCode::InvalidValue, "Too many values"));
             }
+            self.check_template(handle, Some(&old_values), &new_values, now)?;
             let batch = WriteBatch {
-                mutations: vec![Mutation::PutHandle {
-                    handle: handle.as_str().to_owned(),
-                    values: Record::encode(&new_values),
-                    expect: Expect::Version(old.version),
-                }],
+                mutations: vec![
+                    Mutation::PutHandle {
+                        handle: handle.as_str().to_owned(),
+                        values: Record::encode(&new_values),
+                        expect: Expect::Version(old.version),
+                    },
+                    crate::domain::audit_write(Some(identity), action, handle.as_str(), now),
+                ],
             };
             match self.store.commit(batch).await {
                 Ok(()) => {
@@ -767,6 +798,7 @@ impl<S: Store> Resolver<S> {
         &self,
         handle: Handle,
         identity: Option<&Identity>,
+        now: u32,
     ) -> Result<Outcome, Failure> {
         self.check_homed(&handle)?;
         let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
@@ -774,10 +806,13 @@ impl<S: Store> Resolver<S> {
             let old = self.existing(&handle)?;
             self.require_all(identity, &handle, &old.values, &[AdminPerms::DELETE_HANDLE])?;
             let batch = WriteBatch {
-                mutations: vec![Mutation::DeleteHandle {
-                    handle: handle.as_str().to_owned(),
-                    expect: Expect::Version(old.version),
-                }],
+                mutations: vec![
+                    Mutation::DeleteHandle {
+                        handle: handle.as_str().to_owned(),
+                        expect: Expect::Version(old.version),
+                    },
+                    crate::domain::audit_write(Some(identity), "delete", handle.as_str(), now),
+                ],
             };
             match self.store.commit(batch).await {
                 Ok(()) => {
@@ -846,6 +881,7 @@ impl<S: Store> Resolver<S> {
         &self,
         mutation: Mutation,
         identity: Option<&Identity>,
+        now: u32,
     ) -> Result<Outcome, Failure> {
         let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
         if !self.authorizer().is_server_admin(identity) {
@@ -857,9 +893,14 @@ impl<S: Store> Resolver<S> {
         };
         let handle = Handle::prefix_handle(&prefix)
             .map_err(|e| Failure::new(ResponseCode::InvalidHandle, e.to_string()))?;
+        let action = match &mutation {
+            Mutation::HomePrefix { .. } => "home",
+            _ => "unhome",
+        };
+        let audit = crate::domain::audit_write(Some(identity), action, handle.as_str(), now);
         self.store
             .commit(WriteBatch {
-                mutations: vec![mutation],
+                mutations: vec![mutation, audit],
             })
             .await
             .map_err(internal)?;
