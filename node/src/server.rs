@@ -56,25 +56,60 @@ pub struct Running {
 
 /// Opens the state and binds the listeners; serving continues in spawned tasks until `shutdown`
 /// turns true.
-pub async fn start(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<Running> {
+pub async fn start(mut config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<Running> {
     crate::metrics::install();
-    let tls_files = if config.https.listen.is_some() {
+    // Bind first, so that the site information publishes the ports actually bound (which
+    // differ from the configured ones when those are port 0).
+    let http = match config.http.listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on http {addr}"))?,
+        ),
+        None => None,
+    };
+    let https = match config.https.listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on https {addr}"))?,
+        ),
+        None => None,
+    };
+    let native = match config.native.address() {
+        Some(addr) => {
+            let tcp = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on native tcp {addr}"))?;
+            let addr = tcp.local_addr()?;
+            let udp = tokio::net::UdpSocket::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on native udp {addr}"))?;
+            Some((tcp, udp))
+        }
+        None => None,
+    };
+    let bound = Bound {
+        http: http.as_ref().map(TcpListener::local_addr).transpose()?,
+        https: https.as_ref().map(TcpListener::local_addr).transpose()?,
+        native: native
+            .as_ref()
+            .map(|(tcp, _)| tcp.local_addr())
+            .transpose()?,
+    };
+    config.http.listen = bound.http;
+    config.https.listen = bound.https;
+    if let Some(addr) = bound.native {
+        config.native.listen = Some(crate::native::config::Listen(Some(addr)));
+    }
+    let tls_files = if https.is_some() {
         Some(state::tls_files(&config)?)
     } else {
         None
     };
     let state = State::open(config)?;
-    let mut bound = Bound {
-        http: None,
-        https: None,
-        native: None,
-    };
     let mut tasks = Vec::new();
-    if let Some(addr) = state.config.http.listen {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on http {addr}"))?;
-        bound.http = Some(listener.local_addr()?);
+    if let Some(listener) = http {
         tasks.push(tokio::spawn(crate::listeners::serve_http(
             listener,
             None,
@@ -82,7 +117,7 @@ pub async fn start(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
             shutdown.clone(),
         )));
     }
-    if let (Some(addr), Some((cert, key))) = (state.config.https.listen, tls_files) {
+    if let (Some(listener), Some((cert, key))) = (https, tls_files) {
         let cert_pem =
             std::fs::read(&cert).with_context(|| format!("cannot read {}", cert.display()))?;
         let key_pem =
@@ -93,10 +128,6 @@ pub async fn start(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
             &[b"h2".to_vec(), b"http/1.1".to_vec()],
         )
         .context("invalid TLS certificate or key")?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on https {addr}"))?;
-        bound.https = Some(listener.local_addr()?);
         tasks.push(tokio::spawn(crate::listeners::serve_http(
             listener,
             Some(TlsAcceptor::from(tls)),
@@ -108,15 +139,7 @@ pub async fn start(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::R
         state.clone(),
         shutdown.clone(),
     )));
-    if let Some(addr) = state.config.native.address() {
-        let tcp = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on native tcp {addr}"))?;
-        let addr = tcp.local_addr()?;
-        let udp = tokio::net::UdpSocket::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on native udp {addr}"))?;
-        bound.native = Some(addr);
+    if let Some((tcp, udp)) = native {
         tasks.push(tokio::spawn(crate::native::tcp::serve_tcp(
             tcp,
             state.clone(),

@@ -1863,7 +1863,6 @@ async fn prefixes_site_and_service_endpoints() {
 /// configuration it publishes 0, because it is built from the configuration rather than from
 /// the bound addresses.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known issue: /api/site reports the configured port 0 instead of the bound port"]
 async fn site_publishes_bound_ports() {
     let node = Node::start().await;
     let body = node.https().get("/api/site").await.expect(200, 1);
