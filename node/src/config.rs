@@ -113,6 +113,9 @@ pub struct AuthConfig {
     pub server_admins: Vec<String>,
     /// PBKDF2 iterations used when a secret key is stored.
     pub secret_iterations: u32,
+    /// Auditors (regulators, `index:handle`): they read every value, public or not, and the
+    /// audit log, and write nothing; each of their reads is audited.
+    pub auditors: Vec<String>,
 }
 
 impl Default for AuthConfig {
@@ -120,6 +123,7 @@ impl Default for AuthConfig {
         Self {
             server_admins: Vec::new(),
             secret_iterations: 100_000,
+            auditors: Vec::new(),
         }
     }
 }

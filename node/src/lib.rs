@@ -13,6 +13,7 @@ pub mod native;
 mod rest;
 pub mod server;
 mod site;
+mod snms;
 pub mod state;
 pub mod trace;
 pub mod verify;

@@ -63,6 +63,7 @@ where
     match (req.method(), path.as_str()) {
         _ if crate::native::http::is_tunnel(&req) => crate::native::http::serve(state, conn, req).await,
         _ if crate::trace::owns(&path) => crate::trace::serve(state, conn, req).await,
+        _ if crate::snms::owns(&path) => crate::snms::serve(state, conn, req).await,
         (&Method::GET, "/healthz") => plain(StatusCode::OK, "ok\n"),
         (&Method::GET, "/metrics") => crate::metrics::render(),
         (&Method::OPTIONS, _) => preflight(),

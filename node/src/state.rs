@@ -65,7 +65,17 @@ impl State {
                     .with_context(|| format!("invalid server admin {s:?}: expected index:handle"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let auditors = config
+            .auth
+            .auditors
+            .iter()
+            .map(|s| {
+                ValueRef::parse(s)
+                    .with_context(|| format!("invalid auditor {s:?}: expected index:handle"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let resolver_config = idnode_resolver::Config {
+            auditors,
             handle_rules: HandleRules {
                 max_len: config.handles.max_length,
             },

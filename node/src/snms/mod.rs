@@ -1,0 +1,325 @@
+//! The SNMS-compatible HTTP API (reference design §6): tokens, identifier registration and
+//! resolution (single and batch), templates, enterprise onboarding and the audit log.
+//!
+//! Like `rest`, this module only translates: every request becomes resolver calls, so template
+//! validation, authorization and auditing are the same as on every other interface. Responses
+//! use the SNMS envelope `{"status", "message", "data"}` with status `1` (ok), `-1` (not logged
+//! in), `-2` (business error, see `message`), `-3` (no permission) or `-4` (internal error);
+//! the HTTP status mirrors it (200, 401, 400, 403, 500). `docs/snms.md` describes every route.
+//!
+//! Authentication: `Authorization: Bearer <token>` with a token from `POST /identity/token`, or
+//! HTTP Basic as on the handle.net API. As for Basic, credentials count only over TLS, or over
+//! plain HTTP from loopback when `http.allow_loopback_plain_writes` is set.
+
+mod admin;
+mod data;
+mod token;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Full, Limited};
+use idnode_proto::ResponseCode;
+use idnode_resolver::{Failure, Identity};
+use percent_encoding::percent_decode_str;
+use serde_json::{Value, json};
+
+use crate::rest::{self, Auth, Conn};
+use crate::state::State;
+
+/// The most items a batch call accepts (SNMS: ≤ 2000 per call).
+pub(crate) const MAX_BATCH: usize = 2000;
+
+/// The largest body of a batch call.
+const MAX_BATCH_BODY: usize = 32 << 20;
+
+/// Whether a path belongs to this API.
+pub(crate) fn owns(path: &str) -> bool {
+    path.starts_with("/identity/")
+        || path == "/identity/token"
+        || path.starts_with("/identityv2/")
+        || path.starts_with("/snms/")
+}
+
+/// An SNMS envelope status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// 1: success.
+    Ok,
+    /// -1: not logged in.
+    NotLoggedIn,
+    /// -2: business error.
+    Business,
+    /// -3: no permission.
+    Forbidden,
+    /// -4: internal error.
+    Internal,
+}
+
+impl Status {
+    fn code(self) -> i32 {
+        match self {
+            Self::Ok => 1,
+            Self::NotLoggedIn => -1,
+            Self::Business => -2,
+            Self::Forbidden => -3,
+            Self::Internal => -4,
+        }
+    }
+
+    fn http(self) -> StatusCode {
+        match self {
+            Self::Ok => StatusCode::OK,
+            Self::NotLoggedIn => StatusCode::UNAUTHORIZED,
+            Self::Business => StatusCode::BAD_REQUEST,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The envelope status of a pipeline failure.
+    pub(crate) fn of(failure: &Failure) -> Self {
+        match failure.rc {
+            ResponseCode::AuthenticationNeeded | ResponseCode::AuthenticationFailed => {
+                Self::NotLoggedIn
+            }
+            ResponseCode::InvalidAdmin | ResponseCode::InsufficientPermissions => Self::Forbidden,
+            ResponseCode::Error | ResponseCode::ServerTooBusy => Self::Internal,
+            _ => Self::Business,
+        }
+    }
+}
+
+/// A response in the SNMS envelope.
+pub(crate) fn envelope(status: Status, message: &str, data: Value) -> Response<Full<Bytes>> {
+    let body = json!({"status": status.code(), "message": message, "data": data});
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status.http();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    response
+}
+
+/// A success with data.
+pub(crate) fn ok(data: Value) -> Response<Full<Bytes>> {
+    envelope(Status::Ok, "success", data)
+}
+
+/// A business error (-2).
+pub(crate) fn business(message: impl AsRef<str>) -> Response<Full<Bytes>> {
+    envelope(Status::Business, message.as_ref(), Value::Null)
+}
+
+/// The envelope of a pipeline failure.
+pub(crate) fn failure(failure: &Failure) -> Response<Full<Bytes>> {
+    envelope(Status::of(failure), &failure_message(failure), Value::Null)
+}
+
+/// The message of a failure: its text, or the response code's name.
+pub(crate) fn failure_message(failure: &Failure) -> String {
+    if failure.message.is_empty() {
+        format!("{:?}", failure.rc)
+    } else {
+        failure.message.clone()
+    }
+}
+
+/// Answers one request of this API.
+pub(crate) async fn serve<B>(state: Arc<State>, conn: Conn, req: Request<B>) -> Response<Full<Bytes>>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let started = std::time::Instant::now();
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let query = Query::parse(req.uri().query());
+    let identity = match identify(&state, conn, req.headers()).await {
+        Ok(identity) => identity,
+        Err(response) => return response,
+    };
+    let body = if matches!(method, http::Method::GET | http::Method::HEAD) {
+        Bytes::new()
+    } else {
+        let limit = if path.contains("/batch") {
+            MAX_BATCH_BODY
+        } else {
+            state.config.http.max_body_bytes
+        };
+        match Limited::new(req.into_body(), limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return business(format!("the body is unreadable or larger than {limit} bytes")),
+        }
+    };
+    let call = Call {
+        state: &state,
+        identity: identity.as_ref(),
+        query: &query,
+        body: &body,
+        now: crate::rest_now(),
+    };
+    let response = match (method.as_str(), path.as_str()) {
+        ("POST", "/identity/token") => token::issue(&call).await,
+        (_, p) if p.starts_with("/identityv2/data") => data::route(&call, method.as_str(), p).await,
+        (_, "/snms/api/v5/template") => admin::template(&call, method.as_str()).await,
+        ("POST", "/snms/api/v3/ent/apply") => admin::apply(&call).await,
+        ("GET", "/snms/api/v3/ent/page") => admin::enterprise_page(&call),
+        ("GET", "/snms/api/v3/ent/detail") => admin::enterprise_detail(&call),
+        ("POST", "/snms/api/v3/ent/review") => admin::review(&call).await,
+        ("GET", "/snms/api/prefix/query") => admin::prefix_query(&call),
+        ("GET", "/snms/api/v5/audit") => admin::audit(&call),
+        _ => business(format!("unknown endpoint {method} {path}"))
+            .map_status(StatusCode::NOT_FOUND),
+    };
+    crate::metrics::record("snms", "snms", response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// What a route handler gets.
+pub(crate) struct Call<'a> {
+    pub(crate) state: &'a Arc<State>,
+    pub(crate) identity: Option<&'a Identity>,
+    pub(crate) query: &'a Query,
+    pub(crate) body: &'a Bytes,
+    pub(crate) now: u32,
+}
+
+impl Call<'_> {
+    /// The body as JSON, or a business error response.
+    // The error is the finished response, built at most once per request.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn json(&self) -> Result<Value, Response<Full<Bytes>>> {
+        serde_json::from_slice(self.body).map_err(|e| business(format!("malformed JSON: {e}")))
+    }
+}
+
+trait MapStatus {
+    fn map_status(self, status: StatusCode) -> Self;
+}
+
+impl MapStatus for Response<Full<Bytes>> {
+    fn map_status(mut self, status: StatusCode) -> Self {
+        *self.status_mut() = status;
+        self
+    }
+}
+
+/// The caller: a Bearer token, HTTP Basic credentials, or nobody. Credentials that do not
+/// verify are answered with status -1 at once.
+// The error is the finished response, built at most once per request.
+#[allow(clippy::result_large_err)]
+async fn identify(
+    state: &Arc<State>,
+    conn: Conn,
+    headers: &http::HeaderMap,
+) -> Result<Option<Identity>, Response<Full<Bytes>>> {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(None);
+    };
+    let bearer = value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    if let Some(token) = bearer {
+        if !credentials_allowed(state, conn) {
+            return Err(envelope(
+                Status::NotLoggedIn,
+                "tokens are accepted over HTTPS only",
+                Value::Null,
+            ));
+        }
+        return match token::verify(state, token, crate::rest_now()) {
+            Some(identity) => Ok(Some(identity)),
+            None => Err(envelope(
+                Status::NotLoggedIn,
+                "the token is unknown or expired; log in again",
+                Value::Null,
+            )),
+        };
+    }
+    match rest::authenticate(state, conn, headers).await {
+        Auth::Anonymous => Ok(None),
+        Auth::Verified(identity) => Ok(Some(identity)),
+        Auth::Rejected => Err(envelope(
+            Status::NotLoggedIn,
+            "the credentials were not accepted",
+            Value::Null,
+        )),
+    }
+}
+
+/// Whether credentials may be used on this connection (the rule of the handle.net API).
+pub(crate) fn credentials_allowed(state: &State, conn: Conn) -> bool {
+    conn.tls || (state.config.http.allow_loopback_plain_writes && conn.peer.ip().is_loopback())
+}
+
+/// The parsed query string.
+pub(crate) struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(query: Option<&str>) -> Self {
+        let decode = |s: &str| {
+            percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        Self(
+            query
+                .unwrap_or("")
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (decode(k), decode(v))
+                })
+                .collect(),
+        )
+    }
+
+    /// The first value of a parameter, if present and not empty.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A numeric parameter.
+    pub(crate) fn number<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        self.get(name).and_then(|v| v.trim().parse().ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_queries() {
+        assert!(owns("/identity/token"));
+        assert!(owns("/identityv2/data/detail"));
+        assert!(owns("/snms/api/v5/template"));
+        assert!(!owns("/api/handles/x"));
+        let q = Query::parse(Some("handle=88.118.8%2Fx&limit=5&empty="));
+        assert_eq!(q.get("handle"), Some("88.118.8/x"));
+        assert_eq!(q.number::<usize>("limit"), Some(5));
+        assert_eq!(q.get("empty"), None);
+    }
+
+    #[test]
+    fn statuses_follow_the_failure() {
+        let of = |rc| Status::of(&Failure::bare(rc));
+        assert_eq!(of(ResponseCode::InvalidValue), Status::Business);
+        assert_eq!(of(ResponseCode::InvalidAdmin), Status::Forbidden);
+        assert_eq!(of(ResponseCode::AuthenticationNeeded), Status::NotLoggedIn);
+        assert_eq!(of(ResponseCode::Error), Status::Internal);
+        assert_eq!(Status::Business.http(), StatusCode::BAD_REQUEST);
+    }
+}
