@@ -71,6 +71,8 @@ section "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 section "cargo test"
+# trace/tests/epcis_differential.rs compares with the reference event hash generator in .venv.
+export IDNODE_EPCIS_DIFF_PYTHON="$PWD/.venv/bin/python"
 cargo test --workspace
 
 section "build idnode"
