@@ -26,6 +26,7 @@
 
 pub mod aux;
 pub mod changes;
+mod listen;
 mod mem;
 mod plan;
 mod redb_store;
@@ -37,6 +38,7 @@ use thiserror::Error;
 
 pub use aux::{AuxEntry, AuxScan};
 pub use changes::Change;
+pub use listen::{CommitListener, CommitNotice};
 pub use mem::MemStore;
 pub use redb_store::{RedbStats, RedbStore};
 pub use trace::{

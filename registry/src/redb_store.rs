@@ -35,6 +35,7 @@ use idnode_trace::merkle::Hash;
 
 use crate::aux::{AuxEntry, AuxOp, AuxScan, decode_entry, encode_entry, in_bounds};
 use crate::changes::{Change, next_seq};
+use crate::listen::{CommitListener, CommitNotice, ListenerSlot};
 use crate::plan::{Current, Op, handle_range, plan};
 use crate::trace::{
     StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceStore, TraceTables,
@@ -158,6 +159,7 @@ pub struct RedbStore {
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
+    listener: ListenerSlot,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -177,13 +179,15 @@ impl RedbStore {
         init_tables(&db)?;
         let db = Arc::new(db);
         let counters = Arc::new(Counters::default());
+        let listener = ListenerSlot::default();
         let (jobs, queue) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("idnode-writer".to_owned())
             .spawn({
                 let db = Arc::clone(&db);
                 let counters = Arc::clone(&counters);
-                move || run_writer(&db, &queue, &counters)
+                let listener = listener.clone();
+                move || run_writer(&db, &queue, &counters, &listener)
             })
             .map_err(storage("starting the writer thread"))?;
         Ok(Self {
@@ -191,7 +195,14 @@ impl RedbStore {
             jobs: Some(jobs),
             writer: Some(writer),
             counters,
+            listener,
         })
+    }
+
+    /// Calls `listener` after every group commit that changed handles or prefixes, once the
+    /// commit is durable and before its writers are acknowledged. Replaces any earlier listener.
+    pub fn set_commit_listener(&self, listener: CommitListener) {
+        self.listener.set(listener);
     }
 
     /// A snapshot of the writer's counters.
@@ -608,7 +619,12 @@ fn init_tables(db: &Database) -> Result<(), StoreError> {
 }
 
 /// The writer thread: group commit until the queue closes.
-fn run_writer(db: &Database, queue: &mpsc::Receiver<Job>, counters: &Counters) {
+fn run_writer(
+    db: &Database,
+    queue: &mpsc::Receiver<Job>,
+    counters: &Counters,
+    listener: &ListenerSlot,
+) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -621,6 +637,13 @@ fn run_writer(db: &Database, queue: &mpsc::Receiver<Job>, counters: &Counters) {
             .largest_group
             .fetch_max(group.len() as u64, Ordering::Relaxed);
         let outcomes = commit_group(db, &group, counters);
+        let mut notice = CommitNotice::default();
+        for (job, outcome) in group.iter().zip(&outcomes) {
+            if let (Job::Handles { batch, .. }, Ok(_)) = (job, outcome) {
+                notice.add(batch);
+            }
+        }
+        listener.notify(&notice);
         for (job, outcome) in group.into_iter().zip(outcomes) {
             match &outcome {
                 Ok(_) => counters.batches.fetch_add(1, Ordering::Relaxed),
