@@ -192,6 +192,9 @@ def run_suite(name: str, idnode: Path, workdir: Path) -> tuple[int, int, bool]:
             return 0, 1, False
         print(f"node ready: {node.https} (HTTPS), {node.http} (HTTP), data {data}", flush=True)
         command = suite_commands(node.https, node.http, data / "tls" / "cert.pem", secret, node.handle)[name]
+        if node.handle:
+            # The native suite starts a second node of its own with a low-quota configuration.
+            command += ["--idnode", str(idnode)]
         passed = failed = None
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 stdin=subprocess.DEVNULL, cwd=str(REPO))
