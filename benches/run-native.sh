@@ -104,7 +104,12 @@ fi
 section "idnode: init and serve on CPU $SERVER_CPU (native 127.0.0.1:$HANDLE_PORT)"
 head -c 24 /dev/urandom | base64 | tr -d '\n=/+' >"$WORK/secret"
 "$BIN/idnode" init --data "$WORK/data" --prefix "$PREFIX" --admin-secret-file "$WORK/secret" >/dev/null
-taskset -c "$SERVER_CPU" "$BIN/idnode" serve --data "$WORK/data" --http "127.0.0.1:$HTTP_PORT" \
+# The per-source UDP limits (against amplification) would throttle a load generator on one
+# loopback address; lift them for the measurement.
+printf '[native]\nudp_requests_per_second = 4000000000\nudp_unverified_bytes_per_second = 4000000000\n' \
+  >"$WORK/idnode.toml"
+taskset -c "$SERVER_CPU" "$BIN/idnode" serve --config "$WORK/idnode.toml" --data "$WORK/data" \
+  --http "127.0.0.1:$HTTP_PORT" \
   --https "127.0.0.1:$HTTPS_PORT" --handle "127.0.0.1:$HANDLE_PORT" >"$WORK/idnode.log" 2>&1 &
 IDNODE=$!
 PIDS+=("$IDNODE")
