@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod demo;
+pub mod import;
 pub mod init;
 mod listeners;
 mod metrics;

@@ -46,6 +46,36 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         admin_secret_file: Option<PathBuf>,
     },
+    /// Import records from a CSV or JSON Lines file into a stopped node's data directory,
+    /// validating every row against a template; rejected rows go to a report.
+    Import {
+        #[command(flatten)]
+        common: Common,
+        /// The template, such as hazchem.product or hazchem.product@1.
+        #[arg(long)]
+        template: String,
+        /// The prefix that suffix columns are appended to, such as 88.118.8.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Give an item the same value in every row, as idType=value (repeatable).
+        #[arg(long = "set", value_name = "ITEM=VALUE")]
+        set: Vec<String>,
+        /// Where to write the report of rejected rows.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// The input file (.csv, .jsonl or .ndjson).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Seed a data directory with a demo hazardous-chemicals node: an enterprise, its products
+    /// from data/chemicals.csv, equipment, batches and shipments; then print what to try.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        /// The chemicals file (default data/chemicals.csv).
+        #[arg(long, value_name = "FILE")]
+        chemicals: Option<PathBuf>,
+    },
     /// Verify signed trace records offline: tlog-proof bundles (or bare record JWS) against a
     /// policy of log, witness and record keys. No network, no database.
     Verify {
@@ -165,6 +195,22 @@ fn verify(
     }
 }
 
+/// Prints what an import did.
+fn print_import(summary: &idnode::import::ImportSummary) {
+    let secs = summary.elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "{} rows in {:.1} s ({:.0} rows/s): {} created, {} updated, {} unchanged, {} rejected",
+        summary.rows,
+        secs,
+        summary.rows as f64 / secs,
+        summary.created,
+        summary.updated,
+        summary.unchanged,
+        summary.rejected
+    );
+    println!("report of rejected rows: {}", summary.report.display());
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::Verify {
@@ -241,6 +287,44 @@ fn main() -> anyhow::Result<()> {
                     ),
                     None => println!("the administrator's secret is the one given"),
                 }
+                Ok(())
+            }
+            Command::Import {
+                common,
+                template,
+                prefix,
+                set,
+                report,
+                file,
+            } => {
+                let config = common.load()?;
+                let set = set
+                    .iter()
+                    .map(|pair| {
+                        pair.split_once('=')
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .with_context(|| format!("--set {pair}: expected ITEM=VALUE"))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let options = idnode::import::ImportOptions {
+                    template,
+                    prefix,
+                    file,
+                    set,
+                    report,
+                    progress: true,
+                };
+                let summary = idnode::import::run(config, &options).await?;
+                print_import(&summary);
+                Ok(())
+            }
+            Command::Demo { common, chemicals } => {
+                let config = common.load()?;
+                let chemicals = chemicals.unwrap_or_else(|| PathBuf::from("data/chemicals.csv"));
+                let seeded = idnode::demo::run(config, &chemicals, true).await?;
+                print_import(&seeded.products);
+                println!("\nThe demo node is ready ({}).\n", seeded.config_file.display());
+                println!("{}", seeded.instructions);
                 Ok(())
             }
             Command::Verify { .. } => Ok(()),

@@ -1,0 +1,587 @@
+//! `idnode import`: bulk registration of records from a CSV or JSON Lines file, through the
+//! same pipeline as every request (template validation, authorization, audit, group commit).
+//!
+//! Input forms:
+//!
+//! * CSV with a header row: a `handle` column (full handles) or a `suffix` column (appended to
+//!   `--prefix`), and one column per template item, named by its `idType`. Empty cells leave the
+//!   item out. List items take the JSON array text (`["67-64-1"]`).
+//! * JSON Lines: one object per line with `handle` or `suffix` and items by `idType`; a value is
+//!   a string, or an array of strings for list items.
+//! * The chemicals reference file (`data/chemicals.csv`, recognised by its header), mapped to
+//!   `hazchem.product`: suffix `P.<CAS>`, `productName` ← `name_zh` or else `name_en`,
+//!   `productNameEn` ← `name_en`, `casNo` ← `["<cas>"]`, `ghsClass` ← `ghs_classification`
+//!   split at `; `. The other columns have no item in the template and are not imported.
+//!
+//! `--set idType=value` gives an item the same value in every row (such as the
+//! `manufacturer` of every product). Every row is validated; rejected rows go to a report with
+//! their line number and reasons, and the good rows are written. A row whose handle already
+//! holds exactly the same content is counted as unchanged and not written, so a rerun changes
+//! nothing; a row whose handle holds other content replaces it (counted as updated).
+//!
+//! Writes are durable: rows run concurrently in chunks, so the store's writer commits many of
+//! them per transaction, and each is acknowledged only after its commit. The command opens the
+//! data directory itself, so the node must be stopped: redb holds an exclusive lock on the
+//! database file, and the command fails with a clear message while a node has it open.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use idnode_proto::{AdminPerms, AdminRecord, HandleValue, ResponseCode, ValueRef, types};
+use idnode_registry::Store as _;
+use idnode_resolver::domain::has_same_content;
+use idnode_resolver::{Identity, Operation, Request};
+use idnode_templates::Template;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::state::State;
+
+/// The identity the command acts as: a server administrator for the duration of the command,
+/// like `idnode init` (whoever can write the data directory is trusted).
+pub const IMPORT_IDENTITY: &str = "1:idnode.cli/import";
+
+/// How many rows run concurrently.
+const CHUNK: usize = 4096;
+
+/// The header of the chemicals reference file.
+const CHEMICALS_HEADER: &[&str] = &["cas", "name_en", "name_zh", "name_zh_alt", "formula"];
+
+/// What to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The template name, optionally with `@version` (latest version otherwise).
+    pub template: String,
+    /// The prefix that `suffix` columns are appended to.
+    pub prefix: Option<String>,
+    /// The input file (`.csv`, `.jsonl` or `.ndjson`).
+    pub file: PathBuf,
+    /// Items given the same value in every row.
+    pub set: Vec<(String, String)>,
+    /// Where to write the report of rejected rows; defaults to
+    /// `<data>/import-reports/<file stem>-<epoch seconds>.tsv`.
+    pub report: Option<PathBuf>,
+    /// Whether to draw a progress bar on standard error.
+    pub progress: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Data rows read.
+    pub rows: u64,
+    /// Records created.
+    pub created: u64,
+    /// Records replaced because their content differed.
+    pub updated: u64,
+    /// Rows whose record already held the same content.
+    pub unchanged: u64,
+    /// Rows rejected (see the report).
+    pub rejected: u64,
+    /// The report of rejected rows.
+    pub report: PathBuf,
+    /// How long the import took.
+    pub elapsed: Duration,
+}
+
+/// Runs `idnode import` on a data directory.
+pub async fn run(mut config: Config, options: &ImportOptions) -> anyhow::Result<ImportSummary> {
+    config.auth.server_admins.push(IMPORT_IDENTITY.to_owned());
+    let data = config.data.clone();
+    let state = State::open(config).map_err(|e| {
+        let text = format!("{e:#}");
+        if text.contains("already open") || text.contains("lock") {
+            anyhow::anyhow!(
+                "the database in {} is in use, probably by a running node: stop the node, then import ({text})",
+                data.display()
+            )
+        } else {
+            e
+        }
+    })?;
+    state
+        .resolver
+        .install_builtin_templates(crate::rest_now())
+        .await
+        .map_err(|f| anyhow::anyhow!("cannot install the built-in templates: {f}"))?;
+    let identity = Identity(
+        ValueRef::parse(IMPORT_IDENTITY)
+            .context("the import identity is malformed")?,
+    );
+    import_file(&state, &identity, options).await
+}
+
+/// One row, ready to write, or the reason it cannot be.
+struct Row {
+    line: u64,
+    handle: String,
+    values: Result<Vec<HandleValue>, String>,
+}
+
+/// How a row's cells become items.
+enum Mapping {
+    /// Columns named by `idType`, plus `handle` or `suffix`.
+    Items {
+        columns: Vec<String>,
+    },
+    /// The chemicals reference file.
+    Chemicals {
+        columns: HashMap<String, usize>,
+    },
+}
+
+/// Imports a file with an open state, acting as `identity`.
+pub async fn import_file(
+    state: &Arc<State>,
+    identity: &Identity,
+    options: &ImportOptions,
+) -> anyhow::Result<ImportSummary> {
+    let started = Instant::now();
+    let (name, version) = match idnode_templates::parse_link(&options.template) {
+        Some((name, version)) => (name, Some(version)),
+        None => (options.template.as_str(), None),
+    };
+    let template = state
+        .resolver
+        .template(name, version)
+        .map_err(|f| anyhow::anyhow!("cannot read template {}: {f}", options.template))?
+        .with_context(|| format!("there is no template {}", options.template))?
+        .template
+        .clone();
+    for (id_type, _) in &options.set {
+        if template.item_by_type(id_type).is_none() {
+            bail!("--set {id_type}: template {} has no such item", template.link());
+        }
+    }
+    let report_path = match &options.report {
+        Some(path) => path.clone(),
+        None => {
+            let stem = options
+                .file
+                .file_stem()
+                .map_or_else(|| "import".into(), |s| s.to_string_lossy().into_owned());
+            state
+                .config
+                .data
+                .join("import-reports")
+                .join(format!("{stem}-{}.tsv", crate::rest_now()))
+        }
+    };
+    if let Some(dir) = report_path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut report = std::io::BufWriter::new(
+        File::create(&report_path)
+            .with_context(|| format!("cannot create the report {}", report_path.display()))?,
+    );
+    writeln!(report, "line\thandle\treason")?;
+
+    let total_rows = count_rows(&options.file)?;
+    let bar = if options.progress {
+        ProgressBar::with_draw_target(Some(total_rows), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows {per_sec} ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+
+    let admin = options.prefix.as_ref().map(|prefix| {
+        let record = AdminRecord {
+            perms: AdminPerms::ALL,
+            admin: ValueRef {
+                handle: format!("{prefix}/ADMIN"),
+                index: 300,
+            },
+        };
+        HandleValue::new(100, types::HS_ADMIN, record.to_bytes())
+    });
+    let shape = RowShape {
+        template: Arc::new(template),
+        prefix: options.prefix.clone(),
+        set: options.set.clone(),
+        admin,
+    };
+    let mut summary = ImportSummary {
+        report: report_path.clone(),
+        ..ImportSummary::default()
+    };
+    let is_jsonl = options
+        .file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"));
+    let mut chunk: Vec<Row> = Vec::with_capacity(CHUNK);
+    let flush = async |chunk: &mut Vec<Row>,
+                           summary: &mut ImportSummary,
+                           report: &mut std::io::BufWriter<File>|
+           -> anyhow::Result<()> {
+        let rows = std::mem::take(chunk);
+        let n = rows.len() as u64;
+        write_chunk(state, identity, rows, summary, report).await?;
+        bar.inc(n);
+        bar.set_message(format!("{} rejected", summary.rejected));
+        Ok(())
+    };
+    if is_jsonl {
+        let file = File::open(&options.file)
+            .with_context(|| format!("cannot open {}", options.file.display()))?;
+        for (n, line) in BufReader::new(file).lines().enumerate() {
+            let line = line.with_context(|| format!("cannot read {}", options.file.display()))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            chunk.push(shape.jsonl_row(n as u64 + 1, &line));
+            if chunk.len() == CHUNK {
+                flush(&mut chunk, &mut summary, &mut report).await?;
+            }
+        }
+    } else {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(&options.file)
+            .with_context(|| format!("cannot open {}", options.file.display()))?;
+        let header: Vec<String> = reader
+            .headers()
+            .with_context(|| format!("cannot read the header of {}", options.file.display()))?
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let mapping = shape.mapping(&header)?;
+        let mut record = csv::StringRecord::new();
+        loop {
+            let line = reader.position().line();
+            match reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => chunk.push(shape.csv_row(&mapping, record.position().map_or(line, |p| p.line()), &record)),
+                Err(e) => chunk.push(Row {
+                    line,
+                    handle: String::new(),
+                    values: Err(format!("unreadable CSV row: {e}")),
+                }),
+            }
+            if chunk.len() == CHUNK {
+                flush(&mut chunk, &mut summary, &mut report).await?;
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        flush(&mut chunk, &mut summary, &mut report).await?;
+    }
+    bar.finish_and_clear();
+    report.flush()?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// The number of data rows (lines after the header, or non-empty JSON lines), for the bar.
+fn count_rows(path: &Path) -> anyhow::Result<u64> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut lines = 0u64;
+    let mut last = b'\n';
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        last = buf[n - 1];
+    }
+    if last != b'\n' {
+        lines += 1;
+    }
+    let is_csv = !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"));
+    Ok(if is_csv { lines.saturating_sub(1) } else { lines })
+}
+
+/// What every row shares.
+struct RowShape {
+    template: Arc<Template>,
+    prefix: Option<String>,
+    set: Vec<(String, String)>,
+    admin: Option<HandleValue>,
+}
+
+impl RowShape {
+    fn mapping(&self, header: &[String]) -> anyhow::Result<Mapping> {
+        if header.len() >= CHEMICALS_HEADER.len()
+            && header[..CHEMICALS_HEADER.len()]
+                .iter()
+                .zip(CHEMICALS_HEADER)
+                .all(|(a, b)| a == b)
+        {
+            if self.template.name != "hazchem.product" {
+                bail!(
+                    "the chemicals reference file maps to hazchem.product, not {}",
+                    self.template.name
+                );
+            }
+            if self.prefix.is_none() {
+                bail!("the chemicals reference file needs --prefix");
+            }
+            let columns = header
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (name.clone(), i))
+                .collect();
+            return Ok(Mapping::Chemicals { columns });
+        }
+        let has_handle = header.iter().any(|c| c == "handle");
+        let has_suffix = header.iter().any(|c| c == "suffix");
+        if !has_handle && !has_suffix {
+            bail!("the header needs a handle or a suffix column");
+        }
+        if has_suffix && self.prefix.is_none() {
+            bail!("a suffix column needs --prefix");
+        }
+        let unknown: Vec<&String> = header
+            .iter()
+            .filter(|c| *c != "handle" && *c != "suffix" && self.template.item_by_type(c).is_none())
+            .collect();
+        if !unknown.is_empty() {
+            bail!(
+                "columns without an item in template {}: {}",
+                self.template.link(),
+                unknown
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(Mapping::Items {
+            columns: header.to_vec(),
+        })
+    }
+
+    fn handle_of(&self, handle: Option<&str>, suffix: Option<&str>) -> Result<String, String> {
+        match (handle, suffix, &self.prefix) {
+            (Some(h), _, _) if !h.is_empty() => Ok(h.to_owned()),
+            (_, Some(s), Some(p)) if !s.is_empty() => Ok(format!("{p}/{s}")),
+            _ => Err("the row has no handle or suffix".to_owned()),
+        }
+    }
+
+    /// The values of a row from `(idType, text)` pairs.
+    fn values<'a>(&self, items: impl Iterator<Item = (&'a str, String)>) -> Result<Vec<HandleValue>, String> {
+        let mut values = vec![self.template.link_value()];
+        if let Some(admin) = &self.admin {
+            values.push(admin.clone());
+        }
+        let mut given: Vec<(String, String)> = self.set.clone();
+        given.extend(items.map(|(k, v)| (k.to_owned(), v)));
+        for (id_type, text) in given {
+            if text.is_empty() {
+                continue;
+            }
+            let Some(item) = self.template.item_by_type(&id_type) else {
+                return Err(format!("no item {id_type} in template {}", self.template.link()));
+            };
+            values.retain(|v| v.index != item.index);
+            values.push(HandleValue::new(item.index, id_type, text));
+        }
+        Ok(values)
+    }
+
+    fn csv_row(&self, mapping: &Mapping, line: u64, record: &csv::StringRecord) -> Row {
+        match mapping {
+            Mapping::Items { columns } => {
+                let cell = |name: &str| {
+                    columns
+                        .iter()
+                        .position(|c| c == name)
+                        .and_then(|i| record.get(i))
+                };
+                let handle = self.handle_of(cell("handle"), cell("suffix"));
+                let items = columns
+                    .iter()
+                    .zip(record.iter())
+                    .filter(|(c, _)| *c != "handle" && *c != "suffix")
+                    .map(|(c, v)| (c.as_str(), v.to_owned()));
+                row(line, handle, self.values(items))
+            }
+            Mapping::Chemicals { columns } => {
+                let cell = |name: &str| {
+                    columns
+                        .get(name)
+                        .and_then(|&i| record.get(i))
+                        .unwrap_or("")
+                        .trim()
+                };
+                let cas = cell("cas");
+                let name_zh = cell("name_zh");
+                let name_en = cell("name_en");
+                let name = if name_zh.is_empty() { name_en } else { name_zh };
+                let mut items = vec![
+                    ("productName", name.to_owned()),
+                    ("productNameEn", name_en.to_owned()),
+                    (
+                        "casNo",
+                        serde_json::to_string(&[cas]).unwrap_or_default(),
+                    ),
+                ];
+                let ghs = cell("ghs_classification");
+                if !ghs.is_empty() {
+                    let classes: Vec<&str> = ghs.split("; ").map(str::trim).collect();
+                    items.push(("ghsClass", serde_json::to_string(&classes).unwrap_or_default()));
+                }
+                let handle = self.handle_of(None, Some(&format!("P.{cas}")));
+                row(line, handle, self.values(items.into_iter()))
+            }
+        }
+    }
+
+    fn jsonl_row(&self, line: u64, text: &str) -> Row {
+        let object = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(object)) => object,
+            Ok(_) => return row(line, Err("not a JSON object".into()), Ok(Vec::new())),
+            Err(e) => return row(line, Err(format!("malformed JSON: {e}")), Ok(Vec::new())),
+        };
+        let text_of = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Array(_) => Some(v.to_string()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let handle = self.handle_of(
+            object.get("handle").and_then(|v| v.as_str()),
+            object.get("suffix").and_then(|v| v.as_str()),
+        );
+        let mut items = Vec::new();
+        for (key, value) in &object {
+            if key == "handle" || key == "suffix" {
+                continue;
+            }
+            match text_of(value) {
+                Some(text) => items.push((key.as_str(), text)),
+                None => {
+                    return row(line, handle, Err(format!("{key}: expected a string or an array of strings")));
+                }
+            }
+        }
+        row(line, handle, self.values(items.into_iter()))
+    }
+}
+
+fn row(line: u64, handle: Result<String, String>, values: Result<Vec<HandleValue>, String>) -> Row {
+    match handle {
+        Ok(handle) => Row {
+            line,
+            handle,
+            values,
+        },
+        Err(reason) => Row {
+            line,
+            handle: String::new(),
+            values: Err(reason),
+        },
+    }
+}
+
+/// What happened to one row.
+enum RowOutcome {
+    Created,
+    Updated,
+    Unchanged,
+    Rejected(String),
+}
+
+/// Writes the rows of one chunk concurrently and records their outcomes.
+async fn write_chunk(
+    state: &Arc<State>,
+    identity: &Identity,
+    rows: Vec<Row>,
+    summary: &mut ImportSummary,
+    report: &mut std::io::BufWriter<File>,
+) -> anyhow::Result<()> {
+    let mut tasks = JoinSet::new();
+    let mut lines = Vec::with_capacity(rows.len());
+    for (position, row) in rows.into_iter().enumerate() {
+        lines.push((row.line, row.handle.clone()));
+        let state = state.clone();
+        let identity = identity.clone();
+        tasks.spawn(async move { (position, write_row(&state, identity, row).await) });
+    }
+    let mut outcomes: Vec<Option<RowOutcome>> = (0..lines.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        let (position, outcome) = joined.context("an import task failed")?;
+        outcomes[position] = Some(outcome);
+    }
+    for ((line, handle), outcome) in lines.into_iter().zip(outcomes) {
+        summary.rows += 1;
+        match outcome.unwrap_or_else(|| RowOutcome::Rejected("not processed".into())) {
+            RowOutcome::Created => summary.created += 1,
+            RowOutcome::Updated => summary.updated += 1,
+            RowOutcome::Unchanged => summary.unchanged += 1,
+            RowOutcome::Rejected(reason) => {
+                summary.rejected += 1;
+                let reason = reason.replace(['\t', '\n'], " ");
+                writeln!(report, "{line}\t{handle}\t{reason}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn write_row(state: &State, identity: Identity, row: Row) -> RowOutcome {
+    let values = match row.values {
+        Ok(values) => values,
+        Err(reason) => return RowOutcome::Rejected(reason),
+    };
+    let resolver = &state.resolver;
+    let handle = match resolver.parse_handle(&row.handle) {
+        Ok(handle) => handle,
+        Err(f) => return RowOutcome::Rejected(f.message),
+    };
+    let now = crate::rest_now();
+    let run = |values: Vec<HandleValue>, overwrite: bool| {
+        resolver.handle(Request {
+            op: Operation::Create {
+                handle: handle.clone(),
+                values,
+                overwrite,
+            },
+            identity: Some(identity.clone()),
+            now,
+        })
+    };
+    match run(values.clone(), false).await {
+        Ok(_) => RowOutcome::Created,
+        Err(f) if f.rc == ResponseCode::HandleAlreadyExists => {
+            let same = resolver
+                .store()
+                .get(&handle.key())
+                .ok()
+                .flatten()
+                .is_some_and(|stored| has_same_content(&stored.values, &values));
+            if same {
+                return RowOutcome::Unchanged;
+            }
+            match run(values, true).await {
+                Ok(_) => RowOutcome::Updated,
+                Err(f) => RowOutcome::Rejected(reason(&f)),
+            }
+        }
+        Err(f) => RowOutcome::Rejected(reason(&f)),
+    }
+}
+
+fn reason(f: &idnode_resolver::Failure) -> String {
+    if f.message.is_empty() {
+        format!("{:?}", f.rc)
+    } else {
+        f.message.clone()
+    }
+}
