@@ -55,6 +55,9 @@ pub struct HttpConfig {
     pub allow_loopback_plain_writes: bool,
     /// The largest accepted request body in bytes.
     pub max_body_bytes: usize,
+    /// Memory for rendered answers to anonymous resolutions, in bytes; 0 turns the cache off.
+    /// Every commit drops what it changed before the writer is answered.
+    pub cache_max_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -63,6 +66,7 @@ impl Default for HttpConfig {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 8000))),
             allow_loopback_plain_writes: false,
             max_body_bytes: 1 << 20,
+            cache_max_bytes: 256 << 20,
         }
     }
 }

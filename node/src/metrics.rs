@@ -43,6 +43,19 @@ pub(crate) fn record(interface: &'static str, op: &'static str, status: u16, ela
         .record(elapsed.as_secs_f64());
 }
 
+/// Records one resolution answered from the cache, with handles registered once.
+pub(crate) fn record_cached_resolution(elapsed: Duration) {
+    static HANDLES: OnceLock<(metrics::Counter, metrics::Histogram)> = OnceLock::new();
+    let (counter, histogram) = HANDLES.get_or_init(|| {
+        (
+            metrics::counter!("idnode_requests_total", "interface" => "rest", "op" => "resolve", "status" => "2xx"),
+            metrics::histogram!("idnode_request_duration_seconds", "interface" => "rest", "op" => "resolve"),
+        )
+    });
+    counter.increment(1);
+    histogram.record(elapsed.as_secs_f64());
+}
+
 fn status_class(status: u16) -> &'static str {
     match status {
         200..=299 => "2xx",

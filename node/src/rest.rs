@@ -45,13 +45,44 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let mut response = route(state, conn, req).await;
+    let mut response = match cached_resolution(&state, &req) {
+        Some(response) => response,
+        None => route(state, conn, req).await,
+    };
     if let Some(origin) = origin {
         response
             .headers_mut()
             .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     }
     response
+}
+
+/// The hot path: an anonymous `GET /api/handles/{handle}` without parameters, answered from
+/// the cache of rendered resolutions when it holds the handle in this spelling.
+fn cached_resolution<B>(state: &State, req: &Request<B>) -> Option<Response<Full<Bytes>>> {
+    if req.method() != Method::GET
+        || req.uri().query().is_some()
+        || req.headers().contains_key(header::AUTHORIZATION)
+        || !state.cache.enabled()
+    {
+        return None;
+    }
+    let started = Instant::now();
+    let raw = req.uri().path().strip_prefix("/api/handles/")?;
+    let text: std::borrow::Cow<'_, str> = if raw.contains('%') {
+        handle_text(raw).into()
+    } else if raw.contains('/') {
+        raw.into()
+    } else {
+        return None;
+    };
+    let body = state.cache.get(&idnode_proto::normalize(&text), &text)?;
+    let mut response = Response::new(Full::new(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    crate::metrics::record_cached_resolution(started.elapsed());
+    Some(response)
 }
 
 async fn route<B>(state: Arc<State>, conn: Conn, req: Request<B>) -> Response<Full<Bytes>>
@@ -61,7 +92,9 @@ where
 {
     let path = req.uri().path().to_owned();
     match (req.method(), path.as_str()) {
-        _ if crate::native::http::is_tunnel(&req) => crate::native::http::serve(state, conn, req).await,
+        _ if crate::native::http::is_tunnel(&req) => {
+            crate::native::http::serve(state, conn, req).await
+        }
         _ if crate::trace::owns(&path) => crate::trace::serve(state, conn, req).await,
         _ if crate::snms::owns(&path) => crate::snms::serve(state, conn, req).await,
         (&Method::GET, "/healthz") => plain(StatusCode::OK, "ok\n"),
@@ -428,6 +461,8 @@ where
             let public_only = query
                 .flag("publicOnly")
                 .unwrap_or_else(|| identity.is_none());
+            // Only the plain anonymous answer is shared between callers.
+            let cacheable = method == Method::GET && query.0.is_empty() && identity.is_none();
             let op = Operation::Resolve {
                 handle,
                 filter,
@@ -435,7 +470,7 @@ where
             };
             (
                 "resolve",
-                resolve_response(state, op, identity, &text, conn, style).await,
+                resolve_response(state, op, identity, &text, conn, style, cacheable).await,
             )
         }
         Method::PUT => {
@@ -627,7 +662,10 @@ async fn resolve_response(
     text: &str,
     conn: Conn,
     style: &Style,
+    cacheable: bool,
 ) -> Response<Full<Bytes>> {
+    // Noted before the store is read: see `cache::ResponseCache::insert`.
+    let generation = (cacheable && state.cache.enabled()).then(|| state.cache.generation());
     let result = state
         .resolver
         .handle(idnode_resolver::Request {
@@ -637,7 +675,7 @@ async fn resolve_response(
         })
         .await;
     match result {
-        Ok(Outcome::Values { values, .. }) => {
+        Ok(Outcome::Values { values, handle }) => {
             let mut body = Vec::with_capacity(64 + values.len() * 2);
             body.extend_from_slice(b"{\"responseCode\":1,\"handle\":");
             write_str(&mut body, text);
@@ -651,6 +689,17 @@ async fn resolve_response(
                 }
             }
             body.extend_from_slice(b"]}");
+            if let Some(generation) = generation {
+                let body = Bytes::from(body);
+                state
+                    .cache
+                    .insert(handle.key(), text, body.clone(), generation);
+                let mut response = Response::new(Full::new(body));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+                return response;
+            }
             json_response(StatusCode::OK, body, style)
         }
         Ok(other) => {

@@ -42,6 +42,8 @@ pub struct State {
     pub native: crate::native::Native,
     /// Signed traceability records, the log and witnessing.
     pub trace: crate::trace::TraceState,
+    /// Rendered REST resolutions, dropped by every commit that changes them.
+    pub(crate) cache: Arc<crate::cache::ResponseCache>,
 }
 
 impl State {
@@ -52,6 +54,13 @@ impl State {
             .with_context(|| format!("cannot create data directory {}", data.display()))?;
         let store = RedbStore::open(&data.join("idnode.redb"))
             .with_context(|| format!("cannot open database in {}", data.display()))?;
+        let cache = Arc::new(crate::cache::ResponseCache::new(
+            config.http.cache_max_bytes,
+        ));
+        store.set_commit_listener({
+            let cache = Arc::clone(&cache);
+            Arc::new(move |notice: &idnode_registry::CommitNotice| cache.invalidate(notice))
+        });
         let keeper = SecretKeeper::new(load_or_create_seal_key(&data)?);
         let node_key = load_or_create_node_key(&data)?;
         let native = crate::native::Native::open(&config.native, &data)?;
@@ -94,6 +103,7 @@ impl State {
             node_key,
             native,
             trace,
+            cache,
         }))
     }
 }

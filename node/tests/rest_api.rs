@@ -1962,3 +1962,94 @@ async fn replace_with_identical_content_needs_authorization() {
         .expect(403, 400);
     node.stop().await;
 }
+
+/// Anonymous resolutions are answered from a cache of rendered answers; every write, through
+/// any route, is visible to the next read, in every spelling, and nothing private leaks into
+/// the shared answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_resolutions_follow_every_write() {
+    let node = Node::start().await;
+    let mut private = typed(2, "DESC", "private note");
+    private["permissions"] = json!("1100");
+    create(
+        &node,
+        "88.118.8/cached",
+        json!([url(1, "https://a.example"), private]),
+    )
+    .await;
+    let anonymous = node.http();
+    for _ in 0..3 {
+        let body = anonymous
+            .get("/api/handles/88.118.8/cached")
+            .await
+            .expect(200, 1);
+        let values = body["values"].as_array().unwrap();
+        assert!(
+            values.iter().all(|v| v["index"] != 2),
+            "the private value is not shared: {body}"
+        );
+        assert_eq!(body["values"][0]["data"]["value"], "https://a.example");
+    }
+    // Another spelling echoes itself.
+    let body = anonymous
+        .get("/api/handles/88.118.8/CACHED")
+        .await
+        .expect(200, 1);
+    assert_eq!(body["handle"], "88.118.8/CACHED");
+
+    // A change is visible at once, in both spellings.
+    node.admin()
+        .put(
+            "/api/handles/88.118.8/cached?index=1",
+            &json!([url(1, "https://b.example")]),
+        )
+        .await
+        .expect(200, 1);
+    for path in [
+        "/api/handles/88.118.8/cached",
+        "/api/handles/88.118.8/CACHED",
+    ] {
+        let body = anonymous.get(path).await.expect(200, 1);
+        assert_eq!(
+            body["values"][0]["data"]["value"], "https://b.example",
+            "{path}"
+        );
+    }
+
+    // Deletion too.
+    node.admin()
+        .delete("/api/handles/88.118.8/cached")
+        .await
+        .expect(200, 1);
+    anonymous
+        .get("/api/handles/88.118.8/cached")
+        .await
+        .expect(404, 100);
+
+    // Authenticated and parameterised reads are never answered from the shared cache.
+    create(
+        &node,
+        "88.118.8/cached",
+        json!([url(1, "https://c.example"), private_note()]),
+    )
+    .await;
+    anonymous
+        .get("/api/handles/88.118.8/cached")
+        .await
+        .expect(200, 1);
+    let admin_view = node
+        .admin()
+        .get("/api/handles/88.118.8/cached")
+        .await
+        .expect(200, 1);
+    assert_eq!(
+        admin_view["values"].as_array().unwrap().len(),
+        3,
+        "{admin_view}"
+    );
+    node.stop().await;
+}
+
+fn private_note() -> Value {
+    json!({"index": 2, "type": "DESC", "data": "private note", "permissions": "1100"})
+}

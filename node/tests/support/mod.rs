@@ -561,6 +561,9 @@ impl Served {
                 &http_addr.to_string(),
                 "--https",
                 &https_addr.to_string(),
+                // The native listener would default to 127.0.0.1:2641, shared by every node.
+                "--handle",
+                "off",
             ])
             .env("RUST_BACKTRACE", "0")
             .env("RUST_LOG", "warn")
