@@ -86,7 +86,7 @@ head -c 24 /dev/urandom | base64 | tr -d '\n=' >"$WORK/secret"
 
 echo "== idnode serve on CPU $SERVER_CPU"
 taskset -c "$SERVER_CPU" "$BIN/idnode" serve --data "$WORK/data" \
-  --http "127.0.0.1:$HTTP_PORT" --https "127.0.0.1:$HTTPS_PORT" >"$WORK/idnode.log" 2>&1 &
+  --http "127.0.0.1:$HTTP_PORT" --https "127.0.0.1:$HTTPS_PORT" --handle off >"$WORK/idnode.log" 2>&1 &
 IDNODE=$!
 PIDS+=("$IDNODE")
 wait_for "http://127.0.0.1:$HTTP_PORT/healthz"
