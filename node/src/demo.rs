@@ -59,8 +59,7 @@ fn secret() -> String {
 /// Seeds `config.data` with the demo, importing products from `chemicals`.
 pub async fn run(mut config: Config, chemicals: &Path, progress: bool) -> anyhow::Result<Seeded> {
     let data = config.data.clone();
-    std::fs::create_dir_all(&data)
-        .with_context(|| format!("cannot create {}", data.display()))?;
+    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     let data = data
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", data.display()))?;
@@ -92,7 +91,8 @@ pub async fn run(mut config: Config, chemicals: &Path, progress: bool) -> anyhow
             now,
         })
     };
-    let fail = |what: &'static str| move |f: idnode_resolver::Failure| anyhow::anyhow!("{what}: {f}");
+    let fail =
+        |what: &'static str| move |f: idnode_resolver::Failure| anyhow::anyhow!("{what}: {f}");
 
     // The secondary prefix, the node administrator and the auditor.
     run(Operation::Home {
@@ -110,7 +110,10 @@ pub async fn run(mut config: Config, chemicals: &Path, progress: bool) -> anyhow
     let site = crate::site::site_info(&state);
     run(Operation::Create {
         handle: Handle::prefix_handle(DEMO_SECONDARY)?,
-        values: vec![full(&admin)?, HandleValue::new(1, types::HS_SITE, site.to_bytes())],
+        values: vec![
+            full(&admin)?,
+            HandleValue::new(1, types::HS_SITE, site.to_bytes()),
+        ],
         overwrite: true,
     })
     .await
@@ -170,14 +173,18 @@ pub async fn run(mut config: Config, chemicals: &Path, progress: bool) -> anyhow
     );
 
     // Products from the chemicals file, as the enterprise.
-    let products = import::import_file(&state, &ent_admin, &ImportOptions {
-        template: "hazchem.product".to_owned(),
-        prefix: Some(DEMO_PREFIX.to_owned()),
-        file: chemicals.to_path_buf(),
-        set: vec![("manufacturer".to_owned(), ent_record.clone())],
-        report: None,
-        progress,
-    })
+    let products = import::import_file(
+        &state,
+        &ent_admin,
+        &ImportOptions {
+            template: "hazchem.product".to_owned(),
+            prefix: Some(DEMO_PREFIX.to_owned()),
+            file: chemicals.to_path_buf(),
+            set: vec![("manufacturer".to_owned(), ent_record.clone())],
+            report: None,
+            progress,
+        },
+    )
     .await?;
 
     seed_operations(&state, &ent_admin, &ent_record, now).await?;
@@ -186,7 +193,10 @@ pub async fn run(mut config: Config, chemicals: &Path, progress: bool) -> anyhow
     let mut toml = String::new();
     writeln!(toml, "# Written by idnode demo.")?;
     writeln!(toml, "data = {:?}", data.display().to_string())?;
-    writeln!(toml, "\n[http]\nlisten = \"127.0.0.1:8000\"\nallow_loopback_plain_writes = true")?;
+    writeln!(
+        toml,
+        "\n[http]\nlisten = \"127.0.0.1:8000\"\nallow_loopback_plain_writes = true"
+    )?;
     writeln!(toml, "\n[https]\nlisten = \"127.0.0.1:8443\"")?;
     writeln!(
         toml,
@@ -202,7 +212,13 @@ pub async fn run(mut config: Config, chemicals: &Path, progress: bool) -> anyhow
     ] {
         write_private(&secrets.join(name), value.as_bytes())?;
     }
-    let instructions = instructions(&config_file, &ent_record, &enterprise_secret, &admin_secret, &auditor_secret);
+    let instructions = instructions(
+        &config_file,
+        &ent_record,
+        &enterprise_secret,
+        &admin_secret,
+        &auditor_secret,
+    );
     Ok(Seeded {
         config_file,
         products,
@@ -221,8 +237,9 @@ async fn seed_operations(
     now: u32,
 ) -> anyhow::Result<()> {
     let resolver = &state.resolver;
-    let create = |handle: String, template: &'static idnode_templates::Template, items: Vec<(&'static str, String)>| {
-        let resolver = resolver;
+    let create = |handle: String,
+                  template: &'static idnode_templates::Template,
+                  items: Vec<(&'static str, String)>| {
         async move {
             let mut values = vec![template.link_value()];
             for (id_type, text) in items {
@@ -250,17 +267,25 @@ async fn seed_operations(
     };
     let p = DEMO_PREFIX;
     for (tag, kind) in [("T-101", "储罐"), ("R-201", "反应釜")] {
-        create(format!("{p}/Q.{tag}"), builtin::equipment(), vec![
-            ("equipmentType", kind.to_owned()),
-            ("tagNo", tag.to_owned()),
-            ("owner", ent_record.to_owned()),
-            ("lastInspection", "2024-03-15".to_owned()),
-            ("nextInspection", "2025-03-15".to_owned()),
-        ])
+        create(
+            format!("{p}/Q.{tag}"),
+            builtin::equipment(),
+            vec![
+                ("equipmentType", kind.to_owned()),
+                ("tagNo", tag.to_owned()),
+                ("owner", ent_record.to_owned()),
+                ("lastInspection", "2024-03-15".to_owned()),
+                ("nextInspection", "2025-03-15".to_owned()),
+            ],
+        )
         .await?;
     }
     let mut batches = Vec::new();
-    for (cas, batch_no, quantity) in [("67-64-1", "20240601-A", "200"), ("67-56-1", "20240602-B", "180"), ("64-17-5", "20240603-C", "160")] {
+    for (cas, batch_no, quantity) in [
+        ("67-64-1", "20240601-A", "200"),
+        ("67-56-1", "20240602-B", "180"),
+        ("64-17-5", "20240603-C", "160"),
+    ] {
         let product = format!("{p}/P.{cas}");
         if resolver
             .store()
@@ -270,32 +295,43 @@ async fn seed_operations(
         {
             continue;
         }
-        let handle = create(format!("{p}/B.{cas}.{batch_no}"), builtin::batch(), vec![
-            ("product", product),
-            ("batchNo", batch_no.to_owned()),
-            ("productionDate", "2024-06-01".to_owned()),
-            ("netQuantity", quantity.to_owned()),
-            ("quantityUnit", "kg".to_owned()),
-            ("packageCode", "1A1".to_owned()),
-            ("packingGroup", "II".to_owned()),
-        ])
+        let handle = create(
+            format!("{p}/B.{cas}.{batch_no}"),
+            builtin::batch(),
+            vec![
+                ("product", product),
+                ("batchNo", batch_no.to_owned()),
+                ("productionDate", "2024-06-01".to_owned()),
+                ("netQuantity", quantity.to_owned()),
+                ("quantityUnit", "kg".to_owned()),
+                ("packageCode", "1A1".to_owned()),
+                ("packingGroup", "II".to_owned()),
+            ],
+        )
         .await?;
         batches.push(handle);
     }
-    create(format!("{p}/W.350100202406050001"), builtin::shipment(), vec![
-        ("waybillNo", "350100202406050001".to_owned()),
-        ("consignor", ent_record.to_owned()),
-        ("carrier", ent_record.to_owned()),
-        ("consignee", ent_record.to_owned()),
-        ("vehicle", "闽A12345".to_owned()),
-        ("unNo", "UN1090".to_owned()),
-        ("origin", "福建省福州市示范化工园区1号".to_owned()),
-        ("destination", "福建省厦门市海沧区示范路8号".to_owned()),
-        ("status", "in_transit".to_owned()),
-        ("batches", serde_json::to_string(&batches).unwrap_or_default()),
-        ("quantity", "200".to_owned()),
-        ("quantityUnit", "kg".to_owned()),
-    ])
+    create(
+        format!("{p}/W.350100202406050001"),
+        builtin::shipment(),
+        vec![
+            ("waybillNo", "350100202406050001".to_owned()),
+            ("consignor", ent_record.to_owned()),
+            ("carrier", ent_record.to_owned()),
+            ("consignee", ent_record.to_owned()),
+            ("vehicle", "闽A12345".to_owned()),
+            ("unNo", "UN1090".to_owned()),
+            ("origin", "福建省福州市示范化工园区1号".to_owned()),
+            ("destination", "福建省厦门市海沧区示范路8号".to_owned()),
+            ("status", "in_transit".to_owned()),
+            (
+                "batches",
+                serde_json::to_string(&batches).unwrap_or_default(),
+            ),
+            ("quantity", "200".to_owned()),
+            ("quantityUnit", "kg".to_owned()),
+        ],
+    )
     .await?;
     Ok(())
 }

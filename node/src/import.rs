@@ -110,10 +110,8 @@ pub async fn run(mut config: Config, options: &ImportOptions) -> anyhow::Result<
         .install_builtin_templates(crate::rest_now())
         .await
         .map_err(|f| anyhow::anyhow!("cannot install the built-in templates: {f}"))?;
-    let identity = Identity(
-        ValueRef::parse(IMPORT_IDENTITY)
-            .context("the import identity is malformed")?,
-    );
+    let identity =
+        Identity(ValueRef::parse(IMPORT_IDENTITY).context("the import identity is malformed")?);
     import_file(&state, &identity, options).await
 }
 
@@ -127,13 +125,9 @@ struct Row {
 /// How a row's cells become items.
 enum Mapping {
     /// Columns named by `idType`, plus `handle` or `suffix`.
-    Items {
-        columns: Vec<String>,
-    },
+    Items { columns: Vec<String> },
     /// The chemicals reference file.
-    Chemicals {
-        columns: HashMap<String, usize>,
-    },
+    Chemicals { columns: HashMap<String, usize> },
 }
 
 /// Imports a file with an open state, acting as `identity`.
@@ -156,7 +150,10 @@ pub async fn import_file(
         .clone();
     for (id_type, _) in &options.set {
         if template.item_by_type(id_type).is_none() {
-            bail!("--set {id_type}: template {} has no such item", template.link());
+            bail!(
+                "--set {id_type}: template {} has no such item",
+                template.link()
+            );
         }
     }
     let report_path = match &options.report {
@@ -174,8 +171,7 @@ pub async fn import_file(
         }
     };
     if let Some(dir) = report_path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let mut report = std::io::BufWriter::new(
         File::create(&report_path)
@@ -222,8 +218,8 @@ pub async fn import_file(
         .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"));
     let mut chunk: Vec<Row> = Vec::with_capacity(CHUNK);
     let flush = async |chunk: &mut Vec<Row>,
-                           summary: &mut ImportSummary,
-                           report: &mut std::io::BufWriter<File>|
+                       summary: &mut ImportSummary,
+                       report: &mut std::io::BufWriter<File>|
            -> anyhow::Result<()> {
         let rows = std::mem::take(chunk);
         let n = rows.len() as u64;
@@ -262,7 +258,11 @@ pub async fn import_file(
             let line = reader.position().line();
             match reader.read_record(&mut record) {
                 Ok(false) => break,
-                Ok(true) => chunk.push(shape.csv_row(&mapping, record.position().map_or(line, |p| p.line()), &record)),
+                Ok(true) => chunk.push(shape.csv_row(
+                    &mapping,
+                    record.position().map_or(line, |p| p.line()),
+                    &record,
+                )),
                 Err(e) => chunk.push(Row {
                     line,
                     handle: String::new(),
@@ -303,7 +303,11 @@ fn count_rows(path: &Path) -> anyhow::Result<u64> {
     let is_csv = !path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"));
-    Ok(if is_csv { lines.saturating_sub(1) } else { lines })
+    Ok(if is_csv {
+        lines.saturating_sub(1)
+    } else {
+        lines
+    })
 }
 
 /// What every row shares.
@@ -375,7 +379,10 @@ impl RowShape {
     }
 
     /// The values of a row from `(idType, text)` pairs.
-    fn values<'a>(&self, items: impl Iterator<Item = (&'a str, String)>) -> Result<Vec<HandleValue>, String> {
+    fn values<'a>(
+        &self,
+        items: impl Iterator<Item = (&'a str, String)>,
+    ) -> Result<Vec<HandleValue>, String> {
         let mut values = vec![self.template.link_value()];
         if let Some(admin) = &self.admin {
             values.push(admin.clone());
@@ -387,7 +394,10 @@ impl RowShape {
                 continue;
             }
             let Some(item) = self.template.item_by_type(&id_type) else {
-                return Err(format!("no item {id_type} in template {}", self.template.link()));
+                return Err(format!(
+                    "no item {id_type} in template {}",
+                    self.template.link()
+                ));
             };
             values.retain(|v| v.index != item.index);
             values.push(HandleValue::new(item.index, id_type, text));
@@ -427,15 +437,15 @@ impl RowShape {
                 let mut items = vec![
                     ("productName", name.to_owned()),
                     ("productNameEn", name_en.to_owned()),
-                    (
-                        "casNo",
-                        serde_json::to_string(&[cas]).unwrap_or_default(),
-                    ),
+                    ("casNo", serde_json::to_string(&[cas]).unwrap_or_default()),
                 ];
                 let ghs = cell("ghs_classification");
                 if !ghs.is_empty() {
                     let classes: Vec<&str> = ghs.split("; ").map(str::trim).collect();
-                    items.push(("ghsClass", serde_json::to_string(&classes).unwrap_or_default()));
+                    items.push((
+                        "ghsClass",
+                        serde_json::to_string(&classes).unwrap_or_default(),
+                    ));
                 }
                 let handle = self.handle_of(None, Some(&format!("P.{cas}")));
                 row(line, handle, self.values(items.into_iter()))
@@ -467,7 +477,11 @@ impl RowShape {
             match text_of(value) {
                 Some(text) => items.push((key.as_str(), text)),
                 None => {
-                    return row(line, handle, Err(format!("{key}: expected a string or an array of strings")));
+                    return row(
+                        line,
+                        handle,
+                        Err(format!("{key}: expected a string or an array of strings")),
+                    );
                 }
             }
         }

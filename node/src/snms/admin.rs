@@ -125,7 +125,11 @@ pub(super) fn enterprise_page(call: &Call<'_>) -> Response<Full<Bytes>> {
         None => None,
     };
     let page = call.query.number::<usize>("page").unwrap_or(0);
-    let size = call.query.number::<usize>("size").unwrap_or(50).clamp(1, 500);
+    let size = call
+        .query
+        .number::<usize>("size")
+        .unwrap_or(50)
+        .clamp(1, 500);
     match call
         .state
         .resolver
@@ -227,7 +231,11 @@ pub(super) fn prefix_query(call: &Call<'_>) -> Response<Full<Bytes>> {
     let resolver = &call.state.resolver;
     let uscc = match resolver.store().aux(ENT_PREFIX_SPACE, &normalize(prefix)) {
         Ok(Some(entry)) => String::from_utf8_lossy(&entry.value).into_owned(),
-        Ok(None) => return business(format!("prefix {prefix} is neither requested nor allocated")),
+        Ok(None) => {
+            return business(format!(
+                "prefix {prefix} is neither requested nor allocated"
+            ));
+        }
         Err(e) => {
             tracing::error!(error = %e, "storage failure");
             return super::envelope(super::Status::Internal, "storage failure", Value::Null);

@@ -83,7 +83,15 @@ async fn single(call: &Call<'_>, kind: Kind) -> Response<Full<Bytes>> {
         Err(response) => return response,
     };
     let handle = handle_of(kind, &body);
-    match one(call.state.clone(), call.identity.cloned(), kind, body, call.now).await {
+    match one(
+        call.state.clone(),
+        call.identity.cloned(),
+        kind,
+        body,
+        call.now,
+    )
+    .await
+    {
         Ok(message) => super::envelope(Status::Ok, &message, json!({"handle": handle})),
         Err((status, message)) => super::envelope(status, &message, json!({"handle": handle})),
     }
@@ -274,7 +282,8 @@ fn values_of(state: &State, body: &DataBody) -> Result<Vec<HandleValue>, (Status
                 item.index, item.data.format
             )));
         }
-        let mut value = HandleValue::new(item.index, item.value_type.clone(), item.data.value.clone());
+        let mut value =
+            HandleValue::new(item.index, item.value_type.clone(), item.data.value.clone());
         value.permissions = match item.auth.as_str() {
             "" | "public" => Permissions::DEFAULT,
             "admin" => Permissions(Permissions::ADMIN_READ | Permissions::ADMIN_WRITE),

@@ -129,7 +129,11 @@ pub(crate) fn failure_message(failure: &Failure) -> String {
 }
 
 /// Answers one request of this API.
-pub(crate) async fn serve<B>(state: Arc<State>, conn: Conn, req: Request<B>) -> Response<Full<Bytes>>
+pub(crate) async fn serve<B>(
+    state: Arc<State>,
+    conn: Conn,
+    req: Request<B>,
+) -> Response<Full<Bytes>>
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -152,7 +156,11 @@ where
         };
         match Limited::new(req.into_body(), limit).collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(_) => return business(format!("the body is unreadable or larger than {limit} bytes")),
+            Err(_) => {
+                return business(format!(
+                    "the body is unreadable or larger than {limit} bytes"
+                ));
+            }
         }
     };
     let call = Call {
@@ -172,10 +180,16 @@ where
         ("POST", "/snms/api/v3/ent/review") => admin::review(&call).await,
         ("GET", "/snms/api/prefix/query") => admin::prefix_query(&call),
         ("GET", "/snms/api/v5/audit") => admin::audit(&call),
-        _ => business(format!("unknown endpoint {method} {path}"))
-            .map_status(StatusCode::NOT_FOUND),
+        _ => {
+            business(format!("unknown endpoint {method} {path}")).map_status(StatusCode::NOT_FOUND)
+        }
     };
-    crate::metrics::record("snms", "snms", response.status().as_u16(), started.elapsed());
+    crate::metrics::record(
+        "snms",
+        "snms",
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 

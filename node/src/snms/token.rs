@@ -16,8 +16,8 @@ use http::Response;
 use http_body_util::Full;
 use idnode_proto::{Record, ValueRef, normalize, types};
 use idnode_registry::{Expect, Mutation, Store as _, WriteBatch};
-use idnode_resolver::{AuditEvent, Identity};
 use idnode_resolver::domain::{audit_mutation, prefix_of};
+use idnode_resolver::{AuditEvent, Identity};
 use rand::RngCore as _;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
@@ -62,7 +62,9 @@ fn identity_of(username: &str) -> Option<ValueRef> {
 pub(super) async fn issue(call: &Call<'_>) -> Response<Full<Bytes>> {
     let login: Login = match serde_json::from_slice(call.body) {
         Ok(login) => login,
-        Err(_) => return business("expected {\"username\": \"300:PREFIX/ADMIN\", \"password\": \"…\"}"),
+        Err(_) => {
+            return business("expected {\"username\": \"300:PREFIX/ADMIN\", \"password\": \"…\"}");
+        }
     };
     let Some(id) = identity_of(&login.username) else {
         return business("the username must be an identity such as 300:88.118.8/ADMIN");
@@ -112,7 +114,11 @@ pub(super) async fn issue(call: &Call<'_>) -> Response<Full<Bytes>> {
     };
     if let Err(e) = call.state.resolver.store().commit(batch).await {
         tracing::error!(error = %e, "cannot store a token");
-        return envelope(Status::Internal, "cannot store the token", serde_json::Value::Null);
+        return envelope(
+            Status::Internal,
+            "cannot store the token",
+            serde_json::Value::Null,
+        );
     }
     ok(json!({"token": token, "expiresAt": expires, "identity": identity.to_string()}))
 }
