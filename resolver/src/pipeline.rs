@@ -251,8 +251,9 @@ impl<S: Store> Resolver<S> {
 
     /// Checks that `identity` may annotate `handle` with trace records: the handle must be homed
     /// here (RC 301) and exist (RC 100), and the identity must hold ADD_VALUE or MODIFY_VALUE
-    /// through the handle's `HS_ADMIN` values, or be a server administrator (RC 400 otherwise),
-    /// decided by the same [`Authorizer`] as every other write. Returns the stored record.
+    /// through the handle's `HS_ADMIN` values or those of its prefix handle (when prefix
+    /// administrators are allowed), or be a server administrator (RC 400 otherwise), decided by
+    /// the same [`Authorizer::holds_on`] as every other write. Returns the stored record.
     pub fn authorize_trace_write(
         &self,
         identity: &Identity,
@@ -263,8 +264,14 @@ impl<S: Store> Resolver<S> {
             return Err(Failure::bare(ResponseCode::HandleNotFound));
         };
         let authorizer = self.authorizer();
-        let allowed = authorizer.holds(identity, &stored.values, AdminPerms::ADD_VALUE)?
-            || authorizer.holds(identity, &stored.values, AdminPerms::MODIFY_VALUE)?;
+        let allowed =
+            authorizer.holds_on(identity, handle, &stored.values, AdminPerms::ADD_VALUE)?
+                || authorizer.holds_on(
+                    identity,
+                    handle,
+                    &stored.values,
+                    AdminPerms::MODIFY_VALUE,
+                )?;
         if allowed {
             Ok(stored)
         } else {
@@ -275,6 +282,33 @@ impl<S: Store> Resolver<S> {
                     handle.as_str()
                 ),
             ))
+        }
+    }
+
+    /// Whether `identity` may read the trace records whose subject is `subject`: server
+    /// administrators and auditors may read every record; other identities the records of a
+    /// handle homed here on which they hold READ_VALUE through [`Authorizer::holds_on`] (the
+    /// handle's `HS_ADMIN` values, groups, and prefix administrators when allowed). Records of
+    /// subjects that are no existing handle of this node are readable by administrators and
+    /// auditors only. Auditing an auditor's read is the caller's part.
+    pub fn may_read_trace(&self, identity: &Identity, subject: &str) -> Result<bool, Failure> {
+        if self.is_server_admin(identity) || self.is_auditor(identity) {
+            return Ok(true);
+        }
+        let Ok(handle) = self.parse_handle(subject) else {
+            return Ok(false);
+        };
+        if !self.is_homed_here(&handle)? {
+            return Ok(false);
+        }
+        match self.store.get(&handle.key()).map_err(internal)? {
+            Some(stored) => self.authorizer().holds_on(
+                identity,
+                &handle,
+                &stored.values,
+                AdminPerms::READ_VALUE,
+            ),
+            None => Ok(false),
         }
     }
 

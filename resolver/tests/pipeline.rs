@@ -663,7 +663,7 @@ async fn trace_writes_need_add_or_modify_value_on_an_existing_homed_handle() {
     put(
         node.store(),
         "88.118.8/drum-2",
-        vec![admin("88.118.8/ADMIN", 300, AdminPerms::READ_VALUE)],
+        vec![admin("88.118.8/USER", 300, AdminPerms::READ_VALUE)],
     )
     .await;
     let admin_id = id("88.118.8/ADMIN", 300);
@@ -676,9 +676,12 @@ async fn trace_writes_need_add_or_modify_value_on_an_existing_homed_handle() {
     node.authorize_trace_write(&user, &h("88.118.8/drum-1"))
         .unwrap();
     let refused = node
-        .authorize_trace_write(&admin_id, &h("88.118.8/drum-2"))
+        .authorize_trace_write(&user, &h("88.118.8/drum-2"))
         .unwrap_err();
     assert_eq!(refused.rc, ResponseCode::InsufficientPermissions);
+    // The prefix administrator writes drum-2 through 0.NA/88.118.8, like every other write.
+    node.authorize_trace_write(&admin_id, &h("88.118.8/drum-2"))
+        .unwrap();
     let missing = node
         .authorize_trace_write(&admin_id, &h("88.118.8/none"))
         .unwrap_err();
@@ -689,6 +692,65 @@ async fn trace_writes_need_add_or_modify_value_on_an_existing_homed_handle() {
     assert_eq!(foreign.rc, ResponseCode::ServerNotResponsible);
     assert!(node.is_homed_here(&h("88.118.8.1/x")).unwrap());
     assert!(!node.is_homed_here(&h("99.1/x")).unwrap());
+}
+
+#[tokio::test]
+async fn trace_writes_and_reads_follow_the_prefix_admin_setting() {
+    let strict = Resolver::new(
+        node_store().await,
+        Config {
+            allow_prefix_admins: false,
+            auditors: vec![ValueRef {
+                handle: "88.118.8/AUDIT".into(),
+                index: 0,
+            }],
+            ..Config::default()
+        },
+        Box::new(Counter(AtomicU8::new(0))),
+        Box::new(TestSealer),
+    );
+    put(
+        strict.store(),
+        "88.118.8/drum-3",
+        vec![admin("88.118.8/USER", 300, AdminPerms::READ_VALUE)],
+    )
+    .await;
+    let admin_id = id("88.118.8/ADMIN", 300);
+    let user = id("88.118.8/USER", 300);
+    let stranger = id("88.118.8/OTHER", 300);
+    let auditor = id("88.118.8/AUDIT", 1);
+    // Without prefix administrators, 0.NA/88.118.8 grants nothing on drum-3.
+    let refused = strict
+        .authorize_trace_write(&admin_id, &h("88.118.8/drum-3"))
+        .unwrap_err();
+    assert_eq!(refused.rc, ResponseCode::InsufficientPermissions);
+    assert!(!strict.may_read_trace(&admin_id, "88.118.8/drum-3").unwrap());
+    // READ_VALUE on the subject, auditors: readable; strangers, foreign and missing: not.
+    assert!(strict.may_read_trace(&user, "88.118.8/DRUM-3").unwrap());
+    assert!(!strict.may_read_trace(&stranger, "88.118.8/drum-3").unwrap());
+    assert!(strict.may_read_trace(&auditor, "88.118.8/drum-3").unwrap());
+    assert!(
+        strict
+            .may_read_trace(&auditor, "https://id.gs1.org/01/1")
+            .unwrap()
+    );
+    assert!(!strict.may_read_trace(&user, "88.118.8/none").unwrap());
+    assert!(!strict.may_read_trace(&user, "99.1/x").unwrap());
+    assert!(
+        !strict
+            .may_read_trace(&user, "https://id.gs1.org/01/1")
+            .unwrap()
+    );
+    // With prefix administrators (the default), the prefix administrator reads drum-3 too.
+    let node = node().await;
+    put(
+        node.store(),
+        "88.118.8/drum-3",
+        vec![admin("88.118.8/USER", 300, AdminPerms::READ_VALUE)],
+    )
+    .await;
+    assert!(node.may_read_trace(&admin_id, "88.118.8/drum-3").unwrap());
+    assert!(!node.may_read_trace(&stranger, "88.118.8/drum-3").unwrap());
 }
 
 #[tokio::test]
