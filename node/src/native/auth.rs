@@ -9,15 +9,11 @@
 
 use idnode_certs::mac;
 use idnode_proto::wire::{AuthResponse, ChallengeAnswer, HS_PUBKEY, HS_SECKEY, seckey_code};
-use idnode_proto::{PublicKey, ResponseCode, ValueRef};
+use idnode_proto::{ResponseCode, ValueRef};
 use idnode_resolver::{Failure, Identity};
-use ring::signature;
 
+use crate::auth::{SecretMac, secret_mac_matches, signature_matches};
 use crate::state::NodeResolver;
-
-/// The most PBKDF2 iterations accepted in an answer; CNRI clients send 10 000. Larger counts
-/// would let a client make the server burn CPU.
-const MAX_ANSWER_ITERATIONS: u32 = 200_000;
 
 /// Checks a secret-key answer (`signed`, algorithm code included) for `m` against `secret`.
 pub(crate) fn seckey_matches(secret: &[u8], m: &[u8], signed: &[u8]) -> bool {
@@ -26,39 +22,34 @@ pub(crate) fn seckey_matches(secret: &[u8], m: &[u8], signed: &[u8]) -> bool {
     if signed.len() == 16 && mac::constant_time_eq(&mac::md5_sandwich(secret, m), signed) {
         return true;
     }
-    match AuthResponse::parse(HS_SECKEY, signed) {
+    let (kind, given) = match AuthResponse::parse(HS_SECKEY, signed) {
         Ok(AuthResponse::SecretMac { code, mac: given }) => {
-            let expected: Vec<u8> = match code {
-                seckey_code::MD5 => mac::md5_sandwich(secret, m).to_vec(),
-                seckey_code::SHA1 => mac::sha1_sandwich(secret, m).to_vec(),
-                seckey_code::SHA256 => mac::sha256_sandwich(secret, m).to_vec(),
-                seckey_code::HMAC_SHA1 => mac::hmac_sha1(secret, m).to_vec(),
-                seckey_code::HMAC_SHA256 => mac::hmac_sha256(secret, m).to_vec(),
+            let kind = match code {
+                seckey_code::MD5 => SecretMac::Md5Sandwich,
+                seckey_code::SHA1 => SecretMac::Sha1Sandwich,
+                seckey_code::SHA256 => SecretMac::Sha256Sandwich,
+                seckey_code::HMAC_SHA1 => SecretMac::HmacSha1,
+                seckey_code::HMAC_SHA256 => SecretMac::HmacSha256,
                 _ => return false,
             };
-            mac::constant_time_eq(&expected, given)
+            (kind, given)
         }
         Ok(AuthResponse::SecretPbkdf2 {
             salt,
             iterations,
             key_length_bits,
             mac: given,
-        }) => {
-            if iterations > MAX_ANSWER_ITERATIONS {
-                return false;
-            }
-            match mac::pbkdf2_hmac_sha1(secret, salt, iterations, key_length_bits) {
-                Ok(key) => mac::constant_time_eq(&mac::hmac_sha1(&key, m), given),
-                Err(_) => false,
-            }
-        }
-        Ok(AuthResponse::Signature { .. }) => false,
-        // The pre-2.1 form: a bare MD5(key ‖ m ‖ key) with no code byte.
-        Err(_) if signed.len() == 16 => {
-            mac::constant_time_eq(&mac::md5_sandwich(secret, m), signed)
-        }
-        Err(_) => false,
-    }
+        }) => (
+            SecretMac::Pbkdf2HmacSha1 {
+                salt,
+                iterations,
+                key_length_bits,
+            },
+            given,
+        ),
+        Ok(AuthResponse::Signature { .. }) | Err(_) => return false,
+    };
+    secret_mac_matches(secret, m, &kind, given)
 }
 
 /// Verifies an OC 200 answer to a challenge with this nonce and raw request digest, and returns
@@ -101,62 +92,6 @@ pub(crate) fn verify_answer(
         Ok(Identity(answer.identity.clone()))
     } else {
         Err(Failure::bare(ResponseCode::AuthenticationFailed))
-    }
-}
-
-/// Whether `sig` is a signature of `message` by `key` with the named hash.
-pub(crate) fn signature_matches(
-    key: &PublicKey,
-    hash_alg: &str,
-    message: &[u8],
-    sig: &[u8],
-) -> bool {
-    match key {
-        PublicKey::Rsa { exponent, modulus } => {
-            let strip = |b: &[u8]| {
-                b.iter()
-                    .skip_while(|x| **x == 0)
-                    .copied()
-                    .collect::<Vec<u8>>()
-            };
-            let components = signature::RsaPublicKeyComponents {
-                n: strip(modulus),
-                e: strip(exponent),
-            };
-            let alg: &signature::RsaParameters = match normalise_hash(hash_alg) {
-                Some(Hash::Sha256) => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-                Some(Hash::Sha1) => &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
-                None => return false,
-            };
-            components.verify(alg, message, sig).is_ok()
-        }
-        PublicKey::Ed25519(public) => {
-            let Ok(sig) = <[u8; 64]>::try_from(sig) else {
-                return false;
-            };
-            hash_alg.eq_ignore_ascii_case("Ed25519")
-                && idnode_certs::sign::verify(public, message, &sig)
-        }
-        _ => false,
-    }
-}
-
-enum Hash {
-    Sha1,
-    Sha256,
-}
-
-/// `SHA-256` / `SHA256` and `SHA1` / `SHA-1` (§15 #6).
-fn normalise_hash(name: &str) -> Option<Hash> {
-    let squashed: String = name
-        .chars()
-        .filter(|c| *c != '-')
-        .collect::<String>()
-        .to_ascii_uppercase();
-    match squashed.as_str() {
-        "SHA256" => Some(Hash::Sha256),
-        "SHA1" => Some(Hash::Sha1),
-        _ => None,
     }
 }
 
