@@ -15,6 +15,7 @@ mod listeners;
 mod metrics;
 pub mod native;
 mod rest;
+mod rest_auth;
 pub mod server;
 mod site;
 mod snms;

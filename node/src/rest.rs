@@ -104,6 +104,7 @@ where
             StatusCode::OK,
             "idnode: identifier resolution node. See /api/site and /api/handles/{handle}.\n",
         ),
+        _ if crate::rest_auth::owns(&path) => crate::rest_auth::serve(state, conn, req).await,
         _ if path.starts_with("/api/") => api(state, conn, req, &path).await,
         _ => plain(StatusCode::NOT_FOUND, "not found\n"),
     }
@@ -300,10 +301,13 @@ pub(crate) enum Auth {
     Anonymous,
     /// Verified credentials.
     Verified(Identity),
-    /// Credentials that did not verify: 401 with an empty body, as the reference answers.
+    /// Credentials that did not verify, or an unknown or expired session: 401 with an empty
+    /// body, as the reference answers.
     Rejected,
 }
 
+/// Authenticates a request by its first `Authorization` header: `Basic` credentials, or an
+/// `Authorization: Handle` signed answer or session id (`rest_auth`).
 pub(crate) async fn authenticate(
     state: &Arc<State>,
     conn: Conn,
@@ -315,20 +319,30 @@ pub(crate) async fn authenticate(
     else {
         return Auth::Anonymous;
     };
-    let plain_allowed =
-        state.config.http.allow_loopback_plain_writes && conn.peer.ip().is_loopback();
-    if !conn.tls && !plain_allowed {
+    if !credentials_allowed(state, conn) {
         // Credentials sent in clear text are ignored (handle-rest-api.md §1).
         return Auth::Anonymous;
     }
     // The scheme name is case-insensitive (RFC 9110 §11.1).
-    let Some(encoded) = value
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .map(|(_, rest)| rest)
-    else {
-        return Auth::Anonymous;
-    };
+    match value.trim().split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => {
+            basic_credentials(state, rest).await
+        }
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("handle") => {
+            crate::rest_auth::authenticate(state, rest).await
+        }
+        _ => Auth::Anonymous,
+    }
+}
+
+/// Whether credentials count on this connection: over TLS, or over plain HTTP from loopback
+/// when `http.allow_loopback_plain_writes` is set.
+pub(crate) fn credentials_allowed(state: &State, conn: Conn) -> bool {
+    conn.tls || (state.config.http.allow_loopback_plain_writes && conn.peer.ip().is_loopback())
+}
+
+/// Verifies `Authorization: Basic` credentials (the base64 text after the scheme).
+pub(crate) async fn basic_credentials(state: &Arc<State>, encoded: &str) -> Auth {
     let Ok(decoded) = STANDARD.decode(encoded.trim()) else {
         return Auth::Rejected;
     };
@@ -352,13 +366,15 @@ pub(crate) async fn authenticate(
     }
 }
 
-fn rejected_credentials() -> Response<Full<Bytes>> {
+/// 401 with an empty body and the challenges, `error` included, as the reference answers
+/// credentials that did not verify.
+fn rejected_credentials(
+    state: &State,
+    hint: &crate::rest_auth::ChallengeHint,
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::UNAUTHORIZED;
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"handle\""),
-    );
+    crate::rest_auth::add_challenge(state, &mut response, hint, true);
     response
 }
 
@@ -371,12 +387,13 @@ where
     let query = Query::parse(req.uri().query());
     let style = Style::from_query(&query);
     let method = req.method().clone();
+    let hint = crate::rest_auth::ChallengeHint::from_headers(req.headers());
     let identity = match authenticate(&state, conn, req.headers()).await {
         Auth::Anonymous => None,
         Auth::Verified(identity) => Some(identity),
-        Auth::Rejected => return rejected_credentials(),
+        Auth::Rejected => return rejected_credentials(&state, &hint),
     };
-    let (op_name, response) =
+    let (op_name, mut response) =
         if let Some(raw) = path.strip_prefix("/api/handles/").filter(|r| !r.is_empty()) {
             handle_resource(&state, conn, req, raw, &query, &style, identity).await
         } else if path == "/api/handles" || path == "/api/handles/" {
@@ -399,6 +416,10 @@ where
                     .with_status(StatusCode::METHOD_NOT_ALLOWED),
             )
         };
+    if response.status() == StatusCode::UNAUTHORIZED {
+        // Authentication needed: offer a session for `Authorization: Handle` besides Basic.
+        crate::rest_auth::add_challenge(&state, &mut response, &hint, false);
+    }
     crate::metrics::record(
         "rest",
         op_name,

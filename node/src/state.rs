@@ -44,6 +44,8 @@ pub struct State {
     pub trace: crate::trace::TraceState,
     /// Rendered REST resolutions, dropped by every commit that changes them.
     pub(crate) cache: Arc<crate::cache::ResponseCache>,
+    /// The REST API's `Authorization: Handle` sessions.
+    pub(crate) rest_sessions: crate::rest_auth::Sessions,
 }
 
 impl State {
@@ -104,6 +106,7 @@ impl State {
             native,
             trace,
             cache,
+            rest_sessions: crate::rest_auth::Sessions::default(),
         }))
     }
 }

@@ -120,6 +120,16 @@ impl Native {
         }
     }
 
+    /// Signs `message` with the key published in the site information, returning the digest
+    /// algorithm's name (`SHA-256` for RSA, `Ed25519`) and the signature.
+    pub(crate) fn sign_as_site(
+        &self,
+        node_key: &NodeKey,
+        message: &[u8],
+    ) -> Option<(&'static str, Vec<u8>)> {
+        self.signer.sign(node_key, message)
+    }
+
     /// A new session or challenge id, never 0.
     fn next_id(&self) -> u32 {
         loop {
