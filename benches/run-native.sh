@@ -32,7 +32,7 @@ PREFIX=88.118.8
 ZONE=bench.test
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN="$ROOT/target/release"
+BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 PYTHON=${PYTHON:-python3}
 
 section() { printf '\n== %s\n' "$*"; }
@@ -224,7 +224,7 @@ NSD=$!
 PIDS+=("$NSD")
 DNS_BYTES=""
 for _ in $(seq 600); do
-  DNS_BYTES=$("$PYTHON" - "$DNS_PORT" "$ZONE" <<'EOF' || true
+  DNS_BYTES=$("$PYTHON" - "$DNS_PORT" "$ZONE" 2>/dev/null <<'EOF' || true
 import socket, sys
 q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
 for label in f"bench-000001.{sys.argv[2]}".split("."):
@@ -281,23 +281,21 @@ DNSPERF_QPS=$(sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p' "$WORK/nsd-d
 DNSPERF_LOST=$(sed -n 's/^ *Queries lost: *\([0-9]*\).*/\1/p' "$WORK/nsd-dnsperf.txt")
 DNSPERF_AVG=$(sed -n 's/^ *Average Latency (s): *\([0-9.]*\).*/\1/p' "$WORK/nsd-dnsperf.txt")
 
-loadgen() {
-  "$BIN/hdl_loadgen" --keys "$HANDLES" --prefix "$PREFIX" --zone "$ZONE" --seconds "$DURATION" \
-    --warmup "$WARMUP" --conns "$CONNS" --depth "$DEPTH" "$@"
-}
+LOADGEN=("$BIN/hdl_loadgen" --keys "$HANDLES" --prefix "$PREFIX" --zone "$ZONE" --seconds "$DURATION"
+  --warmup "$WARMUP" --conns "$CONNS" --depth "$DEPTH")
 section "NSD: hdl_loadgen DNS mode, closed loop"
-measure nsd-loadgen "$NSD" loadgen --proto dns --server "127.0.0.1:$DNS_PORT"
+measure nsd-loadgen "$NSD" "${LOADGEN[@]}" --proto dns --server "127.0.0.1:$DNS_PORT"
 
 section "idnode: hdl_loadgen UDP, closed loop"
-measure idnode-udp "$IDNODE" loadgen --proto udp --server "127.0.0.1:$HANDLE_PORT" --server-pid "$IDNODE"
+measure idnode-udp "$IDNODE" "${LOADGEN[@]}" --proto udp --server "127.0.0.1:$HANDLE_PORT" --server-pid "$IDNODE"
 section "idnode: hdl_loadgen TCP (persistent connections), closed loop"
-measure idnode-tcp "$IDNODE" loadgen --proto tcp --server "127.0.0.1:$HANDLE_PORT" --server-pid "$IDNODE"
+measure idnode-tcp "$IDNODE" "${LOADGEN[@]}" --proto tcp --server "127.0.0.1:$HANDLE_PORT" --server-pid "$IDNODE"
 
 UDP_RATE=$(field "$WORK/idnode-udp.txt" rate)
 OPEN_RATE=$(awk -v r="$UDP_RATE" 'BEGIN { printf "%d", r / 2 }')
 section "open loop at $OPEN_RATE/s (half of idnode's UDP rate)"
-measure idnode-udp-open "$IDNODE" loadgen --proto udp --server "127.0.0.1:$HANDLE_PORT" --rate "$OPEN_RATE"
-measure nsd-open "$NSD" loadgen --proto dns --server "127.0.0.1:$DNS_PORT" --rate "$OPEN_RATE"
+measure idnode-udp-open "$IDNODE" "${LOADGEN[@]}" --proto udp --server "127.0.0.1:$HANDLE_PORT" --rate "$OPEN_RATE"
+measure nsd-open "$NSD" "${LOADGEN[@]}" --proto dns --server "127.0.0.1:$DNS_PORT" --rate "$OPEN_RATE"
 
 row() { local out="|" cell; for cell in "$@"; do out+=" $cell |"; done; echo "$out"; }
 lg_row() {
