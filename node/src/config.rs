@@ -172,6 +172,9 @@ pub struct TraceConfig {
     pub max_capture_bytes: usize,
     /// The shortest time between two checkpoints, in milliseconds.
     pub checkpoint_interval_ms: u64,
+    /// How many stored log hashes to keep in memory for proofs and tiles (about 48 bytes
+    /// each); 0 turns the cache off.
+    pub hash_cache_entries: usize,
     /// Logs this node witnesses: their origins and verifier keys.
     pub peers: Vec<PeerLog>,
     /// Witnesses asked to cosign this node's checkpoints.
@@ -188,6 +191,7 @@ impl Default for TraceConfig {
             max_events: 10_000,
             max_capture_bytes: 32 << 20,
             checkpoint_interval_ms: 1000,
+            hash_cache_entries: 1 << 21,
             peers: Vec::new(),
             witnesses: Vec::new(),
         }
@@ -238,13 +242,16 @@ mod tests {
     fn sample_config_parses() {
         let config = Config::parse(SAMPLE).unwrap();
         assert_eq!(config.handles.max_length, 255);
+        assert_eq!(config.trace, TraceConfig::default());
         assert_eq!(Config::parse("").unwrap(), Config::default());
     }
 
     #[test]
     fn unknown_keys_are_rejected_in_every_table() {
         assert!(Config::parse("bogus = 1").is_err());
-        for table in ["http", "https", "handles", "auth", "site", "trace", "native"] {
+        for table in [
+            "http", "https", "handles", "auth", "site", "trace", "native",
+        ] {
             let text = format!("{SAMPLE}\n[{table}]\nbogus = 1\n");
             // A repeated table is itself an error; test the key inside a fresh document too.
             assert!(Config::parse(&text).is_err(), "{table}");

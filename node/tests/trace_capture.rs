@@ -62,6 +62,17 @@ impl Node {
     }
 
     async fn send(&self, method: Method, path: &str, auth: bool, body: Option<Vec<u8>>) -> Reply {
+        let user = auth.then_some((ADMIN, SECRET));
+        self.send_as(method, path, user, body).await
+    }
+
+    async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        user: Option<(&str, &str)>,
+        body: Option<Vec<u8>>,
+    ) -> Reply {
         let stream = TcpStream::connect(self.addr).await.unwrap();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -71,11 +82,11 @@ impl Node {
             .method(method)
             .uri(path)
             .header("host", "localhost");
-        if auth {
-            let user = ADMIN.replace(':', "%3A");
+        if let Some((identity, secret)) = user {
+            let identity = identity.replace(':', "%3A").replace('/', "%2F");
             builder = builder.header(
                 "authorization",
-                format!("Basic {}", STANDARD.encode(format!("{user}:{SECRET}"))),
+                format!("Basic {}", STANDARD.encode(format!("{identity}:{secret}"))),
             );
         }
         if body.is_some() {
@@ -103,6 +114,10 @@ impl Node {
         self.send(Method::GET, path, false, None).await
     }
 
+    async fn get_as_admin(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, true, None).await
+    }
+
     async fn capture(&self, document: &Value) -> Reply {
         self.send(
             Method::POST,
@@ -114,7 +129,16 @@ impl Node {
     }
 
     async fn create_handle(&self, handle: &str) {
-        let body = json!({"values": [{"index": 1, "type": "URL", "data": {"format": "string", "value": "https://example.org"}}]});
+        self.create_with(handle, json!([])).await;
+    }
+
+    /// Creates `handle` with a URL value and `values`.
+    async fn create_with(&self, handle: &str, values: Value) {
+        let mut all = vec![
+            json!({"index": 1, "type": "URL", "data": {"format": "string", "value": "https://example.org"}}),
+        ];
+        all.extend(values.as_array().cloned().unwrap_or_default());
+        let body = json!({ "values": all });
         let reply = self
             .send(
                 Method::PUT,
@@ -212,7 +236,11 @@ fn shipping(id: &str, n: u8) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capture_prove_query_and_refuse() {
-    let node = Node::start(|_, _| {}).await;
+    // The administrator is a server administrator here, so it reads every record.
+    let node = Node::start(|config, _| {
+        config.auth.server_admins = vec![ADMIN.to_owned()];
+    })
+    .await;
     node.create_handle("88.118.8/drum-1").await;
 
     // Anonymous capture is refused.
@@ -348,7 +376,9 @@ async fn capture_prove_query_and_refuse() {
         .unwrap();
     for receipt in &receipts {
         let digest = receipt["digest"].as_str().unwrap();
-        let reply = node.get(&format!("/log/proof?digest={digest}")).await;
+        let reply = node
+            .get_as_admin(&format!("/log/proof?digest={digest}"))
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         let bundle = TlogProof::parse(&reply.body).unwrap();
         let jws = String::from_utf8(bundle.extra.clone().unwrap()).unwrap();
@@ -364,7 +394,7 @@ async fn capture_prove_query_and_refuse() {
         .unwrap();
     }
     // The subject's history holds both of its records with proofs.
-    let history = node.get("/api/trace/88.118.8/DRUM-1").await.json();
+    let history = node.get_as_admin("/api/trace/88.118.8/DRUM-1").await.json();
     assert_eq!(history["subject"], "88.118.8/drum-1");
     let records = history["records"].as_array().unwrap();
     assert_eq!(records.len(), 2);
@@ -390,14 +420,17 @@ async fn capture_prove_query_and_refuse() {
     );
 
     // Queries.
-    let events = node.get("/epcis/events?EQ_bizStep=shipping").await.json();
+    let events = node
+        .get_as_admin("/epcis/events?EQ_bizStep=shipping")
+        .await
+        .json();
     let list = events["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
         .as_array()
         .unwrap()
         .clone();
     assert_eq!(list.len(), 1);
     let by_epc = node
-        .get("/epcis/events?MATCH_epc=hdl%3A88.118.8%2Fdrum-1")
+        .get_as_admin("/epcis/events?MATCH_epc=hdl%3A88.118.8%2Fdrum-1")
         .await
         .json();
     assert_eq!(
@@ -407,10 +440,10 @@ async fn capture_prove_query_and_refuse() {
             .len(),
         2
     );
-    let paged = node.get("/epcis/events?perPage=3").await.json();
+    let paged = node.get_as_admin("/epcis/events?perPage=3").await.json();
     let token = paged["nextPageToken"].as_str().unwrap().to_owned();
     let rest = node
-        .get(&format!("/epcis/events?perPage=3&nextPageToken={token}"))
+        .get_as_admin(&format!("/epcis/events?perPage=3&nextPageToken={token}"))
         .await
         .json();
     assert_eq!(
@@ -421,7 +454,7 @@ async fn capture_prove_query_and_refuse() {
         1
     );
     let timed = node
-        .get("/epcis/events?GE_eventTime=2026-01-02T00:00:00Z&eventType=ObjectEvent")
+        .get_as_admin("/epcis/events?GE_eventTime=2026-01-02T00:00:00Z&eventType=ObjectEvent")
         .await
         .json();
     assert_eq!(
@@ -431,6 +464,244 @@ async fn capture_prove_query_and_refuse() {
             .len(),
         1
     );
+    node.stop().await;
+}
+
+fn event_list(reply: &Reply) -> Vec<Value> {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    reply.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn secret_value(secret: &str) -> Value {
+    json!({"index": 300, "type": "HS_SECKEY", "data": secret, "permissions": "1100"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_need_credentials_and_show_only_readable_records() {
+    const READER: &str = "300:88.118.8/READER";
+    const AUDITOR: &str = "300:88.118.8/AUDITOR";
+    let node = Node::start(|config, _| {
+        config.auth.auditors = vec![AUDITOR.to_owned()];
+    })
+    .await;
+    node.create_with("88.118.8/READER", json!([secret_value("reader-pw")]))
+        .await;
+    node.create_with("88.118.8/AUDITOR", json!([secret_value("auditor-pw")]))
+        .await;
+    // READER holds READ_VALUE on drum-a only.
+    node.create_with(
+        "88.118.8/drum-a",
+        json!([{"index": 100, "type": "HS_ADMIN", "data": {"format": "admin",
+            "value": {"handle": "88.118.8/READER", "index": 300, "permissions": "010000000000"}}}]),
+    )
+    .await;
+    node.create_handle("88.118.8/drum-b").await;
+    let reader = Some((READER, "reader-pw"));
+    let auditor = Some((AUDITOR, "auditor-pw"));
+    // Without READ_VALUE permission, READER cannot write drum-a.
+    let reply = node
+        .send_as(
+            Method::POST,
+            "/epcis/capture",
+            reader,
+            Some(
+                document(vec![commissioning("hdl:88.118.8/drum-a", 1)])
+                    .to_string()
+                    .into_bytes(),
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text());
+    // Records: drum-a, drum-b, drum-a again, drum-b naming drum-a (a mention), a foreign id.
+    let mut mention = shipping("hdl:88.118.8/drum-b", 4);
+    mention["epcList"] = json!(["hdl:88.118.8/drum-b", "hdl:88.118.8/drum-a"]);
+    let reply = node
+        .capture(&document(vec![
+            commissioning("hdl:88.118.8/drum-a", 1),
+            commissioning("hdl:88.118.8/drum-b", 2),
+            shipping("hdl:88.118.8/drum-a", 3),
+            mention,
+            commissioning("https://id.gs1.org/01/09506000134352/21/X1", 5),
+        ]))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let receipts = reply.json()["receipts"].as_array().unwrap().clone();
+    let digest = |i: usize| receipts[i]["digest"].as_str().unwrap().to_owned();
+    node.checkpoint_of(5).await;
+
+    // Anonymous callers get the log, tiles and bare inclusion proofs, but no events.
+    assert_eq!(
+        node.get("/epcis/events").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        node.get("/api/trace/88.118.8/drum-a").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        node.get("/log/tile/entries/000.p/5").await.status,
+        StatusCode::OK
+    );
+    let bare = node.get(&format!("/log/proof?digest={}", digest(0))).await;
+    assert_eq!(bare.status, StatusCode::OK, "{}", bare.text());
+    let bundle = TlogProof::parse(&bare.body).unwrap();
+    assert_eq!(bundle.extra, None);
+    assert_eq!(bundle.index, 0);
+    // Wrong credentials are refused, not treated as anonymous.
+    let wrong = node
+        .send_as(Method::GET, "/epcis/events", Some((READER, "nope")), None)
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+
+    // READER sees drum-a's records only.
+    let events = event_list(
+        &node
+            .send_as(Method::GET, "/epcis/events", reader, None)
+            .await,
+    );
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["epcList"][0] == "hdl:88.118.8/drum-a")
+    );
+    let denied = node
+        .send_as(Method::GET, "/api/trace/88.118.8/drum-b", reader, None)
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    let history = node
+        .send_as(Method::GET, "/api/trace/88.118.8/drum-a", reader, None)
+        .await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.text());
+    let records = history.json()["records"].as_array().unwrap().clone();
+    assert_eq!(records.len(), 3);
+    assert!(records[0]["jws"].is_string() && records[1]["jws"].is_string());
+    // The record of drum-b that mentions drum-a is withheld from READER.
+    assert_eq!(records[2]["withheld"], true);
+    assert!(records[2]["jws"].is_null());
+    assert_eq!(records[2]["digest"], digest(3).as_str());
+    let with_jws = node
+        .send_as(
+            Method::GET,
+            &format!("/log/proof?digest={}", digest(2)),
+            reader,
+            None,
+        )
+        .await;
+    assert!(TlogProof::parse(&with_jws.body).unwrap().extra.is_some());
+    let without = node
+        .send_as(
+            Method::GET,
+            &format!("/log/proof?digest={}", digest(1)),
+            reader,
+            None,
+        )
+        .await;
+    assert_eq!(TlogProof::parse(&without.body).unwrap().extra, None);
+
+    // The prefix administrator reads every record of the prefix's handles (through
+    // 0.NA/88.118.8), but not the record of the foreign identifier.
+    let prefix_admin = event_list(&node.get_as_admin("/epcis/events").await);
+    assert_eq!(prefix_admin.len(), 4);
+    // Auditors see everything, and their reads are audited.
+
+    let audited = event_list(
+        &node
+            .send_as(Method::GET, "/epcis/events", auditor, None)
+            .await,
+    );
+    assert_eq!(audited.len(), 5);
+    let history = node
+        .send_as(Method::GET, "/api/trace/88.118.8/drum-b", auditor, None)
+        .await;
+    assert_eq!(history.status, StatusCode::OK);
+    let log = node
+        .send_as(
+            Method::GET,
+            "/snms/api/v5/audit?action=auditor_read",
+            auditor,
+            None,
+        )
+        .await
+        .text();
+    assert!(log.contains("epcis/events"), "{log}");
+    assert!(log.contains("88.118.8/drum-b"), "{log}");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn match_epc_uses_every_value_and_pages_count_matching_events() {
+    let node = Node::start(|_, _| {}).await;
+    for drum in ["88.118.8/drum-x", "88.118.8/drum-y", "88.118.8/drum-z"] {
+        node.create_handle(drum).await;
+    }
+    // x, y, z, x, y, z, … : nine events, three per drum.
+    let events: Vec<Value> = (0..9u8)
+        .map(|i| {
+            let drum = ["x", "y", "z"][usize::from(i % 3)];
+            let mut event = commissioning(&format!("hdl:88.118.8/drum-{drum}"), i);
+            event["eventTime"] = json!(format!("2026-01-01T08:00:0{i}+08:00"));
+            event
+        })
+        .collect();
+    let reply = node.capture(&document(events)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let times = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["eventTime"].as_str().unwrap()[17..19].to_owned())
+            .collect()
+    };
+    // Both identifiers' events, in log order, not only the first identifier's.
+    let both = event_list(
+        &node
+            .get_as_admin(
+                "/epcis/events?MATCH_epc=hdl%3A88.118.8%2Fdrum-z%7Chdl%3A88.118.8%2Fdrum-x",
+            )
+            .await,
+    );
+    assert_eq!(times(&both), ["00", "02", "03", "05", "06", "08"]);
+    // Token paging over the merged histories.
+    let first = node
+        .get_as_admin(
+            "/epcis/events?perPage=4&MATCH_epc=hdl%3A88.118.8%2Fdrum-z%7Chdl%3A88.118.8%2Fdrum-x",
+        )
+        .await;
+    assert_eq!(times(&event_list(&first)), ["00", "02", "03", "05"]);
+    let token = first.json()["nextPageToken"].as_str().unwrap().to_owned();
+    let rest = node
+        .get_as_admin(&format!(
+            "/epcis/events?perPage=4&nextPageToken={token}&MATCH_epc=hdl%3A88.118.8%2Fdrum-z%7Chdl%3A88.118.8%2Fdrum-x"
+        ))
+        .await;
+    assert_eq!(times(&event_list(&rest)), ["06", "08"]);
+    assert!(rest.json().get("nextPageToken").is_none());
+    // page= counts pages of matching events: page 1 of y's events, two per page.
+    let page = |n: u8| {
+        let node = &node;
+        async move {
+            times(&event_list(
+                &node
+                    .get_as_admin(&format!(
+                        "/epcis/events?perPage=2&page={n}&MATCH_epc=hdl%3A88.118.8%2Fdrum-y"
+                    ))
+                    .await,
+            ))
+        }
+    };
+    assert_eq!(page(0).await, ["01", "04"]);
+    assert_eq!(page(1).await, ["07"]);
+    assert!(page(2).await.is_empty());
+    // The same over the whole log with another filter.
+    let late = event_list(
+        &node
+            .get_as_admin("/epcis/events?perPage=2&page=1&GE_eventTime=2026-01-01T00:00:03Z")
+            .await,
+    );
+    assert_eq!(times(&late), ["05", "06"]);
     node.stop().await;
 }
 

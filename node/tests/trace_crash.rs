@@ -69,12 +69,15 @@ fn document(writer: usize, n: usize) -> Value {
     })
 }
 
+/// A GET as the administrator, a server administrator here (see the test's configuration),
+/// who may read every record.
 async fn get(client: &Client, served: &Served, path: &str) -> support::Reply {
+    let authorization = basic(ADMIN, ADMIN_SECRET);
     client
         .send(
             Method::GET,
             &format!("https://{}{path}", served.https_addr),
-            &[],
+            &[("authorization", authorization.as_str())],
             None,
         )
         .await
@@ -99,7 +102,10 @@ async fn checkpoint_of(client: &Client, served: &Served, size: u64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_receipts_survive_sigkill() {
     let dir = DataDir::init();
-    let config = std::fs::read_to_string(&dir.config).unwrap();
+    let config = std::fs::read_to_string(&dir.config).unwrap().replace(
+        "[auth]\n",
+        &format!("[auth]\nserver_admins = [{ADMIN:?}]\n"),
+    );
     std::fs::write(
         &dir.config,
         format!("{config}\n[trace]\ncheckpoint_interval_ms = 50\n"),

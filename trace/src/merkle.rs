@@ -14,6 +14,7 @@
 //! conventions of the transparency-dev test vectors: consistency from size 0 is an error, equal
 //! sizes need an empty proof and equal roots, and `index >= size` is an error.
 
+pub mod cache;
 pub mod tile;
 
 use std::fmt;

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use idnode_registry::{StoreError, TraceBatch, TraceHashes, TraceMutation, TraceStore as _};
+use idnode_registry::{StoreError, TraceBatch, TraceMutation, TraceStore as _};
 use idnode_trace::merkle::tile::{self, Tile, TileKind};
 use idnode_trace::merkle::{self, Hash};
 use idnode_trace::note::checkpoint::Checkpoint;
@@ -92,7 +92,7 @@ pub(super) fn tile(state: &State, path: &str) -> Response<Full<Bytes>> {
             if covered.is_none_or(|needed| needed > size) {
                 return not_found("the log does not have this tile yet");
             }
-            match tile::read_tile_data(&tile, &TraceHashes(store)) {
+            match tile::read_tile_data(&tile, &state.trace.hashes(store)) {
                 Ok(data) => data,
                 Err(error) => return internal(&error),
             }
@@ -113,53 +113,111 @@ pub(super) fn tile(state: &State, path: &str) -> Response<Full<Bytes>> {
 }
 
 /// `GET /log/proof?digest=<hex>`: a `c2sp.org/tlog-proof@v1` bundle for the record against the
-/// latest checkpoint, with the record JWS as `extra`.
-pub(super) fn proof(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
+/// latest checkpoint. The record JWS (which holds the event) is the bundle's `extra` only for a
+/// caller who may read the record's subject; anyone else gets the inclusion proof alone.
+pub(super) async fn proof(
+    state: &Arc<State>,
+    conn: crate::rest::Conn,
+    headers: &http::HeaderMap,
+    query: Option<&str>,
+) -> Response<Full<Bytes>> {
     let Some(digest) = param(query, "digest").and_then(|d| Hash::from_hex(&d)) else {
         return bad_request("give digest=<64 hex digits>");
     };
-    match bundle_for(state, &digest) {
-        Ok(Some(bundle)) => text(StatusCode::OK, bundle),
-        Ok(None) => not_found("no record with this digest is covered by a checkpoint yet"),
-        Err(error) => internal(&error),
-    }
-}
-
-/// The tlog-proof bundle of the record with `digest` against the latest checkpoint, if the
-/// record exists and the checkpoint covers it.
-pub(super) fn bundle_for(state: &State, digest: &Hash) -> Result<Option<String>, String> {
+    let identity = match super::reader_identity(state, conn, headers).await {
+        Ok(identity) => identity,
+        Err(response) => return response,
+    };
     let store = state.resolver.store();
-    let Some(index) = store.trace_index_of(digest).map_err(|e| e.to_string())? else {
-        return Ok(None);
+    let found = store
+        .trace_index_of(&digest)
+        .and_then(|index| Ok((index, store.trace_latest_checkpoint()?)));
+    let (index, size, note) = match found {
+        Ok((Some(index), Some((size, note)))) if index < size => (index, size, note),
+        Ok(_) => return not_found("no record with this digest is covered by a checkpoint yet"),
+        Err(error) => return internal(&error),
     };
-    let Some((size, note)) = store.trace_latest_checkpoint().map_err(|e| e.to_string())? else {
-        return Ok(None);
+    let mut reader = identity.map(|identity| super::Reader::new(state, identity));
+    let with_record = match &mut reader {
+        None => false,
+        Some(reader) => {
+            let subject = match store.trace_records(index, 1) {
+                Ok(mut records) => records.pop().and_then(|r| record_subject(&r.record)),
+                Err(error) => return internal(&error),
+            };
+            match subject.map(|s| reader.may_read(&s)) {
+                Some(Ok(allowed)) => allowed,
+                Some(Err(failure)) => return internal(&failure),
+                None => false,
+            }
+        }
     };
-    bundle_at(state, index, size, &note)
+    let bundle = match bundle_at(state, index, size, &note, with_record) {
+        Ok(Some(bundle)) => bundle,
+        Ok(None) => return not_found("no record with this digest is covered by a checkpoint yet"),
+        Err(error) => return internal(&error),
+    };
+    if with_record
+        && let Some(reader) = &reader
+        && let Err(failure) = reader.audit(&digest.to_hex(), "record proof").await
+    {
+        return internal(&failure);
+    }
+    let mut response = text(StatusCode::OK, bundle);
+    // The answer depends on the credentials.
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("private, no-cache"),
+    );
+    response.headers_mut().insert(
+        http::header::VARY,
+        http::HeaderValue::from_static("authorization"),
+    );
+    response
 }
 
-/// The bundle of leaf `index` against the checkpoint `note` of `size` leaves.
+/// The `subject` of a stored record JWS, read without verifying (the node signed it).
+pub(super) fn record_subject(jws: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Subject {
+        subject: String,
+    }
+    let payload = std::str::from_utf8(jws).ok()?.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice::<Subject>(&bytes)
+        .ok()
+        .map(|s| s.subject)
+}
+
+/// The bundle of leaf `index` against the checkpoint `note` of `size` leaves, with the record
+/// JWS as `extra` when `with_record`.
 pub(super) fn bundle_at(
     state: &State,
     index: u64,
     size: u64,
     note: &str,
+    with_record: bool,
 ) -> Result<Option<String>, String> {
     if index >= size {
         return Ok(None);
     }
     let store = state.resolver.store();
-    let record = store
-        .trace_records(index, 1)
-        .map_err(|e| e.to_string())?
-        .pop()
-        .ok_or("record vanished")?;
-    let proof =
-        merkle::prove_inclusion(index, size, &TraceHashes(store)).map_err(|e| e.to_string())?;
+    let extra = if with_record {
+        let record = store
+            .trace_records(index, 1)
+            .map_err(|e| e.to_string())?
+            .pop()
+            .ok_or("record vanished")?;
+        Some(record.record)
+    } else {
+        None
+    };
+    let proof = merkle::prove_inclusion(index, size, &state.trace.hashes(store))
+        .map_err(|e| e.to_string())?;
     let checkpoint = Note::parse(note.as_bytes()).map_err(|e| e.to_string())?;
     Ok(Some(
         TlogProof {
-            extra: Some(record.record),
+            extra,
             index,
             proof,
             checkpoint,
@@ -182,7 +240,7 @@ pub(super) fn consistency(state: &State, query: Option<&str>) -> Response<Full<B
     if old == 0 || old > new || new > size {
         return bad_request("need 0 < old <= new <= the log size");
     }
-    match merkle::prove_consistency(old, new, &TraceHashes(store)) {
+    match merkle::prove_consistency(old, new, &state.trace.hashes(store)) {
         Ok(proof) => text(StatusCode::OK, proof_lines(&proof)),
         Err(error) => internal(&error),
     }
@@ -286,7 +344,7 @@ pub(super) async fn sign_checkpoint(state: &State) -> Result<Option<(u64, String
     if latest.as_ref().is_some_and(|(latest, _)| *latest >= size) {
         return Ok(None);
     }
-    let root = merkle::tree_hash(size, &TraceHashes(store))
+    let root = merkle::tree_hash(size, &state.trace.hashes(store))
         .map_err(|e| StoreError::Storage(e.to_string()))?;
     let text = Checkpoint::new(&state.trace.origin, size, root).to_text();
     let note = Note::sign(&text, &[&state.trace.log_signer])
@@ -341,4 +399,126 @@ pub(super) async fn add_cosignatures(
         })
         .await?;
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use idnode_registry::{TraceEntry, TraceHashes};
+    use sha2::{Digest as _, Sha256};
+
+    use super::*;
+
+    /// Appends one record with a unique digest and subject.
+    async fn append(state: &State, writer: usize, n: usize) {
+        let digest = Hash(Sha256::digest(format!("{writer}/{n}")).into());
+        state
+            .resolver
+            .store()
+            .commit_trace(TraceBatch {
+                mutations: vec![TraceMutation::Append {
+                    entries: vec![TraceEntry {
+                        digest,
+                        record: b"record".to_vec(),
+                        subject: format!("subject-{writer}-{n}"),
+                        expect_prev: None,
+                        mentions: Vec::new(),
+                    }],
+                }],
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_signers_never_publish_two_roots_for_one_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config {
+            data: dir.path().join("data"),
+            ..Default::default()
+        };
+        let state = State::open(config).unwrap();
+        // The node's own checkpoint task runs too, with the shortest interval.
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run_checkpointer(Arc::clone(&state), stopped));
+        let appending = Arc::new(AtomicBool::new(true));
+        let appenders: Vec<_> = (0..4)
+            .map(|writer| {
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    for n in 0..40 {
+                        append(&state, writer, n).await;
+                        state.trace.appended.notify_one();
+                    }
+                })
+            })
+            .collect();
+        // Signers forced to run all the time, racing each other and the task.
+        let signers: Vec<_> = (0..3)
+            .map(|_| {
+                let state = Arc::clone(&state);
+                let appending = Arc::clone(&appending);
+                tokio::spawn(async move {
+                    let mut published = Vec::new();
+                    loop {
+                        let last_round = !appending.load(Ordering::SeqCst);
+                        match sign_checkpoint(&state).await {
+                            Ok(Some(checkpoint)) => published.push(checkpoint),
+                            Ok(None) | Err(StoreError::Conflict { .. }) => {}
+                            Err(error) => panic!("{error}"),
+                        }
+                        if last_round {
+                            return published;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for appender in appenders {
+            appender.await.unwrap();
+        }
+        appending.store(false, Ordering::SeqCst);
+        let mut published = Vec::new();
+        for signer in signers {
+            published.extend(signer.await.unwrap());
+        }
+        let _ = stop.send(true);
+        task.await.unwrap();
+
+        let store = state.resolver.store();
+        let size = store.trace_size().unwrap();
+        assert_eq!(size, 160);
+        assert!(!published.is_empty());
+        // Every checkpoint a signer was told it published, and every stored one.
+        let mut roots: BTreeMap<u64, BTreeSet<Hash>> = BTreeMap::new();
+        let mut root_of = |size: u64, note: &str| {
+            let parsed = Note::parse(note.as_bytes()).unwrap();
+            let checkpoint = Checkpoint::parse(&parsed.text).unwrap();
+            assert_eq!(checkpoint.size, size);
+            roots.entry(size).or_default().insert(checkpoint.root);
+        };
+        for (size, note) in &published {
+            root_of(*size, note);
+        }
+        let mut stored = 0;
+        for n in 1..=size {
+            if let Some(note) = store.trace_checkpoint(n).unwrap() {
+                root_of(n, &note);
+                stored += 1;
+            }
+        }
+        assert!(stored > 0);
+        assert_eq!(
+            store.trace_latest_checkpoint().unwrap().map(|(n, _)| n),
+            Some(size)
+        );
+        for (size, roots) in &roots {
+            assert_eq!(roots.len(), 1, "size {size} has {} roots", roots.len());
+            let actual = merkle::tree_hash(*size, &TraceHashes(store)).unwrap();
+            assert!(roots.contains(&actual), "size {size}");
+        }
+    }
 }

@@ -32,12 +32,16 @@ use ed25519_dalek::SigningKey;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
+use idnode_registry::{TraceHashes, TraceStore};
+use idnode_trace::merkle::cache::{CachedReader, HashCache};
 use idnode_trace::note::{self, Cosigner, Signer, Verifier};
 use idnode_trace::record::RecordSigner;
 use tokio::sync::Notify;
 
+use idnode_resolver::{AuditEvent, Failure, Identity};
+
 use crate::config::TraceConfig;
-use crate::rest::Conn;
+use crate::rest::{Auth, Conn};
 use crate::state::State;
 
 pub(crate) use log::run_checkpointer;
@@ -66,6 +70,8 @@ pub struct TraceState {
     pub(crate) appended: Notify,
     /// Serialises witness requests, so two cosignatures never race on the stored state.
     pub(crate) witness_lock: tokio::sync::Mutex<()>,
+    /// Stored hashes read for proofs, tiles and checkpoints.
+    pub(crate) hash_cache: HashCache,
 }
 
 impl TraceState {
@@ -140,7 +146,16 @@ impl TraceState {
             config: config.clone(),
             appended: Notify::new(),
             witness_lock: tokio::sync::Mutex::new(()),
+            hash_cache: HashCache::new(config.hash_cache_entries),
         })
+    }
+
+    /// Reads the log's stored hashes from `store` through the cache.
+    pub(crate) fn hashes<'a, S: TraceStore>(
+        &'a self,
+        store: &'a S,
+    ) -> CachedReader<'a, TraceHashes<'a, S>> {
+        self.hash_cache.reader(TraceHashes(store))
     }
 
     /// The log's verifier key.
@@ -214,14 +229,20 @@ where
     let method = req.method().clone();
     let (name, response) = match (&method, path.as_str()) {
         (&Method::POST, "/epcis/capture") => ("capture", capture::capture(&state, conn, req).await),
-        (&Method::GET, "/epcis/events") => ("events", query::events(&state, req.uri().query())),
+        (&Method::GET, "/epcis/events") => (
+            "events",
+            query::events(&state, conn, req.headers(), req.uri().query()).await,
+        ),
         (&Method::GET, "/api/keys") => ("keys", log::jwks(&state)),
         (&Method::GET, "/log/checkpoint") => ("checkpoint", log::checkpoint(&state)),
         (&Method::GET, "/log/vkey") => (
             "vkey",
             text(StatusCode::OK, format!("{}\n", state.trace.log_vkey())),
         ),
-        (&Method::GET, "/log/proof") => ("proof", log::proof(&state, req.uri().query())),
+        (&Method::GET, "/log/proof") => (
+            "proof",
+            log::proof(&state, conn, req.headers(), req.uri().query()).await,
+        ),
         (&Method::GET, "/log/consistency") => {
             ("consistency", log::consistency(&state, req.uri().query()))
         }
@@ -230,7 +251,14 @@ where
         }
         (&Method::GET, p) if p.starts_with("/api/trace/") => (
             "trace",
-            query::subject(&state, &p["/api/trace/".len()..], req.uri().query()),
+            query::subject(
+                &state,
+                conn,
+                req.headers(),
+                &p["/api/trace/".len()..],
+                req.uri().query(),
+            )
+            .await,
         ),
         (&Method::POST, "/witness/add-checkpoint") => {
             ("add_checkpoint", witness::add_checkpoint(&state, req).await)
@@ -250,6 +278,87 @@ where
         ),
     };
     crate::metrics::record("trace", name, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// Who reads trace records, and which subjects they may read (see
+/// `Resolver::may_read_trace`): one decision per subject and request.
+pub(crate) struct Reader<'a> {
+    state: &'a State,
+    identity: Identity,
+    known: std::collections::HashMap<String, bool>,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader for a verified identity.
+    pub(crate) fn new(state: &'a State, identity: Identity) -> Self {
+        Self {
+            state,
+            identity,
+            known: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Whether the identity may read the records whose subject is `subject`.
+    pub(crate) fn may_read(&mut self, subject: &str) -> Result<bool, Failure> {
+        if let Some(known) = self.known.get(subject) {
+            return Ok(*known);
+        }
+        let allowed = self
+            .state
+            .resolver
+            .may_read_trace(&self.identity, subject)?;
+        self.known.insert(subject.to_owned(), allowed);
+        Ok(allowed)
+    }
+
+    /// Appends an `auditor_read` entry to the audit log when the reader is a configured
+    /// auditor, as the resolver does for an auditor's resolutions.
+    pub(crate) async fn audit(&self, target: &str, detail: &str) -> Result<(), Failure> {
+        if !self.state.resolver.is_auditor(&self.identity) {
+            return Ok(());
+        }
+        self.state
+            .resolver
+            .audit(AuditEvent {
+                seq: 0,
+                at: crate::rest_now(),
+                actor: self.identity.to_string(),
+                action: "auditor_read".to_owned(),
+                target: target.to_owned(),
+                prefix: idnode_resolver::domain::prefix_of(target).to_owned(),
+                detail: detail.to_owned(),
+            })
+            .await
+    }
+}
+
+/// The identity behind a read request's credentials: `Ok(None)` without credentials, a 401
+/// response when they do not verify.
+pub(crate) async fn reader_identity(
+    state: &Arc<State>,
+    conn: Conn,
+    headers: &http::HeaderMap,
+) -> Result<Option<Identity>, Response<Full<Bytes>>> {
+    match crate::rest::authenticate(state, conn, headers).await {
+        Auth::Verified(identity) => Ok(Some(identity)),
+        Auth::Anonymous => Ok(None),
+        Auth::Rejected => Err(unauthorized("the credentials did not verify")),
+    }
+}
+
+/// A 401 problem with a Basic challenge.
+pub(crate) fn unauthorized(detail: &str) -> Response<Full<Bytes>> {
+    let mut response = problem(
+        StatusCode::UNAUTHORIZED,
+        "epcisException:SecurityException",
+        detail,
+        None,
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"handle\""),
+    );
     response
 }
 

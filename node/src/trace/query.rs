@@ -1,9 +1,12 @@
 //! Reading the records back: the EPCIS simple-event query (`GET /epcis/events`) and a subject's
 //! history with proofs (`GET /api/trace/{handle}`).
 //!
-//! Queries walk the log in order from the page token (a leaf index). `MATCH_epc` walks the
-//! identifier's history index instead of the whole log. A page scans at most [`SCAN_LIMIT`]
-//! records, so a page can hold fewer events than `perPage` and still have a next page.
+//! Both need credentials, and show only the records the caller may read (see
+//! [`super::Reader`]). Queries walk the log in order from the page token (a leaf index).
+//! `MATCH_epc` walks the merged history indexes of its identifiers instead of the whole log. A
+//! page scans at most [`SCAN_LIMIT`] records, so a page can hold fewer events than `perPage`
+//! and still have a next page. `page=N` skips N pages of matching, readable events, reading at
+//! most [`PAGE_SCAN_LIMIT`] records.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,17 +14,23 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
+use std::sync::Arc;
+
 use idnode_registry::{StoredTrace, TraceStore as _};
 use serde_json::{Map, Value, json};
 
 use super::ids::{self, Form};
 use super::log::{bundle_at, param};
 use super::validate::{self, parse_time};
-use super::{json, problem};
+use super::{Reader, json, problem};
+use crate::rest::Conn;
 use crate::state::State;
 
 /// The most records one query page reads.
 const SCAN_LIMIT: usize = 10_000;
+
+/// The most records a page read by number (`page=`) reads, the skipped pages included.
+const PAGE_SCAN_LIMIT: usize = 100_000;
 
 /// The default and largest page sizes.
 const DEFAULT_PER_PAGE: usize = 30;
@@ -39,8 +48,20 @@ struct Filters {
     read_points: Vec<String>,
 }
 
-/// `GET /epcis/events`.
-pub(super) fn events(state: &State, query: Option<&str>) -> Response<Full<Bytes>> {
+/// `GET /epcis/events`: the events the caller may read (see [`super::Reader`]) that match
+/// the filters, in log order.
+pub(super) async fn events(
+    state: &Arc<State>,
+    conn: Conn,
+    headers: &http::HeaderMap,
+    query: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let identity = match super::reader_identity(state, conn, headers).await {
+        Ok(Some(identity)) => identity,
+        Ok(None) => return super::unauthorized("event queries need HTTP Basic credentials"),
+        Err(response) => return response,
+    };
+    let mut reader = Reader::new(state, identity);
     let filters = match filters(state, query) {
         Ok(filters) => filters,
         Err(detail) => return bad(&detail),
@@ -50,60 +71,43 @@ pub(super) fn events(state: &State, query: Option<&str>) -> Response<Full<Bytes>
         Some(Ok(n)) if (1..=MAX_PER_PAGE).contains(&n) => n,
         Some(_) => return bad(&format!("perPage must be 1 to {MAX_PER_PAGE}")),
     };
-    let start = match (param(query, "nextPageToken"), param(query, "page")) {
+    // A page number skips that many pages of matching (and readable) events.
+    let (start, skip) = match (param(query, "nextPageToken"), param(query, "page")) {
         (Some(token), _) => match decode_token(&token) {
-            Some(start) => start,
+            Some(start) => (start, 0),
             None => return bad("invalid nextPageToken"),
         },
-        (None, Some(page)) => match page.parse::<u64>() {
-            // Page numbers count pages of unfiltered events; tokens are the exact way to page.
-            Ok(page) => page.saturating_mul(per_page as u64),
+        (None, Some(page)) => match page.parse::<usize>() {
+            Ok(page) => (0, page.saturating_mul(per_page)),
             Err(_) => return bad("page must be a number"),
         },
-        (None, None) => 0,
+        (None, None) => (0, 0),
     };
-    let store = state.resolver.store();
-    let mut found = Vec::new();
-    let mut next: Option<u64> = None;
-    let scanned = if let Some(epc) = filters.epcs.first() {
-        // The identifier's history holds every record naming it; check the rest on each.
-        let history = match store.trace_subject(epc, start.checked_sub(1), SCAN_LIMIT) {
-            Ok(history) => history,
-            Err(error) => return internal(&error),
-        };
-        let mut scanned = Vec::with_capacity(history.len());
-        for entry in &history {
-            match store.trace_records(entry.index, 1) {
-                Ok(mut records) => scanned.extend(records.pop()),
-                Err(error) => return internal(&error),
-            }
-        }
-        if history.len() == SCAN_LIMIT {
-            next = history.last().map(|e| e.index + 1);
-        }
-        scanned
+    let budget = if skip > 0 {
+        PAGE_SCAN_LIMIT
     } else {
-        match store.trace_records(start, SCAN_LIMIT) {
-            Ok(records) => {
-                if records.len() == SCAN_LIMIT {
-                    next = records.last().map(|r| r.index + 1);
-                }
-                records
-            }
-            Err(error) => return internal(&error),
-        }
+        SCAN_LIMIT
     };
-    for stored in &scanned {
-        let Some((event, _)) = event_of(stored) else {
-            continue;
-        };
-        if matches(state, &filters, &event) {
-            if found.len() == per_page {
-                next = Some(stored.index);
-                break;
-            }
-            found.push(Value::Object(event));
-        }
+    let page = match scan(state, &mut reader, &filters, start, skip, per_page, budget) {
+        Ok(page) => page,
+        Err(error) => return internal(&error),
+    };
+    if page.skipping {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "epcisException:QueryTooComplexException",
+            &format!(
+                "page {} lies beyond the first {PAGE_SCAN_LIMIT} records; page with nextPageToken",
+                skip / per_page
+            ),
+            None,
+        );
+    }
+    if let Err(failure) = reader
+        .audit("epcis/events", query.unwrap_or_default())
+        .await
+    {
+        return internal(&failure);
     }
     let mut body = json!({
         "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
@@ -112,9 +116,10 @@ pub(super) fn events(state: &State, query: Option<&str>) -> Response<Full<Bytes>
         "creationDate": idnode_proto::time::format_iso8601(crate::rest_now()),
         "epcisBody": {"queryResults": {
             "queryName": "SimpleEventQuery",
-            "resultsBody": {"eventList": found},
+            "resultsBody": {"eventList": page.found},
         }},
     });
+    let next = page.next;
     if let Some(next) = next {
         body["nextPageToken"] = json!(encode_token(next));
     }
@@ -132,6 +137,148 @@ pub(super) fn events(state: &State, query: Option<&str>) -> Response<Full<Bytes>
         }
     }
     response
+}
+
+/// One page of a query.
+struct Page {
+    /// The events of the page.
+    found: Vec<Value>,
+    /// The leaf index to go on from, when the log may hold more matching events.
+    next: Option<u64>,
+    /// Whether the scan budget ran out before the skipped pages were passed.
+    skipping: bool,
+}
+
+/// Where a query reads its candidates: the whole log in order, or the merged histories of the
+/// `MATCH_epc` identifiers.
+enum Source<'f> {
+    Log,
+    Epcs(&'f [String]),
+}
+
+/// Records read from the store per round.
+const CHUNK: usize = 1000;
+
+/// Walks the candidates from leaf `start`, skipping `skip` matching events, until `per_page`
+/// more are found (and one after them, so the last page has no `next`) or `budget` records
+/// were read.
+fn scan(
+    state: &State,
+    reader: &mut Reader<'_>,
+    filters: &Filters,
+    start: u64,
+    mut skip: usize,
+    per_page: usize,
+    budget: usize,
+) -> Result<Page, String> {
+    let store = state.resolver.store();
+    let source = if filters.epcs.is_empty() {
+        Source::Log
+    } else {
+        Source::Epcs(&filters.epcs)
+    };
+    let mut found = Vec::new();
+    let mut cursor = start;
+    let mut scanned = 0usize;
+    loop {
+        let want = CHUNK.min(budget - scanned);
+        let (records, exhausted, after) = match source {
+            Source::Log => {
+                let records = store
+                    .trace_records(cursor, want)
+                    .map_err(|e| e.to_string())?;
+                let exhausted = records.len() < want;
+                let after = records.last().map_or(cursor, |r| r.index + 1);
+                (records, exhausted, after)
+            }
+            Source::Epcs(epcs) => {
+                let (indexes, more) = epc_indexes(state, epcs, cursor, want)?;
+                let after = indexes.last().map_or(cursor, |index| index + 1);
+                let mut records = Vec::with_capacity(indexes.len());
+                for index in indexes {
+                    let mut one = store.trace_records(index, 1).map_err(|e| e.to_string())?;
+                    records.extend(one.pop());
+                }
+                (records, !more, after)
+            }
+        };
+        scanned += want;
+        cursor = after;
+        for stored in &records {
+            let Some((event, record)) = event_of(stored) else {
+                continue;
+            };
+            if !matches(state, filters, &event) {
+                continue;
+            }
+            let subject = record.get("subject").and_then(Value::as_str).unwrap_or("");
+            if !reader.may_read(subject).map_err(|f| f.to_string())? {
+                continue;
+            }
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            if found.len() == per_page {
+                return Ok(Page {
+                    found,
+                    next: Some(stored.index),
+                    skipping: false,
+                });
+            }
+            found.push(Value::Object(event));
+        }
+        if exhausted {
+            return Ok(Page {
+                found,
+                next: None,
+                skipping: false,
+            });
+        }
+        if scanned >= budget {
+            return Ok(Page {
+                found,
+                next: Some(cursor),
+                skipping: skip > 0,
+            });
+        }
+    }
+}
+
+/// The leaf indexes from `from` on (at most `limit`) of records naming any of `epcs`, merged
+/// from their history indexes in log order, and whether more may follow.
+fn epc_indexes(
+    state: &State,
+    epcs: &[String],
+    from: u64,
+    limit: usize,
+) -> Result<(Vec<u64>, bool), String> {
+    let store = state.resolver.store();
+    let mut merged = std::collections::BTreeSet::new();
+    // A history that filled its limit may go on past its last index: nothing beyond the
+    // smallest such index is known to be complete.
+    let mut complete_until: Option<u64> = None;
+    for epc in epcs {
+        let history = store
+            .trace_subject(epc, from.checked_sub(1), limit)
+            .map_err(|e| e.to_string())?;
+        if history.len() == limit
+            && let Some(last) = history.last()
+        {
+            complete_until = Some(complete_until.map_or(last.index, |c| c.min(last.index)));
+        }
+        merged.extend(history.iter().map(|entry| entry.index));
+    }
+    let mut more = complete_until.is_some();
+    let mut indexes: Vec<u64> = merged
+        .into_iter()
+        .filter(|&index| complete_until.is_none_or(|c| index <= c))
+        .collect();
+    if indexes.len() > limit {
+        indexes.truncate(limit);
+        more = true;
+    }
+    Ok((indexes, more))
 }
 
 fn filters(state: &State, query: Option<&str>) -> Result<Filters, String> {
@@ -262,8 +409,23 @@ fn decode_token(token: &str) -> Option<u64> {
 }
 
 /// `GET /api/trace/{handle}?after=&limit=`: the subject's records in log order, each with its
-/// tlog-proof bundle against the latest checkpoint (`null` until a checkpoint covers it).
-pub(super) fn subject(state: &State, raw: &str, query: Option<&str>) -> Response<Full<Bytes>> {
+/// tlog-proof bundle against the latest checkpoint (`null` until a checkpoint covers it). The
+/// caller must be allowed to read the subject's records; a record that only mentions the
+/// subject is shown with its JWS and proof only when the caller may read that record's own
+/// subject (`withheld` otherwise).
+pub(super) async fn subject(
+    state: &Arc<State>,
+    conn: Conn,
+    headers: &http::HeaderMap,
+    raw: &str,
+    query: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let identity = match super::reader_identity(state, conn, headers).await {
+        Ok(Some(identity)) => identity,
+        Ok(None) => return super::unauthorized("trace histories need HTTP Basic credentials"),
+        Err(response) => return response,
+    };
+    let mut reader = Reader::new(state, identity);
     let text = percent_encoding::percent_decode_str(raw)
         .decode_utf8_lossy()
         .into_owned();
@@ -275,6 +437,18 @@ pub(super) fn subject(state: &State, raw: &str, query: Option<&str>) -> Response
         },
         Err(_) => canonical_id(state, &text, &state.trace.config.resolver_bases),
     };
+    match reader.may_read(&subject) {
+        Ok(true) => {}
+        Ok(false) => {
+            return problem(
+                StatusCode::FORBIDDEN,
+                "epcisException:SecurityException",
+                &format!("no READ_VALUE permission on {subject}"),
+                None,
+            );
+        }
+        Err(failure) => return internal(&failure),
+    }
     let after = match param(query, "after").map(|v| v.parse::<u64>()) {
         None => None,
         Some(Ok(after)) => Some(after),
@@ -303,8 +477,28 @@ pub(super) fn subject(state: &State, raw: &str, query: Option<&str>) -> Response
             },
             Err(error) => return internal(&error),
         };
+        let readable = entry.chained || {
+            let own = event_of(&stored)
+                .and_then(|(_, record)| record.get("subject")?.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            match reader.may_read(&own) {
+                Ok(readable) => readable,
+                Err(failure) => return internal(&failure),
+            }
+        };
+        if !readable {
+            records.push(json!({
+                "index": entry.index,
+                "digest": stored.digest.to_hex(),
+                "chained": false,
+                "withheld": true,
+                "jws": null,
+                "proof": null,
+            }));
+            continue;
+        }
         let proof = match &checkpoint {
-            Some((size, note)) => match bundle_at(state, entry.index, *size, note) {
+            Some((size, note)) => match bundle_at(state, entry.index, *size, note, true) {
                 Ok(bundle) => bundle,
                 Err(error) => return internal(&error),
             },
@@ -317,6 +511,9 @@ pub(super) fn subject(state: &State, raw: &str, query: Option<&str>) -> Response
             "jws": String::from_utf8_lossy(&stored.record),
             "proof": proof,
         }));
+    }
+    if let Err(failure) = reader.audit(&subject, "trace history").await {
+        return internal(&failure);
     }
     let next = (history.len() == limit).then(|| history.last().map(|e| e.index));
     json(

@@ -9,9 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
-use idnode_registry::{
-    StoreError, TraceBatch, TraceHashes, TraceMutation, TraceStore as _, WitnessState,
-};
+use idnode_registry::{StoreError, TraceBatch, TraceMutation, TraceStore as _, WitnessState};
 use idnode_trace::merkle::{self, Hash, MAX_PROOF_LEN};
 use idnode_trace::note::checkpoint::Checkpoint;
 use idnode_trace::note::{Note, NoteError, Verifiers};
@@ -230,7 +228,7 @@ impl Collector {
             let proof = if old == 0 || old == size {
                 Vec::new()
             } else {
-                merkle::prove_consistency(old, size, &TraceHashes(state.resolver.store()))
+                merkle::prove_consistency(old, size, &state.trace.hashes(state.resolver.store()))
                     .map_err(|e| e.to_string())?
             };
             let body = format!("old {old}\n{}\n{note}", log::proof_lines(&proof));
