@@ -1,0 +1,421 @@
+//! [`SearchIndex`]: the tantivy index in a directory, kept in step with a [`Store`] through its
+//! change feed.
+//!
+//! Every commit of the index carries a payload `{"schema":1,"seq":N,"complete":true}`: the
+//! schema version and the last change of the store's feed that the index reflects. On
+//! [`SearchIndex::open`] a directory that is missing, unreadable, of another schema or without
+//! a payload is wiped and the index starts empty and incomplete. [`SearchIndex::sync`] then
+//! rebuilds it from a scan of the store when it is incomplete, ahead of the store (a restored
+//! database), or when the feed has a gap; otherwise it applies the changes after `seq`. A
+//! rebuild commits only at its end, so an interrupted rebuild leaves the previous commit in
+//! place. Applying a change re-reads the handle's current record, so replaying changes is
+//! harmless.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use idnode_registry::{Store, StoredRecord};
+use serde::{Deserialize, Serialize};
+use tantivy::schema::Schema;
+use tantivy::tokenizer::{PreTokenizedString, Token};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::SearchError;
+use crate::analyze::{Kind, TemplateSource, extract};
+use crate::schema::{self, Fields, SCHEMA_VERSION};
+
+/// How many changes or records are read from the store at a time.
+const PAGE: usize = 1024;
+
+/// How often a long catch-up commits, in changes, so that progress survives a stop.
+const COMMIT_EVERY: usize = 100_000;
+
+/// How often a rebuild logs its progress, in records.
+const LOG_EVERY: usize = 100_000;
+
+/// Settings of the index writer.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexOptions {
+    /// Indexing threads.
+    pub writer_threads: usize,
+    /// The writer's memory budget over all threads, in bytes (at least 15 MB per thread).
+    pub writer_memory: usize,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        Self {
+            writer_threads: 1,
+            writer_memory: 64 << 20,
+        }
+    }
+}
+
+/// The commit payload.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Payload {
+    schema: u32,
+    seq: u64,
+    complete: bool,
+}
+
+/// What a [`SearchIndex::sync`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncReport {
+    /// The last change of the store's feed that the index now reflects.
+    pub seq: u64,
+    /// Changes applied from the feed.
+    pub applied: usize,
+    /// Records indexed by a rebuild; `None` when there was no rebuild.
+    pub rebuilt: Option<usize>,
+}
+
+/// A search index of handle records in a directory.
+///
+/// One writer at a time: [`SearchIndex::sync`] holds the writer's lock. Searches run
+/// concurrently with it on the last committed state.
+pub struct SearchIndex {
+    pub(crate) reader: IndexReader,
+    pub(crate) fields: Fields,
+    writer: Mutex<IndexWriter>,
+    indexed: AtomicU64,
+    complete: AtomicBool,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex")
+            .field("indexed", &self.indexed_seq())
+            .field("complete", &self.is_complete())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir` (creating it), with the default writer settings.
+    pub fn open(dir: &Path) -> Result<Self, SearchError> {
+        Self::open_with(dir, IndexOptions::default())
+    }
+
+    /// Opens the index in `dir`, creating the directory if needed. A directory without a usable
+    /// index of this schema (missing, corrupt, another schema version, no payload) is wiped
+    /// and the index starts empty; [`SearchIndex::sync`] rebuilds it.
+    pub fn open_with(dir: &Path, options: IndexOptions) -> Result<Self, SearchError> {
+        let (schema, fields) = schema::build();
+        std::fs::create_dir_all(dir)?;
+        let (index, payload) = match open_existing(dir, &schema) {
+            Ok(found) => found,
+            Err(reason) => {
+                if dir.join("meta.json").exists() {
+                    tracing::warn!(dir = %dir.display(), %reason, "the search index is unusable and will be rebuilt");
+                } else {
+                    tracing::info!(dir = %dir.display(), "creating the search index");
+                }
+                std::fs::remove_dir_all(dir)?;
+                std::fs::create_dir_all(dir)?;
+                let index = Index::create_in_dir(dir, schema)?;
+                (index, None)
+            }
+        };
+        let writer =
+            index.writer_with_num_threads(options.writer_threads, options.writer_memory)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let (seq, complete) = payload.map_or((0, false), |p| (p.seq, p.complete));
+        Ok(Self {
+            reader,
+            fields,
+            writer: Mutex::new(writer),
+            indexed: AtomicU64::new(seq),
+            complete: AtomicBool::new(complete),
+        })
+    }
+
+    /// The last change of the store's feed that the searchable state reflects.
+    pub fn indexed_seq(&self) -> u64 {
+        self.indexed.load(Ordering::Acquire)
+    }
+
+    /// Whether the index holds every record (it has been built once and is not being rebuilt).
+    pub fn is_complete(&self) -> bool {
+        self.complete.load(Ordering::Acquire)
+    }
+
+    /// The number of indexed handles.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Brings the index up to the store's last change: rebuilds it from a scan of the store if
+    /// it is incomplete, ahead of the store, or the feed has a gap, and otherwise applies the
+    /// changes after [`SearchIndex::indexed_seq`]. Commits and makes the result searchable
+    /// before returning. Blocking; progress is logged. `templates` tells which items of a
+    /// record are indexed (see [`crate::analyze`]).
+    pub fn sync<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        templates: &dyn TemplateSource,
+    ) -> Result<SyncReport, SearchError> {
+        let mut writer = self.lock_writer();
+        let last = store.last_change()?;
+        let indexed = self.indexed_seq();
+        let mut run = Run {
+            writer: &mut writer,
+            templates,
+        };
+        if !self.is_complete() {
+            return self.rebuild(&mut run, store, "the index is new or incomplete");
+        }
+        if indexed > last {
+            return self.rebuild(&mut run, store, "the index is ahead of the store");
+        }
+        self.catch_up(&mut run, store, indexed)
+    }
+
+    /// Rebuilds the index from a scan of the store, whatever its state.
+    pub fn rebuild_from<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        templates: &dyn TemplateSource,
+    ) -> Result<SyncReport, SearchError> {
+        let mut writer = self.lock_writer();
+        let mut run = Run {
+            writer: &mut writer,
+            templates,
+        };
+        self.rebuild(&mut run, store, "a rebuild was requested")
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, IndexWriter> {
+        // A panic while indexing leaves at worst uncommitted operations, which the next
+        // rebuild or catch-up makes good, so a poisoned lock is recovered.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn catch_up<S: Store + ?Sized>(
+        &self,
+        run: &mut Run<'_, '_>,
+        store: &S,
+        from: u64,
+    ) -> Result<SyncReport, SearchError> {
+        let mut seq = from;
+        let mut applied = 0;
+        let mut uncommitted = 0;
+        loop {
+            let changes = store.changes_since(seq, PAGE)?;
+            let Some(first) = changes.first() else {
+                break;
+            };
+            if Some(first.seq) != seq.checked_add(1) {
+                return self.rebuild(run, store, "the change feed has a gap");
+            }
+            let keys: BTreeSet<&[u8]> = changes.iter().map(|c| c.key.as_slice()).collect();
+            for key in keys {
+                self.reindex(run, store, key)?;
+            }
+            seq = changes.last().map_or(seq, |c| c.seq);
+            applied += changes.len();
+            uncommitted += changes.len();
+            if uncommitted >= COMMIT_EVERY {
+                self.commit(run.writer, seq, true)?;
+                uncommitted = 0;
+                tracing::info!(applied, seq, "search index catch-up progress");
+            }
+        }
+        if seq != from {
+            self.commit(run.writer, seq, true)?;
+            tracing::debug!(applied, seq, "search index caught up");
+        }
+        Ok(SyncReport {
+            seq,
+            applied,
+            rebuilt: None,
+        })
+    }
+
+    fn rebuild<S: Store + ?Sized>(
+        &self,
+        run: &mut Run<'_, '_>,
+        store: &S,
+        reason: &str,
+    ) -> Result<SyncReport, SearchError> {
+        tracing::info!(reason, "rebuilding the search index from the store");
+        self.complete.store(false, Ordering::Release);
+        run.writer.delete_all_documents()?;
+        // Changes after this point are applied by the catch-up below; changes the scan already
+        // saw are applied twice, which is harmless.
+        let snapshot = store.last_change()?;
+        let mut after = Vec::new();
+        let mut count = 0;
+        loop {
+            let page = store.scan_handles(&after, PAGE)?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after.clone_from(last);
+            for (key, record) in &page {
+                let doc = self.document(&String::from_utf8_lossy(key), record, run.templates);
+                run.writer.add_document(doc)?;
+            }
+            let before = count;
+            count += page.len();
+            if count / LOG_EVERY != before / LOG_EVERY {
+                tracing::info!(records = count, "search index rebuild progress");
+            }
+        }
+        self.commit(run.writer, snapshot, true)?;
+        tracing::info!(records = count, seq = snapshot, "search index rebuilt");
+        let caught_up = self.catch_up(run, store, snapshot)?;
+        Ok(SyncReport {
+            rebuilt: Some(count),
+            ..caught_up
+        })
+    }
+
+    /// Replaces the document of one handle by its current record, or removes it.
+    fn reindex<S: Store + ?Sized>(
+        &self,
+        run: &mut Run<'_, '_>,
+        store: &S,
+        key: &[u8],
+    ) -> Result<(), SearchError> {
+        let key_text = String::from_utf8_lossy(key);
+        // A delete applies to the documents added before it, so the new document survives.
+        run.writer
+            .delete_term(Term::from_field_text(self.fields.key, &key_text));
+        if let Some(record) = store.get(key)? {
+            let doc = self.document(&key_text, &record, run.templates);
+            run.writer.add_document(doc)?;
+        }
+        Ok(())
+    }
+
+    fn commit(
+        &self,
+        writer: &mut IndexWriter,
+        seq: u64,
+        complete: bool,
+    ) -> Result<(), SearchError> {
+        let payload = Payload {
+            schema: SCHEMA_VERSION,
+            seq,
+            complete,
+        };
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&serde_json::to_string(&payload)?);
+        prepared.commit()?;
+        self.reader.reload()?;
+        self.indexed.store(seq, Ordering::Release);
+        self.complete.store(complete, Ordering::Release);
+        Ok(())
+    }
+
+    /// The document of a handle.
+    pub(crate) fn document(
+        &self,
+        key: &str,
+        record: &StoredRecord,
+        templates: &dyn TemplateSource,
+    ) -> TantivyDocument {
+        let f = &self.fields;
+        let extracted = extract(&record.values, templates);
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.key, key);
+        doc.add_text(f.handle, &record.handle);
+        if let Some((prefix, _)) = key.split_once('/') {
+            doc.add_text(f.prefix, prefix);
+        }
+        if let Some(link) = &extracted.template {
+            doc.add_text(f.template, link);
+            if let Some(name) = extracted.template_name().filter(|name| name != link) {
+                doc.add_text(f.template, name);
+            }
+            doc.add_text(f.template_link, link);
+        }
+        for public_only in [true, false] {
+            let fields = f.level(public_only);
+            let mut terms = BTreeSet::new();
+            let mut names = BTreeSet::new();
+            for value in extracted.values.iter().filter(|v| v.public || !public_only) {
+                for (kind, term) in &value.terms {
+                    if terms.insert((*kind, term.as_str())) {
+                        doc.add_text(fields.of(*kind), term);
+                    }
+                }
+                // The same name in several values (a name and its English form written alike)
+                // is indexed once, so that repetition does not raise a record's score.
+                for name in &value.names {
+                    if name.key.is_empty() || !names.insert(name.key.as_str()) {
+                        continue;
+                    }
+                    doc.add_text(fields.of(Kind::NameKey), &name.key);
+                    add_tokens(&mut doc, fields.of(Kind::NameEn), &name.en);
+                    add_tokens(&mut doc, fields.of(Kind::NameZh), &name.zh);
+                }
+            }
+        }
+        doc
+    }
+}
+
+/// The writer and the templates of one sync.
+struct Run<'w, 't> {
+    writer: &'w mut IndexWriter,
+    templates: &'t dyn TemplateSource,
+}
+
+/// Adds already analyzed tokens to a text field.
+fn add_tokens(doc: &mut TantivyDocument, field: tantivy::schema::Field, tokens: &[String]) {
+    if tokens.is_empty() {
+        return;
+    }
+    let tokens = tokens
+        .iter()
+        .enumerate()
+        .map(|(position, text)| Token {
+            offset_from: 0,
+            offset_to: 0,
+            position,
+            text: text.clone(),
+            position_length: 1,
+        })
+        .collect();
+    doc.add_pre_tokenized_text(
+        field,
+        PreTokenizedString {
+            text: String::new(),
+            tokens,
+        },
+    );
+}
+
+/// Opens an existing index of this schema with its payload, or says why not.
+fn open_existing(dir: &Path, schema: &Schema) -> Result<(Index, Option<Payload>), String> {
+    if !dir.join("meta.json").exists() {
+        return Err("no index".to_owned());
+    }
+    let index = Index::open_in_dir(dir).map_err(|e| e.to_string())?;
+    if index.schema() != *schema {
+        return Err("the index has another schema".to_owned());
+    }
+    let metas = index.load_metas().map_err(|e| e.to_string())?;
+    let payload: Payload = metas
+        .payload
+        .as_deref()
+        .ok_or("the index has no commit payload")
+        .and_then(|p| serde_json::from_str(p).map_err(|_| "the commit payload is unreadable"))?;
+    if payload.schema != SCHEMA_VERSION {
+        return Err(format!(
+            "the index has schema version {}, not {SCHEMA_VERSION}",
+            payload.schema
+        ));
+    }
+    // Opening a reader opens every segment, which finds missing or truncated files.
+    let reader = index.reader().map_err(|e| e.to_string())?;
+    drop(reader);
+    Ok((index, Some(payload)))
+}
