@@ -75,9 +75,54 @@ pub fn product_put_body(n: usize) -> Vec<u8> {
     body
 }
 
+/// An EPCIS 2.0 capture document of `events` hazardous-chemical storage events, the `doc`th
+/// one: each event names its own drum (a GS1 Digital Link), so records of different documents
+/// never extend the same subject chain.
+pub fn capture_document(doc: usize, events: usize) -> Vec<u8> {
+    let mut body = String::with_capacity(600 * events + 300);
+    body.push_str(
+        "{\"@context\":[\"https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld\",\
+         {\"hc\":\"https://ns.example.cn/hazchem/\"}],\"type\":\"EPCISDocument\",\
+         \"schemaVersion\":\"2.0\",\"creationDate\":\"2026-01-01T00:00:00Z\",\
+         \"epcisBody\":{\"eventList\":[",
+    );
+    for e in 0..events {
+        if e > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(
+            "{{\"type\":\"ObjectEvent\",\"eventTime\":\"2026-01-01T08:{:02}:{:02}+08:00\",\
+             \"eventTimeZoneOffset\":\"+08:00\",\
+             \"epcList\":[\"https://id.gs1.org/01/09506000134352/21/D{doc}-{e}\"],\
+             \"action\":\"OBSERVE\",\"bizStep\":\"storing\",\"disposition\":\"in_progress\",\
+             \"readPoint\":{{\"id\":\"https://id.gs1.org/414/9506000134369\"}},\
+             \"hc:unNumber\":\"UN1090\",\"hc:casNumber\":\"67-64-1\",\
+             \"hc:quantity\":\"200.0\",\"hc:quantityUnit\":\"KGM\"}}",
+            doc % 60,
+            e % 60
+        ));
+    }
+    body.push_str("]}}");
+    body.into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capture_documents_are_json() {
+        let document: serde_json::Value =
+            serde_json::from_slice(&capture_document(3, 4)).expect("JSON");
+        let events = document["epcisBody"]["eventList"]
+            .as_array()
+            .expect("events");
+        assert_eq!(events.len(), 4);
+        assert_eq!(
+            events[3]["epcList"][0],
+            "https://id.gs1.org/01/09506000134352/21/D3-3"
+        );
+    }
 
     #[test]
     fn product_values_parse_back() {

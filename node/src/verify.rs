@@ -200,8 +200,11 @@ pub fn verify(
     let mut checkpoints: HashMap<String, Result<GoodCheckpoint, String>> = HashMap::new();
     // Records of each subject, with their position (leaf index, or input order).
     let mut chains: HashMap<String, Vec<(u64, String, VerifiedRecord)>> = HashMap::new();
-    for (order, (name, bytes)) in inputs.iter().enumerate() {
-        match verify_one(policy, bytes, &mut checkpoints) {
+    // The signatures and payloads (most of the work) on every core; then the checkpoints (each
+    // distinct one verified once) and the inclusion proofs in input order.
+    let records = parallel_map(inputs, |(_, bytes)| verify_record(policy, bytes));
+    for (order, ((name, _), record)) in inputs.iter().zip(records).enumerate() {
+        match record.and_then(|(record, bundle)| prove(policy, record, bundle, &mut checkpoints)) {
             Ok((record, position, witnesses)) => {
                 let digest = record.digest().to_hex();
                 let subject = record.record().subject.clone();
@@ -269,11 +272,36 @@ pub fn verify(
 
 type OneOk = (VerifiedRecord, Option<(u64, u64)>, Vec<String>);
 
-fn verify_one(
+/// Applies `f` to every item on all cores, keeping the order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if threads < 2 || items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let per_thread = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let mut chunks = items.chunks(per_thread);
+        let first = chunks.next().unwrap_or_default();
+        let others: Vec<_> = chunks
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut out: Vec<R> = first.iter().map(f).collect();
+        for other in others {
+            match other.join() {
+                Ok(results) => out.extend(results),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
+/// Steps 0 to 2 of one input: the bundle (if it is one), the record signature and the log.
+fn verify_record(
     policy: &Policy,
     bytes: &[u8],
-    checkpoints: &mut HashMap<String, Result<GoodCheckpoint, String>>,
-) -> Result<OneOk, String> {
+) -> Result<(VerifiedRecord, Option<TlogProof>), String> {
     let is_bundle = bytes.starts_with(TLOG_PROOF_HEADER.as_bytes());
     let (jws, bundle) = if is_bundle {
         let bundle = TlogProof::parse(bytes)
@@ -297,6 +325,17 @@ fn verify_one(
             policy.log.name()
         ));
     }
+    Ok((record, bundle))
+}
+
+/// Steps 3 and 4 of one input: its checkpoint (verified once per distinct checkpoint) and the
+/// inclusion proof.
+fn prove(
+    policy: &Policy,
+    record: VerifiedRecord,
+    bundle: Option<TlogProof>,
+    checkpoints: &mut HashMap<String, Result<GoodCheckpoint, String>>,
+) -> Result<OneOk, String> {
     let Some(bundle) = bundle else {
         return Ok((record, None, Vec::new()));
     };

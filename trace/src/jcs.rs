@@ -56,6 +56,13 @@ pub fn canonicalize(value: &Value) -> Result<Vec<u8>, JcsError> {
     serde_json_canonicalizer::to_vec(value).map_err(JcsError::Canonicalize)
 }
 
+/// Returns the JCS canonical bytes of a JSON object, as [`canonicalize`] does for
+/// `Value::Object`.
+pub fn canonicalize_object(members: &Map<String, Value>) -> Result<Vec<u8>, JcsError> {
+    members.values().try_for_each(check_numbers)?;
+    serde_json_canonicalizer::to_vec(members).map_err(JcsError::Canonicalize)
+}
+
 /// Parses I-JSON text and returns its canonical bytes.
 pub fn canonicalize_bytes(bytes: &[u8]) -> Result<Vec<u8>, JcsError> {
     canonicalize(&parse(bytes)?)

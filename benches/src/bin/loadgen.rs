@@ -6,7 +6,11 @@
 //! loadgen create --url https://127.0.0.1:18443 --ca DATA/tls/cert.pem \
 //!     --secret-file SECRET --count 100000 --connections 16 --server-pid PID
 //! loadgen get --url http://127.0.0.1:18080 --keys 100000 --seconds 10 --connections 64
+//! loadgen capture --url http://127.0.0.1:18080 --secret-file SECRET --count 2000 --events 100
 //! ```
+//!
+//! `capture` POSTs EPCIS documents of [`idnode_benches::capture_document`] to `/epcis/capture`
+//! and reports records per second besides requests per second.
 //!
 //! `create` PUTs `88.118.8/CHEM-{n:06}` for `n` in `start..start + count`, each with the
 //! values of [`idnode_benches::product_put_body`] and `?overwrite=false`, authenticating with
@@ -57,6 +61,28 @@ enum Mode {
         /// How many handles to create.
         #[arg(long, default_value_t = 10_000)]
         count: usize,
+        /// A file holding the administrator's secret (one trailing newline is ignored).
+        #[arg(long, value_name = "FILE")]
+        secret_file: PathBuf,
+        /// The administrator identity, `index:handle`.
+        #[arg(long, default_value = "300:88.118.8/ADMIN")]
+        admin: String,
+    },
+    /// POST EPCIS capture documents of `--events` events each, expecting 201; the rate is
+    /// also given in records per second.
+    Capture {
+        #[command(flatten)]
+        common: Common,
+        /// How many documents to send.
+        #[arg(long, default_value_t = 2_000)]
+        count: usize,
+        /// Events (records) per document.
+        #[arg(long, default_value_t = 100)]
+        events: usize,
+        /// The first document number (documents name drums by number, so reruns on the same
+        /// data directory should start after the last one).
+        #[arg(long, default_value_t = 0)]
+        start: usize,
         /// A file holding the administrator's secret (one trailing newline is ignored).
         #[arg(long, value_name = "FILE")]
         secret_file: PathBuf,
@@ -341,6 +367,8 @@ struct Report {
     latencies: Vec<u32>,
     server_cpu: Option<Cpu>,
     client_cpu: Cpu,
+    /// Trace records per successful request (captures), 1 otherwise.
+    records_per_request: usize,
 }
 
 impl Report {
@@ -388,6 +416,21 @@ impl Report {
             _ => println!("server CPU: not measured (no --server-pid)"),
         }
         println!("client CPU: {client:.1} µs/request");
+        if self.records_per_request > 1 {
+            let records = rate * self.records_per_request as f64;
+            println!(
+                "records: {} per request, {records:.0} records/s; server CPU {} µs/record",
+                self.records_per_request,
+                server.map_or_else(
+                    || "na".to_owned(),
+                    |per| format!("{:.1}", per / self.records_per_request as f64)
+                ),
+            );
+            println!(
+                "RESULT_RECORDS records_per_request={} records_per_second={records:.1}",
+                self.records_per_request
+            );
+        }
         println!(
             "RESULT mode={} requests={} errors={} seconds={seconds:.3} rate={rate:.1} p50_us={} p90_us={} p99_us={} max_us={} server_cpu_us_per_req={} server_user_us_per_req={} server_sys_us_per_req={} client_cpu_us_per_req={client:.1}",
             self.mode,
@@ -487,6 +530,95 @@ async fn create(
     let after = meter.sample()?;
     report_errors(&first);
     Ok(merge("create", tallies, elapsed, &before, &after))
+}
+
+async fn capture(
+    common: Common,
+    count: usize,
+    events: usize,
+    start: usize,
+    secret_file: PathBuf,
+    admin: String,
+) -> anyhow::Result<Report> {
+    let target = Arc::new(Target::new(&common)?);
+    let auth = basic_auth(&admin, &read_secret(&secret_file)?)?;
+    let meter = CpuMeter {
+        server_pid: common.server_pid.map(|p| p.to_string()),
+        ticks: clock_ticks(),
+    };
+    // The documents are made before the clock starts.
+    let documents: Arc<Vec<Bytes>> = Arc::new(
+        (start..start + count)
+            .map(|n| Bytes::from(idnode_benches::capture_document(n, events)))
+            .collect(),
+    );
+    let mut senders = Vec::with_capacity(common.connections);
+    for _ in 0..common.connections {
+        senders.push(target.connect().await?);
+    }
+    let next = Arc::new(AtomicUsize::new(0));
+    let first: FirstError = Arc::default();
+    let before = meter.sample()?;
+    let started = Instant::now();
+    let workers: Vec<_> = senders
+        .into_iter()
+        .map(|mut sender| {
+            let (target, next, first, auth, documents) = (
+                target.clone(),
+                next.clone(),
+                first.clone(),
+                auth.clone(),
+                documents.clone(),
+            );
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(document) = documents.get(n) else {
+                        break;
+                    };
+                    let request = Request::post("/epcis/capture")
+                        .header(HOST, target.host.clone())
+                        .header(CONTENT_TYPE, "application/ld+json")
+                        .header(AUTHORIZATION, auth.clone())
+                        .body(Full::new(document.clone()));
+                    let request = match request {
+                        Ok(r) => r,
+                        Err(e) => {
+                            remember(&first, format!("cannot build a request: {e}"));
+                            tally.errors += 1;
+                            continue;
+                        }
+                    };
+                    let sent = Instant::now();
+                    match exchange(&mut sender, request, StatusCode::CREATED, &first).await {
+                        Ok(true) => {}
+                        Ok(false) => tally.errors += 1,
+                        Err(e) => {
+                            remember(&first, format!("{n}: {e:#}"));
+                            tally.errors += 1;
+                            match target.connect().await {
+                                Ok(fresh) => sender = fresh,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    tally.latencies.push(micros(sent.elapsed()));
+                }
+                tally
+            })
+        })
+        .collect();
+    let mut tallies = Vec::with_capacity(workers.len());
+    for worker in workers {
+        tallies.push(worker.await?);
+    }
+    let elapsed = started.elapsed();
+    let after = meter.sample()?;
+    report_errors(&first);
+    let mut report = merge("capture", tallies, elapsed, &before, &after);
+    report.records_per_request = events;
+    Ok(report)
 }
 
 async fn get(common: Common, keys: usize, seconds: f64, warmup: f64) -> anyhow::Result<Report> {
@@ -606,6 +738,7 @@ fn merge(
             _ => None,
         },
         client_cpu: after.client.since(before.client),
+        records_per_request: 1,
     }
 }
 
@@ -624,6 +757,14 @@ fn main() -> anyhow::Result<()> {
                 secret_file,
                 admin,
             } => create(common, start, count, secret_file, admin).await,
+            Mode::Capture {
+                common,
+                count,
+                events,
+                start,
+                secret_file,
+                admin,
+            } => capture(common, count, events, start, secret_file, admin).await,
             Mode::Get {
                 common,
                 keys,

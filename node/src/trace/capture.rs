@@ -14,7 +14,9 @@ use idnode_proto::ResponseCode;
 use idnode_registry::{StoreError, TraceBatch, TraceEntry, TraceMutation, TraceStore as _};
 use idnode_resolver::{Failure, Identity};
 use idnode_trace::merkle::Hash;
-use idnode_trace::record::{Lifecycle, RECORD_KIND, TraceRecord};
+use idnode_trace::record::{
+    Lifecycle, RecordBuilder, RecordFields, RecordSigner, SignedRecord, record_digest,
+};
 use rand::RngCore as _;
 use serde_json::{Map, Value, json};
 
@@ -29,7 +31,8 @@ const MAX_ATTEMPTS: usize = 16;
 
 /// One event ready to be recorded.
 struct Prepared {
-    event: Map<String, Value>,
+    /// `JCS(event)`.
+    event: Vec<u8>,
     subject: String,
     mentions: Vec<String>,
     lifecycle: Lifecycle,
@@ -252,6 +255,9 @@ fn prepare(state: &State, identity: &Identity, body: &[u8]) -> Result<Document, 
         let lifecycle = lifecycle(&event);
         // A single event carried its own context, which the record holds instead.
         event.remove("@context");
+        let event = idnode_trace::jcs::canonicalize_object(&event).map_err(|e| {
+            Refusal::Invalid(Invalid::new(Some(i), "", format!("not I-JSON: {e}")))
+        })?;
         prepared.push(Prepared {
             event,
             subject,
@@ -402,13 +408,19 @@ async fn record(state: &Arc<State>, prepared: Document) -> Result<Vec<Value>, Re
 
 type Signed = (Vec<TraceEntry>, Vec<Value>);
 
+/// Documents with fewer records than this are signed on the calling thread only.
+const PARALLEL_SIGNING_FROM: usize = 32;
+
+/// Builds every record of the document in order (each `prev` is the digest of the subject's
+/// record before it, in this document or in the log), then signs them on all cores.
 fn sign_all(state: &State, document: &Document) -> Result<Signed, Refusal> {
     let prepared = &document.events;
     let store = state.resolver.store();
     let recorded_at = idnode_proto::time::format_iso8601(crate::rest_now());
+    let builder = RecordBuilder::new(&state.trace.origin, &document.context, &recorded_at)
+        .map_err(|e| Refusal::Invalid(Invalid::new(None, "@context", e.to_string())))?;
     let mut heads: HashMap<&str, Option<Hash>> = HashMap::new();
-    let mut entries = Vec::with_capacity(prepared.len());
-    let mut receipts = Vec::with_capacity(prepared.len());
+    let mut built = Vec::with_capacity(prepared.len());
     let mut rng = rand::rngs::OsRng;
     for (i, item) in prepared.iter().enumerate() {
         let prev = match heads.get(item.subject.as_str()) {
@@ -420,25 +432,24 @@ fn sign_all(state: &State, document: &Document) -> Result<Signed, Refusal> {
         };
         let mut salt = [0u8; 16];
         rng.fill_bytes(&mut salt);
-        let record = TraceRecord {
-            v: 1,
-            kind: RECORD_KIND.to_owned(),
-            log: state.trace.origin.clone(),
-            subject: item.subject.clone(),
-            lifecycle: item.lifecycle,
-            event_hash: item.event_hash.clone(),
-            context: document.context.clone(),
-            event: item.event.clone(),
-            recorded_at: recorded_at.clone(),
-            salt: URL_SAFE_NO_PAD.encode(salt),
-            prev: prev.map(|p| p.to_hex()),
-        };
-        let signed = state
-            .trace
-            .record_signer
-            .sign(&record)
+        let salt = URL_SAFE_NO_PAD.encode(salt);
+        let bytes = builder
+            .bytes(&RecordFields {
+                subject: &item.subject,
+                lifecycle: item.lifecycle,
+                event_hash: &item.event_hash,
+                event: &item.event,
+                salt: &salt,
+                prev: prev.as_ref(),
+            })
             .map_err(|e| Refusal::Invalid(Invalid::new(Some(i), "", e.to_string())))?;
-        heads.insert(&item.subject, Some(signed.digest));
+        heads.insert(&item.subject, Some(record_digest(&bytes)));
+        built.push((bytes, prev));
+    }
+    let signed = sign_parallel(&state.trace.record_signer, built);
+    let mut entries = Vec::with_capacity(prepared.len());
+    let mut receipts = Vec::with_capacity(prepared.len());
+    for (i, (item, (signed, prev))) in prepared.iter().zip(signed).enumerate() {
         receipts.push(json!({
             "eventIndex": i,
             "subject": item.subject,
@@ -454,4 +465,49 @@ fn sign_all(state: &State, document: &Document) -> Result<Signed, Refusal> {
         });
     }
     Ok((entries, receipts))
+}
+
+/// Signs record bytes, in order, splitting large batches over the available cores.
+fn sign_parallel(
+    signer: &RecordSigner,
+    built: Vec<(Vec<u8>, Option<Hash>)>,
+) -> Vec<(SignedRecord, Option<Hash>)> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if threads < 2 || built.len() < PARALLEL_SIGNING_FROM {
+        return built
+            .into_iter()
+            .map(|(bytes, prev)| (signer.sign_bytes(bytes), prev))
+            .collect();
+    }
+    let per_thread = built.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<(Vec<u8>, Option<Hash>)>> = Vec::with_capacity(threads);
+    let mut rest = built.into_iter();
+    loop {
+        let chunk: Vec<_> = rest.by_ref().take(per_thread).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        chunks.push(chunk);
+    }
+    let sign = |chunk: Vec<(Vec<u8>, Option<Hash>)>| -> Vec<(SignedRecord, Option<Hash>)> {
+        chunk
+            .into_iter()
+            .map(|(bytes, prev)| (signer.sign_bytes(bytes), prev))
+            .collect()
+    };
+    std::thread::scope(|scope| {
+        let mut chunks = chunks.into_iter();
+        // The calling thread signs the first chunk itself.
+        let first = chunks.next();
+        let others: Vec<_> = chunks.map(|chunk| scope.spawn(move || sign(chunk))).collect();
+        let mut out = first.map(sign).unwrap_or_default();
+        for other in others {
+            match other.join() {
+                Ok(signed) => out.extend(signed),
+                // Signing does not panic; if it did, the capture fails with the panic.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
 }

@@ -42,6 +42,10 @@ pub(crate) fn canonize_value(text: &str) -> Result<String, ValueFailure> {
 
 /// `_try_format_web_vocabulary`: replaces the CBV 1.x URN prefixes by the CBV 2.0 Web URIs.
 fn format_web_vocabulary(text: &str) -> String {
+    // Every prefix replaced below starts so; most values have none.
+    if !text.contains("urn:epcglobal:cbv:") {
+        return text.to_owned();
+    }
     text.replace(
         "urn:epcglobal:cbv:bizstep:",
         "https://ref.gs1.org/cbv/BizStep-",
@@ -629,12 +633,16 @@ fn py_slice(text: &str, start: isize, end: Option<isize>) -> String {
 pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
     // The URN branches slice at byte offsets: their patterns only match ASCII text.
     let partition = uri.find('.')?;
-    for (urn, pattern) in URN_PATTERNS.iter() {
-        if pattern.is_match(uri) {
-            return Some(convert_urn(*urn, uri, partition));
+    // Every URN pattern is anchored on `urn:epc:`, and the Digital Link syntax on `http:` or
+    // `https:`: other text is passed over without running the patterns.
+    if uri.starts_with("urn:epc:") {
+        for (urn, pattern) in URN_PATTERNS.iter() {
+            if pattern.is_match(uri) {
+                return Some(convert_urn(*urn, uri, partition));
+            }
         }
     }
-    if !DL_SYNTAX.is_match(uri) {
+    if !(uri.starts_with("http:") || uri.starts_with("https:")) || !DL_SYNTAX.is_match(uri) {
         return None;
     }
     let mut uri = match uri.find('?') {
