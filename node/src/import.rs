@@ -19,7 +19,7 @@
 //! holds exactly the same content is counted as unchanged and not written, so a rerun changes
 //! nothing; a row whose handle holds other content replaces it (counted as updated).
 //!
-//! Writes are durable: rows run concurrently in chunks, so the store's writer commits many of
+//! Writes are durable: up to 8192 rows run concurrently, so the store's writer commits many of
 //! them per transaction, and each is acknowledged only after its commit. The command opens the
 //! data directory itself, so the node must be stopped: redb holds an exclusive lock on the
 //! database file, and the command fails with a clear message while a node has it open.
@@ -48,7 +48,7 @@ use crate::state::State;
 pub const IMPORT_IDENTITY: &str = "1:idnode.cli/import";
 
 /// How many rows run concurrently.
-const CHUNK: usize = 4096;
+const WINDOW: usize = 8192;
 
 /// The header of the chemicals reference file.
 const CHEMICALS_HEADER: &[&str] = &["cas", "name_en", "name_zh", "name_zh_alt", "formula"];
@@ -216,17 +216,13 @@ pub async fn import_file(
         .file
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"));
-    let mut chunk: Vec<Row> = Vec::with_capacity(CHUNK);
-    let flush = async |chunk: &mut Vec<Row>,
-                       summary: &mut ImportSummary,
-                       report: &mut std::io::BufWriter<File>|
-           -> anyhow::Result<()> {
-        let rows = std::mem::take(chunk);
-        let n = rows.len() as u64;
-        write_chunk(state, identity, rows, summary, report).await?;
-        bar.inc(n);
-        bar.set_message(format!("{} rejected", summary.rejected));
-        Ok(())
+    let mut pipeline = Pipeline {
+        state,
+        identity,
+        tasks: JoinSet::new(),
+        summary: &mut summary,
+        rejected: Vec::new(),
+        bar: &bar,
     };
     if is_jsonl {
         let file = File::open(&options.file)
@@ -236,10 +232,7 @@ pub async fn import_file(
             if line.trim().is_empty() {
                 continue;
             }
-            chunk.push(shape.jsonl_row(n as u64 + 1, &line));
-            if chunk.len() == CHUNK {
-                flush(&mut chunk, &mut summary, &mut report).await?;
-            }
+            pipeline.push(shape.jsonl_row(n as u64 + 1, &line)).await?;
         }
     } else {
         let mut reader = csv::ReaderBuilder::new()
@@ -256,28 +249,29 @@ pub async fn import_file(
         let mut record = csv::StringRecord::new();
         loop {
             let line = reader.position().line();
-            match reader.read_record(&mut record) {
+            let row = match reader.read_record(&mut record) {
                 Ok(false) => break,
-                Ok(true) => chunk.push(shape.csv_row(
+                Ok(true) => shape.csv_row(
                     &mapping,
                     record.position().map_or(line, |p| p.line()),
                     &record,
-                )),
-                Err(e) => chunk.push(Row {
+                ),
+                Err(e) => Row {
                     line,
                     handle: String::new(),
                     values: Err(format!("unreadable CSV row: {e}")),
-                }),
-            }
-            if chunk.len() == CHUNK {
-                flush(&mut chunk, &mut summary, &mut report).await?;
-            }
+                },
+            };
+            pipeline.push(row).await?;
         }
     }
-    if !chunk.is_empty() {
-        flush(&mut chunk, &mut summary, &mut report).await?;
-    }
+    let mut rejected = pipeline.finish().await?;
     bar.finish_and_clear();
+    rejected.sort_by_key(|(line, _, _)| *line);
+    for (line, handle, reason) in rejected {
+        let reason = reason.replace(['\t', '\n'], " ");
+        writeln!(report, "{line}\t{handle}\t{reason}")?;
+    }
     report.flush()?;
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -512,41 +506,60 @@ enum RowOutcome {
     Rejected(String),
 }
 
-/// Writes the rows of one chunk concurrently and records their outcomes.
-async fn write_chunk(
-    state: &Arc<State>,
-    identity: &Identity,
-    rows: Vec<Row>,
-    summary: &mut ImportSummary,
-    report: &mut std::io::BufWriter<File>,
-) -> anyhow::Result<()> {
-    let mut tasks = JoinSet::new();
-    let mut lines = Vec::with_capacity(rows.len());
-    for (position, row) in rows.into_iter().enumerate() {
-        lines.push((row.line, row.handle.clone()));
-        let state = state.clone();
-        let identity = identity.clone();
-        tasks.spawn(async move { (position, write_row(&state, identity, row).await) });
+/// Rows in flight: up to [`WINDOW`] run concurrently, so the store's writer always has work
+/// queued and commits many rows per durable transaction; outcomes are counted as they finish.
+struct Pipeline<'a> {
+    state: &'a Arc<State>,
+    identity: &'a Identity,
+    tasks: JoinSet<(u64, String, RowOutcome)>,
+    summary: &'a mut ImportSummary,
+    rejected: Vec<(u64, String, String)>,
+    bar: &'a ProgressBar,
+}
+
+impl Pipeline<'_> {
+    async fn push(&mut self, row: Row) -> anyhow::Result<()> {
+        while self.tasks.len() >= WINDOW {
+            self.complete_one().await?;
+        }
+        let state = self.state.clone();
+        let identity = self.identity.clone();
+        self.tasks.spawn(async move {
+            let (line, handle) = (row.line, row.handle.clone());
+            (line, handle, write_row(&state, identity, row).await)
+        });
+        Ok(())
     }
-    let mut outcomes: Vec<Option<RowOutcome>> = (0..lines.len()).map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        let (position, outcome) = joined.context("an import task failed")?;
-        outcomes[position] = Some(outcome);
-    }
-    for ((line, handle), outcome) in lines.into_iter().zip(outcomes) {
+
+    async fn complete_one(&mut self) -> anyhow::Result<()> {
+        let Some(joined) = self.tasks.join_next().await else {
+            return Ok(());
+        };
+        let (line, handle, outcome) = joined.context("an import task failed")?;
+        let summary = &mut *self.summary;
         summary.rows += 1;
-        match outcome.unwrap_or_else(|| RowOutcome::Rejected("not processed".into())) {
+        match outcome {
             RowOutcome::Created => summary.created += 1,
             RowOutcome::Updated => summary.updated += 1,
             RowOutcome::Unchanged => summary.unchanged += 1,
             RowOutcome::Rejected(reason) => {
                 summary.rejected += 1;
-                let reason = reason.replace(['\t', '\n'], " ");
-                writeln!(report, "{line}\t{handle}\t{reason}")?;
+                self.rejected.push((line, handle, reason));
+                self.bar
+                    .set_message(format!("{} rejected", summary.rejected));
             }
         }
+        self.bar.inc(1);
+        Ok(())
     }
-    Ok(())
+
+    /// Waits for every row still in flight; returns the rejected rows.
+    async fn finish(mut self) -> anyhow::Result<Vec<(u64, String, String)>> {
+        while !self.tasks.is_empty() {
+            self.complete_one().await?;
+        }
+        Ok(self.rejected)
+    }
 }
 
 async fn write_row(state: &State, identity: Identity, row: Row) -> RowOutcome {
