@@ -16,6 +16,7 @@ mod metrics;
 pub mod native;
 mod rest;
 mod rest_auth;
+mod search;
 pub mod server;
 mod site;
 mod snms;

@@ -97,6 +97,7 @@ where
         }
         _ if crate::trace::owns(&path) => crate::trace::serve(state, conn, req).await,
         _ if crate::snms::owns(&path) => crate::snms::serve(state, conn, req).await,
+        _ if crate::search::owns(&path) => crate::search::serve(state, conn, req).await,
         (&Method::GET, "/healthz") => plain(StatusCode::OK, "ok\n"),
         (&Method::GET, "/metrics") => crate::metrics::render(),
         (&Method::OPTIONS, _) => preflight(),

@@ -139,6 +139,10 @@ pub async fn start(mut config: Config, shutdown: watch::Receiver<bool>) -> anyho
         state.clone(),
         shutdown.clone(),
     )));
+    tasks.push(tokio::spawn(crate::search::run_indexer(
+        state.clone(),
+        shutdown.clone(),
+    )));
     if let Some((tcp, udp)) = native {
         tasks.push(tokio::spawn(crate::native::tcp::serve_tcp(
             tcp,

@@ -10,6 +10,7 @@
 //! | `keys/trace-log.pem`, `keys/trace-record.pem`, `keys/trace-witness.pem` | the Ed25519 keys that sign checkpoints, trace records and cosignatures |
 //! | `keys/native-rsa.pem` | the RSA key of the native site information and certified native responses (made when the native listener is on) |
 //! | `tls/cert.pem`, `tls/key.pem` | the self-signed certificate made on first start |
+//! | `search/` | the search index, derived from the database and rebuilt when missing (`idnode-search`) |
 
 use std::fs;
 use std::io::Write as _;
@@ -46,6 +47,8 @@ pub struct State {
     pub(crate) cache: Arc<crate::cache::ResponseCache>,
     /// The REST API's `Authorization: Handle` sessions.
     pub(crate) rest_sessions: crate::rest_auth::Sessions,
+    /// The search index, if it could be opened.
+    pub(crate) search: Option<Arc<idnode_search::SearchIndex>>,
 }
 
 impl State {
@@ -107,6 +110,7 @@ impl State {
             trace,
             cache,
             rest_sessions: crate::rest_auth::Sessions::default(),
+            search: crate::search::open(&data),
         }))
     }
 }
