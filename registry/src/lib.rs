@@ -138,6 +138,11 @@ pub struct WriteBatch {
     pub mutations: Vec<Mutation>,
 }
 
+/// Builds the closing batch of [`Store::commit_all`] from which of its batches were applied
+/// (`true` at the position of every applied batch). Used for summaries that must commit with
+/// exactly the changes they describe, such as one audit entry for a bulk import.
+pub type Epilogue = Box<dyn FnOnce(&[bool]) -> Option<WriteBatch> + Send>;
+
 /// Why the store failed.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -163,6 +168,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies a batch atomically and durably. Resolves after the commit is on disk.
     fn commit(&self, batch: WriteBatch) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Applies several batches, each atomically on its own, in order, in one durable
+    /// transaction: a batch whose precondition fails writes nothing and answers
+    /// [`StoreError::Conflict`] without keeping the others from applying, exactly as if the
+    /// batches had been committed one after the other. Then the batch that `epilogue` builds
+    /// from which batches applied is applied in the same transaction, so it commits together
+    /// with them or not at all. The epilogue is meant for appends; should its batch fail its
+    /// precondition anyway, nothing of the transaction is kept and every batch answers
+    /// [`StoreError::Storage`]. Resolves with one result per batch, after the commit is on disk.
+    fn commit_all(
+        &self,
+        batches: Vec<WriteBatch>,
+        epilogue: Option<Epilogue>,
+    ) -> impl Future<Output = Vec<Result<(), StoreError>>> + Send;
 
     /// Whether this prefix (any letter case) is homed here.
     fn is_homed(&self, prefix: &str) -> Result<bool, StoreError>;

@@ -13,7 +13,7 @@ use crate::trace::{
     StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceStore, TraceTables,
     WitnessState, apply_trace,
 };
-use crate::{Store, StoreError, StoredRecord, WriteBatch};
+use crate::{Epilogue, Store, StoreError, StoredRecord, WriteBatch};
 
 /// A [`Store`] held in memory, with the same semantics as [`crate::RedbStore`]: atomic batches,
 /// preconditions, versions, homed prefixes and listing. Nothing survives a drop.
@@ -26,7 +26,7 @@ pub struct MemStore {
 }
 
 /// The tables, keyed by normalized handle or prefix.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     handles: BTreeMap<Vec<u8>, StoredRecord>,
     prefixes: BTreeMap<Vec<u8>, String>,
@@ -37,7 +37,7 @@ struct State {
 }
 
 /// The trace tables (see the `trace` module).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct MemTrace {
     records: BTreeMap<u64, (Hash, Vec<u8>)>,
     digests: HashMap<Hash, u64>,
@@ -135,54 +135,39 @@ impl MemStore {
 
     /// Applies a batch synchronously; [`Store::commit`] wraps this.
     pub fn commit_now(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        apply_batch(&mut self.write(), batch)
+    }
+
+    /// Applies batches and their epilogue synchronously; [`Store::commit_all`] wraps this.
+    pub fn commit_all_now(
+        &self,
+        batches: &[WriteBatch],
+        epilogue: Option<Epilogue>,
+    ) -> Vec<Result<(), StoreError>> {
         let mut state = self.write();
-        let ops = plan(
-            batch,
-            |key| {
-                Ok(state.handles.get(key).map(|record| Current {
-                    version: record.version,
-                    handle: record.handle.clone(),
-                }))
-            },
-            |space, key| Ok(state.aux.get(&(space.to_owned(), key.to_vec())).cloned()),
-        )?;
-        // Sequence numbers are checked before anything is written, so the batch stays atomic.
-        let last = state.changes.last_key_value().map_or(0, |(seq, _)| *seq);
-        let touched = ops
+        // A failing epilogue undoes the whole call, so the state before it is kept until then.
+        let saved = epilogue.as_ref().map(|_| state.clone());
+        let results: Vec<Result<(), StoreError>> = batches
             .iter()
-            .filter(|op| matches!(op, Op::Put { .. } | Op::Delete { .. }))
-            .count() as u64;
-        let mut seq = last;
-        if touched > 0 {
-            next_seq(last.saturating_add(touched - 1))?;
-        }
-        for op in ops {
-            match op {
-                Op::Put { key, record } => {
-                    seq += 1;
-                    state.changes.insert(seq, key.clone());
-                    state.handles.insert(key, record);
-                }
-                Op::Delete { key } => {
-                    seq += 1;
-                    state.changes.insert(seq, key.clone());
-                    state.handles.remove(&key);
-                }
-                Op::Home { key, spelling } => {
-                    state.prefixes.entry(key).or_insert(spelling);
-                }
-                Op::Unhome { key } => {
-                    state.prefixes.remove(&key);
-                }
-                Op::Aux(AuxOp::Put { space, key, entry }) => {
-                    state.aux.insert((space, key), entry);
-                }
-                Op::Aux(AuxOp::Delete { space, key }) => {
-                    state.aux.remove(&(space, key));
-                }
+            .map(|batch| apply_batch(&mut state, batch))
+            .collect();
+        let closing = epilogue.and_then(|epilogue| {
+            let applied: Vec<bool> = results.iter().map(Result::is_ok).collect();
+            epilogue(&applied)
+        });
+        if let Some(closing) = closing
+            && let Err(error) = apply_batch(&mut state, &closing)
+        {
+            if let Some(saved) = saved {
+                *state = saved;
             }
+            let message = format!("the closing batch failed: {error}");
+            return batches
+                .iter()
+                .map(|_| Err(StoreError::Storage(message.clone())))
+                .collect();
         }
-        Ok(())
+        results
     }
 
     /// Applies a trace batch synchronously; [`TraceStore::commit_trace`] wraps this.
@@ -208,6 +193,57 @@ impl MemStore {
     }
 }
 
+/// Checks a batch against the state and applies it, or fails having changed nothing.
+fn apply_batch(state: &mut State, batch: &WriteBatch) -> Result<(), StoreError> {
+    let ops = plan(
+        batch,
+        |key| {
+            Ok(state.handles.get(key).map(|record| Current {
+                version: record.version,
+                handle: record.handle.clone(),
+            }))
+        },
+        |space, key| Ok(state.aux.get(&(space.to_owned(), key.to_vec())).cloned()),
+    )?;
+    // Sequence numbers are checked before anything is written, so the batch stays atomic.
+    let last = state.changes.last_key_value().map_or(0, |(seq, _)| *seq);
+    let touched = ops
+        .iter()
+        .filter(|op| matches!(op, Op::Put { .. } | Op::Delete { .. }))
+        .count() as u64;
+    let mut seq = last;
+    if touched > 0 {
+        next_seq(last.saturating_add(touched - 1))?;
+    }
+    for op in ops {
+        match op {
+            Op::Put { key, record } => {
+                seq += 1;
+                state.changes.insert(seq, key.clone());
+                state.handles.insert(key, record);
+            }
+            Op::Delete { key } => {
+                seq += 1;
+                state.changes.insert(seq, key.clone());
+                state.handles.remove(&key);
+            }
+            Op::Home { key, spelling } => {
+                state.prefixes.entry(key).or_insert(spelling);
+            }
+            Op::Unhome { key } => {
+                state.prefixes.remove(&key);
+            }
+            Op::Aux(AuxOp::Put { space, key, entry }) => {
+                state.aux.insert((space, key), entry);
+            }
+            Op::Aux(AuxOp::Delete { space, key }) => {
+                state.aux.remove(&(space, key));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Store for MemStore {
     fn get(&self, key: &[u8]) -> Result<Option<StoredRecord>, StoreError> {
         Ok(self.read().handles.get(key).cloned())
@@ -215,6 +251,14 @@ impl Store for MemStore {
 
     async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.commit_now(&batch)
+    }
+
+    async fn commit_all(
+        &self,
+        batches: Vec<WriteBatch>,
+        epilogue: Option<Epilogue>,
+    ) -> Vec<Result<(), StoreError>> {
+        self.commit_all_now(&batches, epilogue)
     }
 
     fn is_homed(&self, prefix: &str) -> Result<bool, StoreError> {

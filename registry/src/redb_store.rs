@@ -19,13 +19,19 @@
 //! Writes go to a thread named `idnode-writer` that owns every write transaction. It blocks for
 //! one batch, then takes whatever else is queued (up to `MAX_GROUP` batches), applies them in
 //! order in one transaction, each atomically (handle batches and trace batches alike), commits with `Durability::Immediate`, and only then
-//! answers every batch. Reads open their own read transaction on the caller's thread.
+//! answers every batch. [`Store::commit_all`] hands the writer several batches as one job: each
+//! is applied atomically on its own, then the closing batch built from their outcomes, all in
+//! the same transaction. Reads open their own read transaction on the caller's thread, except
+//! for the homed prefixes: the writer keeps them in memory, loaded at open and updated after
+//! each durable commit and before its writers are answered, so a homing check (made for every
+//! request, and for every ancestor of a prefix) needs no transaction.
 
+use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
@@ -42,7 +48,7 @@ use crate::trace::{
     WitnessState, apply_trace, decode_head, decode_record as decode_trace, decode_witness,
     encode_head, encode_record as encode_trace, encode_witness,
 };
-use crate::{Store, StoreError, StoredRecord, WriteBatch};
+use crate::{Epilogue, Mutation, Store, StoreError, StoredRecord, WriteBatch};
 
 /// Handles by normalized key.
 const HANDLES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("handles");
@@ -91,6 +97,13 @@ enum Job {
         batch: WriteBatch,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// Batches applied each on its own, then the batch their epilogue builds
+    /// ([`Store::commit_all`]).
+    All {
+        batches: Vec<WriteBatch>,
+        epilogue: Option<Epilogue>,
+        reply: oneshot::Sender<Vec<Result<(), StoreError>>>,
+    },
     /// A batch of trace mutations.
     Trace {
         batch: TraceBatch,
@@ -98,26 +111,92 @@ enum Job {
     },
 }
 
-/// The outcome of one job: `None` for handle batches, what the log did for trace batches.
-type JobOutcome = Result<Option<TraceCommitted>, StoreError>;
+/// The outcome of one job.
+enum JobOutcome {
+    /// A handle batch (`None`) or a trace batch (what the log did).
+    One(Result<Option<TraceCommitted>, StoreError>),
+    /// The batches of a [`Job::All`], and the closing batch applied with them.
+    All(Vec<Result<(), StoreError>>, Option<WriteBatch>),
+}
+
+impl JobOutcome {
+    /// Whether anything of the job was applied.
+    fn applied_any(&self) -> bool {
+        match self {
+            Self::One(outcome) => outcome.is_ok(),
+            Self::All(outcomes, closing) => closing.is_some() || outcomes.iter().any(Result::is_ok),
+        }
+    }
+
+    /// The results of the job's batches, for the counters.
+    fn results(&self) -> Vec<Result<(), &StoreError>> {
+        match self {
+            Self::One(outcome) => vec![outcome.as_ref().map(|_| ())],
+            Self::All(outcomes, _) => outcomes.iter().map(|o| o.as_ref().map(|_| ())).collect(),
+        }
+    }
+}
 
 impl Job {
+    /// The failure of every batch of the job, when the group fails as a whole.
+    fn failed(&self, message: &str) -> JobOutcome {
+        let error = || StoreError::Storage(message.to_owned());
+        match self {
+            Self::All { batches, .. } => {
+                JobOutcome::All(batches.iter().map(|_| Err(error())).collect(), None)
+            }
+            Self::Handles { .. } | Self::Trace { .. } => JobOutcome::One(Err(error())),
+        }
+    }
+
+    /// The handle batches of the job that were applied, given its outcome.
+    fn applied<'a>(&'a self, outcome: &'a JobOutcome) -> Vec<&'a WriteBatch> {
+        match (self, outcome) {
+            (Self::Handles { batch, .. }, JobOutcome::One(Ok(_))) => vec![batch],
+            (Self::All { batches, .. }, JobOutcome::All(outcomes, closing)) => batches
+                .iter()
+                .zip(outcomes)
+                .filter(|(_, outcome)| outcome.is_ok())
+                .map(|(batch, _)| batch)
+                .chain(closing.iter())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Sends the outcome back; a caller that stopped waiting does not need it.
     fn answer(self, outcome: JobOutcome) {
-        match self {
-            Self::Handles { reply, .. } => {
+        let mismatch = || StoreError::Storage("the writer answered a job of another kind".into());
+        match (self, outcome) {
+            (Self::Handles { reply, .. }, JobOutcome::One(outcome)) => {
                 let _ = reply.send(outcome.map(|_| ()));
             }
-            Self::Trace { reply, .. } => {
+            (Self::Trace { reply, .. }, JobOutcome::One(outcome)) => {
                 let _ = reply.send(outcome.and_then(|committed| {
                     committed.ok_or_else(|| {
                         StoreError::Storage("trace batch without a log outcome".to_owned())
                     })
                 }));
             }
+            (Self::All { reply, .. }, JobOutcome::All(outcomes, _)) => {
+                let _ = reply.send(outcomes);
+            }
+            (Self::Handles { reply, .. }, JobOutcome::All(..)) => {
+                let _ = reply.send(Err(mismatch()));
+            }
+            (Self::Trace { reply, .. }, JobOutcome::All(..)) => {
+                let _ = reply.send(Err(mismatch()));
+            }
+            (Self::All { batches, reply, .. }, JobOutcome::One(_)) => {
+                let _ = reply.send(batches.iter().map(|_| Err(mismatch())).collect());
+            }
         }
     }
 }
+
+/// The homed prefixes, normalized prefix → spelling, kept in memory: loaded at open and
+/// updated by the writer after each durable commit, before its writers are acknowledged.
+type HomedPrefixes = Arc<RwLock<BTreeMap<Vec<u8>, String>>>;
 
 /// Counters of the writer thread, for tests and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -156,6 +235,7 @@ struct Counters {
 /// group it is committing.
 pub struct RedbStore {
     db: Arc<Database>,
+    homed: HomedPrefixes,
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
@@ -177,6 +257,7 @@ impl RedbStore {
         let db =
             Database::create(path).map_err(storage(format_args!("opening {}", path.display())))?;
         init_tables(&db)?;
+        let homed: HomedPrefixes = Arc::new(RwLock::new(load_prefixes(&db)?));
         let db = Arc::new(db);
         let counters = Arc::new(Counters::default());
         let listener = ListenerSlot::default();
@@ -187,11 +268,13 @@ impl RedbStore {
                 let db = Arc::clone(&db);
                 let counters = Arc::clone(&counters);
                 let listener = listener.clone();
-                move || run_writer(&db, &queue, &counters, &listener)
+                let homed = Arc::clone(&homed);
+                move || run_writer(&db, &queue, &counters, &listener, &homed)
             })
             .map_err(storage("starting the writer thread"))?;
         Ok(Self {
             db,
+            homed,
             jobs: Some(jobs),
             writer: Some(writer),
             counters,
@@ -258,30 +341,37 @@ impl Store for RedbStore {
         outcome.await.map_err(|_| StoreError::Closed)?
     }
 
-    fn is_homed(&self, prefix: &str) -> Result<bool, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn
-            .open_table(PREFIXES)
-            .map_err(storage("opening the prefixes table"))?;
-        let key = idnode_proto::normalize(prefix);
-        let found = table
-            .get(key.as_slice())
-            .map_err(storage("reading a prefix"))?;
-        Ok(found.is_some())
+    async fn commit_all(
+        &self,
+        batches: Vec<WriteBatch>,
+        epilogue: Option<Epilogue>,
+    ) -> Vec<Result<(), StoreError>> {
+        let count = batches.len();
+        let closed = || (0..count).map(|_| Err(StoreError::Closed)).collect();
+        let (reply, outcome) = oneshot::channel();
+        let Some(jobs) = self.jobs.as_ref() else {
+            return closed();
+        };
+        let job = Job::All {
+            batches,
+            epilogue,
+            reply,
+        };
+        if jobs.send(job).is_err() {
+            return closed();
+        }
+        outcome.await.unwrap_or_else(|_| closed())
     }
 
+    /// Answered from memory (see [`HomedPrefixes`]), without a read transaction.
+    fn is_homed(&self, prefix: &str) -> Result<bool, StoreError> {
+        let key = idnode_proto::normalize(prefix);
+        Ok(read_homed(&self.homed).contains_key(&key))
+    }
+
+    /// Answered from memory, without a read transaction.
     fn homed_prefixes(&self) -> Result<Vec<String>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn
-            .open_table(PREFIXES)
-            .map_err(storage("opening the prefixes table"))?;
-        let entries = table.iter().map_err(storage("listing prefixes"))?;
-        entries
-            .map(|entry| {
-                let (_, spelling) = entry.map_err(storage("listing prefixes"))?;
-                Ok(spelling.value().to_owned())
-            })
-            .collect()
+        Ok(read_homed(&self.homed).values().cloned().collect())
     }
 
     /// A range scan from `PREFIX/`: O(log n + offset + limit).
@@ -398,6 +488,60 @@ impl Store for RedbStore {
                 Ok((key.to_vec(), decode_record(key, value.value())?))
             })
             .collect()
+    }
+}
+
+/// Reads the in-memory homed prefixes. The writer replaces entries one at a time, so a lock
+/// poisoned by a panic elsewhere still holds a consistent map.
+fn read_homed(homed: &HomedPrefixes) -> std::sync::RwLockReadGuard<'_, BTreeMap<Vec<u8>, String>> {
+    homed
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The homed prefixes as stored, for the in-memory copy.
+fn load_prefixes(db: &Database) -> Result<BTreeMap<Vec<u8>, String>, StoreError> {
+    let txn = db
+        .begin_read()
+        .map_err(storage("beginning a read transaction"))?;
+    let table = txn
+        .open_table(PREFIXES)
+        .map_err(storage("opening the prefixes table"))?;
+    let entries = table.iter().map_err(storage("listing prefixes"))?;
+    entries
+        .map(|entry| {
+            let (key, spelling) = entry.map_err(storage("listing prefixes"))?;
+            Ok((key.value().to_vec(), spelling.value().to_owned()))
+        })
+        .collect()
+}
+
+/// Applies the homing changes of durably committed batches to the in-memory copy, with the
+/// semantics of the `prefixes` table (a homed prefix keeps its first spelling).
+fn update_homed(homed: &HomedPrefixes, batches: &[&WriteBatch]) {
+    let changes = batches.iter().flat_map(|b| &b.mutations).any(|m| {
+        matches!(
+            m,
+            Mutation::HomePrefix { .. } | Mutation::UnhomePrefix { .. }
+        )
+    });
+    if !changes {
+        return;
+    }
+    let mut map = homed
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for mutation in batches.iter().flat_map(|b| &b.mutations) {
+        match mutation {
+            Mutation::HomePrefix { prefix } => {
+                map.entry(idnode_proto::normalize(prefix))
+                    .or_insert_with(|| prefix.clone());
+            }
+            Mutation::UnhomePrefix { prefix } => {
+                map.remove(&idnode_proto::normalize(prefix));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -624,6 +768,7 @@ fn run_writer(
     queue: &mpsc::Receiver<Job>,
     counters: &Counters,
     listener: &ListenerSlot,
+    homed: &HomedPrefixes,
 ) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
@@ -636,41 +781,45 @@ fn run_writer(
         counters
             .largest_group
             .fetch_max(group.len() as u64, Ordering::Relaxed);
-        let outcomes = commit_group(db, &group, counters);
+        let outcomes = commit_group(db, &mut group, counters);
+        // Everything applied is durable now; readers see it before any writer is answered.
+        let applied: Vec<&WriteBatch> = group
+            .iter()
+            .zip(&outcomes)
+            .flat_map(|(job, outcome)| job.applied(outcome))
+            .collect();
+        update_homed(homed, &applied);
         let mut notice = CommitNotice::default();
-        for (job, outcome) in group.iter().zip(&outcomes) {
-            if let (Job::Handles { batch, .. }, Ok(_)) = (job, outcome) {
-                notice.add(batch);
-            }
+        for batch in applied {
+            notice.add(batch);
         }
         listener.notify(&notice);
         for (job, outcome) in group.into_iter().zip(outcomes) {
-            match &outcome {
-                Ok(_) => counters.batches.fetch_add(1, Ordering::Relaxed),
-                Err(StoreError::Conflict { .. }) => {
-                    counters.conflicts.fetch_add(1, Ordering::Relaxed)
-                }
-                Err(_) => counters.failures.fetch_add(1, Ordering::Relaxed),
-            };
+            for result in outcome.results() {
+                match result {
+                    Ok(()) => counters.batches.fetch_add(1, Ordering::Relaxed),
+                    Err(StoreError::Conflict { .. }) => {
+                        counters.conflicts.fetch_add(1, Ordering::Relaxed)
+                    }
+                    Err(_) => counters.failures.fetch_add(1, Ordering::Relaxed),
+                };
+            }
             job.answer(outcome);
         }
     }
     tracing::debug!("idnode-writer stops: the store was dropped");
 }
 
-/// Applies a group in one transaction and returns one outcome per batch, in order.
-fn commit_group(db: &Database, group: &[Job], counters: &Counters) -> Vec<JobOutcome> {
-    let fail_all = |error: StoreError| {
-        tracing::error!(%error, batches = group.len(), "group commit failed");
+/// Applies a group in one transaction and returns one outcome per job, in order.
+fn commit_group(db: &Database, group: &mut [Job], counters: &Counters) -> Vec<JobOutcome> {
+    let fail_all = |group: &[Job], error: StoreError| {
+        tracing::error!(%error, jobs = group.len(), "group commit failed");
         let message = error.to_string();
-        group
-            .iter()
-            .map(|_| Err(StoreError::Storage(message.clone())))
-            .collect()
+        group.iter().map(|job| job.failed(&message)).collect()
     };
     let txn = match db.begin_write() {
         Ok(txn) => txn,
-        Err(error) => return fail_all(storage("beginning a write transaction")(error)),
+        Err(error) => return fail_all(group, storage("beginning a write transaction")(error)),
     };
     // The durability stays at its default, `Durability::Immediate`.
     let outcomes = match apply_group(&txn, group) {
@@ -678,10 +827,10 @@ fn commit_group(db: &Database, group: &[Job], counters: &Counters) -> Vec<JobOut
         Err(error) => {
             // Something failed half-way through writing; nothing of the group may be kept.
             let _ = txn.abort();
-            return fail_all(error);
+            return fail_all(group, error);
         }
     };
-    if outcomes.iter().all(Result::is_err) {
+    if !outcomes.iter().any(JobOutcome::applied_any) {
         // Nothing to write; spare the disk a sync.
         if let Err(error) = txn.abort() {
             tracing::warn!(%error, "aborting an empty write transaction failed");
@@ -691,50 +840,49 @@ fn commit_group(db: &Database, group: &[Job], counters: &Counters) -> Vec<JobOut
     match txn.commit() {
         Ok(()) => {
             counters.transactions.fetch_add(1, Ordering::Relaxed);
-            tracing::trace!(batches = group.len(), "group committed");
+            tracing::trace!(jobs = group.len(), "group committed");
             outcomes
         }
         // The commit may or may not have reached the disk; the callers are told it failed.
-        Err(error) => fail_all(storage("committing a write transaction")(error)),
+        Err(error) => fail_all(group, storage("committing a write transaction")(error)),
     }
 }
 
-/// Checks and applies each batch of the group in turn. A batch whose precondition fails gets
-/// its error in the outcomes and writes nothing; an error from redb while writing fails the
-/// whole group.
-fn apply_group(txn: &WriteTransaction, group: &[Job]) -> Result<Vec<JobOutcome>, StoreError> {
-    let mut handles = txn
-        .open_table(HANDLES)
-        .map_err(storage("opening the handles table"))?;
-    let mut prefixes = txn
-        .open_table(PREFIXES)
-        .map_err(storage("opening the prefixes table"))?;
-    let mut aux = txn
-        .open_table(AUX)
-        .map_err(storage("opening the aux table"))?;
-    let mut changes = txn
-        .open_table(CHANGES)
-        .map_err(storage("opening the changes table"))?;
-    let mut seq = last_seq_in(&changes)?;
-    let mut trace: Option<RedbTraceTables<'_>> = None;
-    let mut outcomes = Vec::with_capacity(group.len());
-    for job in group {
-        let batch = match job {
-            Job::Handles { batch, .. } => batch,
-            Job::Trace { batch, .. } => {
-                let tables = match &mut trace {
-                    Some(tables) => tables,
-                    None => trace.insert(RedbTraceTables::open(txn)?),
-                };
-                match apply_trace(tables, batch) {
-                    Ok(committed) => outcomes.push(Ok(Some(committed))),
-                    Err(error @ StoreError::Conflict { .. }) => outcomes.push(Err(error)),
-                    // A storage error may have left half a batch written: fail the group.
-                    Err(error) => return Err(error),
-                }
-                continue;
-            }
-        };
+/// The handle tables of a write transaction and the change feed's last sequence number.
+struct HandleTables<'txn> {
+    handles: Table<'txn, &'static [u8], &'static [u8]>,
+    prefixes: Table<'txn, &'static [u8], &'static str>,
+    aux: Table<'txn, (&'static str, &'static [u8]), &'static [u8]>,
+    changes: Table<'txn, u64, &'static [u8]>,
+    seq: u64,
+}
+
+impl<'txn> HandleTables<'txn> {
+    fn open(txn: &'txn WriteTransaction) -> Result<Self, StoreError> {
+        let changes = txn
+            .open_table(CHANGES)
+            .map_err(storage("opening the changes table"))?;
+        Ok(Self {
+            handles: txn
+                .open_table(HANDLES)
+                .map_err(storage("opening the handles table"))?,
+            prefixes: txn
+                .open_table(PREFIXES)
+                .map_err(storage("opening the prefixes table"))?,
+            aux: txn
+                .open_table(AUX)
+                .map_err(storage("opening the aux table"))?,
+            seq: last_seq_in(&changes)?,
+            changes,
+        })
+    }
+
+    /// Checks one batch and applies it. The inner result is the batch's own (a failed
+    /// precondition writes nothing); the outer error is a failure of redb while writing, after
+    /// which nothing of the transaction may be kept.
+    fn apply(&mut self, batch: &WriteBatch) -> Result<Result<(), StoreError>, StoreError> {
+        let handles = &self.handles;
+        let aux = &self.aux;
         let checked = plan(
             batch,
             |key| {
@@ -750,20 +898,75 @@ fn apply_group(txn: &WriteTransaction, group: &[Job]) -> Result<Vec<JobOutcome>,
                     None => Ok(None),
                 }
             },
-            |space, key| aux_in(&aux, space, key),
+            |space, key| aux_in(aux, space, key),
         );
         match checked {
             Ok(ops) => {
                 let tables = OpTables {
-                    handles: &mut handles,
-                    prefixes: &mut prefixes,
-                    aux: &mut aux,
-                    changes: &mut changes,
+                    handles: &mut self.handles,
+                    prefixes: &mut self.prefixes,
+                    aux: &mut self.aux,
+                    changes: &mut self.changes,
                 };
-                apply_ops(tables, &mut seq, ops)?;
-                outcomes.push(Ok(None));
+                apply_ops(tables, &mut self.seq, ops)?;
+                Ok(Ok(()))
             }
-            Err(error) => outcomes.push(Err(error)),
+            Err(error) => Ok(Err(error)),
+        }
+    }
+}
+
+/// Checks and applies each batch of the group in turn. A batch whose precondition fails gets
+/// its error in the outcomes and writes nothing; an error from redb while writing fails the
+/// whole group, and so does a closing batch of [`Store::commit_all`] that fails its own
+/// precondition (its batches must not be kept without it).
+fn apply_group(txn: &WriteTransaction, group: &mut [Job]) -> Result<Vec<JobOutcome>, StoreError> {
+    let mut tables = HandleTables::open(txn)?;
+    let mut trace: Option<RedbTraceTables<'_>> = None;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for job in group {
+        match job {
+            Job::Handles { batch, .. } => {
+                let outcome = tables.apply(batch)?;
+                outcomes.push(JobOutcome::One(outcome.map(|()| None)));
+            }
+            Job::All {
+                batches, epilogue, ..
+            } => {
+                let mut results = Vec::with_capacity(batches.len());
+                for batch in batches.iter() {
+                    results.push(tables.apply(batch)?);
+                }
+                let closing = match epilogue.take() {
+                    Some(epilogue) => {
+                        let applied: Vec<bool> = results.iter().map(Result::is_ok).collect();
+                        epilogue(&applied)
+                    }
+                    None => None,
+                };
+                if let Some(closing) = &closing
+                    && let Err(error) = tables.apply(closing)?
+                {
+                    return Err(StoreError::Storage(format!(
+                        "the closing batch of a commit_all failed: {error}"
+                    )));
+                }
+                outcomes.push(JobOutcome::All(results, closing));
+            }
+            Job::Trace { batch, .. } => {
+                let trace_tables = match &mut trace {
+                    Some(tables) => tables,
+                    None => trace.insert(RedbTraceTables::open(txn)?),
+                };
+                match apply_trace(trace_tables, batch) {
+                    Ok(committed) => outcomes.push(JobOutcome::One(Ok(Some(committed)))),
+                    Err(error @ StoreError::Conflict { .. }) => {
+                        outcomes.push(JobOutcome::One(Err(error)));
+                    }
+                    // A storage error may have left half a batch written: fail the group.
+                    Err(error) => return Err(error),
+                }
+            }
         }
     }
     Ok(outcomes)

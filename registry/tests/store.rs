@@ -202,6 +202,91 @@ async fn homing<S: Store>(store: &S) {
     assert_eq!(store.homed_prefixes().unwrap(), ["20.500", "88.118.A"]);
 }
 
+async fn commit_all_applies_each_batch_on_its_own<S: Store>(store: &S) {
+    one(store, put("88.1/taken", b"old", Expect::Absent))
+        .await
+        .unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let epilogue: idnode_registry::Epilogue = {
+        let seen = Arc::clone(&seen);
+        Box::new(move |applied: &[bool]| {
+            seen.lock().unwrap().extend_from_slice(applied);
+            let count = applied.iter().filter(|a| **a).count();
+            Some(batch(vec![put(
+                "88.1/summary",
+                count.to_string().as_bytes(),
+                Expect::Absent,
+            )]))
+        })
+    };
+    let results = store
+        .commit_all(
+            vec![
+                batch(vec![put("88.1/a", b"a", Expect::Absent), home("88.7")]),
+                // Fails on its own; the batches around it still apply.
+                batch(vec![
+                    put("88.1/half", b"h", Expect::Absent),
+                    put("88.1/taken", b"new", Expect::Absent),
+                ]),
+                batch(vec![put("88.1/b", b"b", Expect::Absent)]),
+                // Sees the effect of the first batch, as if committed after it.
+                batch(vec![put("88.1/a", b"a2", Expect::Version(1))]),
+                batch(vec![put("88.1/b", b"b2", Expect::Absent)]),
+            ],
+            Some(epilogue),
+        )
+        .await;
+    assert!(results[0].is_ok());
+    assert_conflict(results[1].clone_err(), "88.1/taken");
+    assert!(results[2].is_ok());
+    assert!(results[3].is_ok());
+    assert_conflict(results[4].clone_err(), "88.1/b");
+    assert_eq!(*seen.lock().unwrap(), [true, false, true, true, false]);
+    assert_eq!(fetch(store, "88.1/a").unwrap().values, b"a2");
+    assert_eq!(fetch(store, "88.1/a").unwrap().version, 2);
+    assert_eq!(fetch(store, "88.1/b").unwrap().values, b"b");
+    assert!(fetch(store, "88.1/half").is_none());
+    assert_eq!(fetch(store, "88.1/taken").unwrap().values, b"old");
+    assert_eq!(fetch(store, "88.1/summary").unwrap().values, b"3");
+    assert!(store.is_homed("88.7").unwrap());
+
+    // A closing batch that fails its precondition keeps nothing of the call.
+    let results = store
+        .commit_all(
+            vec![batch(vec![put("88.1/c", b"c", Expect::Absent)])],
+            Some(Box::new(|_: &[bool]| {
+                Some(batch(vec![put("88.1/summary", b"x", Expect::Absent)]))
+            })),
+        )
+        .await;
+    assert!(matches!(results[..], [Err(StoreError::Storage(_))]));
+    assert!(fetch(store, "88.1/c").is_none());
+    assert_eq!(fetch(store, "88.1/summary").unwrap().values, b"3");
+
+    // Without an epilogue, and with nothing to apply.
+    let results = store
+        .commit_all(vec![batch(vec![put("88.1/c", b"c", Expect::Absent)])], None)
+        .await;
+    assert!(results[0].is_ok());
+    assert!(store.commit_all(Vec::new(), None).await.is_empty());
+}
+
+trait CloneErr {
+    fn clone_err(&self) -> Result<(), StoreError>;
+}
+
+impl CloneErr for Result<(), StoreError> {
+    fn clone_err(&self) -> Result<(), StoreError> {
+        match self {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict { handle }) => Err(StoreError::Conflict {
+                handle: handle.clone(),
+            }),
+            Err(other) => Err(StoreError::Storage(other.to_string())),
+        }
+    }
+}
+
 async fn listing<S: Store>(store: &S) {
     let mut mutations = Vec::new();
     for i in 0..25 {
@@ -264,6 +349,7 @@ both_stores!(
     batches_are_atomic,
     spelling_is_kept,
     homing,
+    commit_all_applies_each_batch_on_its_own,
     listing,
 );
 
@@ -304,6 +390,45 @@ async fn redb_persists_across_reopen() {
     assert!(fetch(&store, "88.1/gone").is_none());
     assert_eq!(store.homed_prefixes().unwrap(), ["88.1"]);
     assert_eq!(store.count_handles("88.1").unwrap(), 1);
+}
+
+/// The homed prefixes are kept in memory: every change is visible as soon as its commit
+/// returns, whether it came through `commit` or `commit_all`, and the copy is rebuilt from the
+/// file at open.
+#[tokio::test]
+async fn redb_homed_prefixes_are_current_and_survive_reopen() {
+    let (_dir, path) = temp_db();
+    {
+        let store = RedbStore::open(&path).unwrap();
+        one(&store, home("88.118.A")).await.unwrap();
+        assert!(store.is_homed("88.118.a").unwrap());
+        one(&store, home("88.118.a")).await.unwrap();
+        assert_eq!(store.homed_prefixes().unwrap(), ["88.118.A"]);
+        let results = store
+            .commit_all(
+                vec![
+                    batch(vec![home("20.500")]),
+                    // A failed batch homes nothing.
+                    batch(vec![home("99.9"), put("88.1/x", b"", Expect::Version(4))]),
+                    batch(vec![home("88.2"), unhome("88.2"), home("88.3")]),
+                ],
+                None,
+            )
+            .await;
+        assert!(results[0].is_ok() && results[1].is_err() && results[2].is_ok());
+        assert!(!store.is_homed("99.9").unwrap());
+        assert!(!store.is_homed("88.2").unwrap());
+        assert_eq!(
+            store.homed_prefixes().unwrap(),
+            ["20.500", "88.118.A", "88.3"]
+        );
+        one(&store, unhome("20.500")).await.unwrap();
+        assert!(!store.is_homed("20.500").unwrap());
+    }
+    let store = RedbStore::open(&path).unwrap();
+    assert_eq!(store.homed_prefixes().unwrap(), ["88.118.A", "88.3"]);
+    assert!(store.is_homed("88.3").unwrap());
+    assert!(!store.is_homed("20.500").unwrap());
 }
 
 #[tokio::test]
