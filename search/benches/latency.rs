@@ -64,11 +64,19 @@ fn record(rows: &[Chemical], i: usize) -> (String, Vec<u8>) {
     let variant = i / rows.len();
     let graded = Chemical {
         cas: chemical.cas.clone(),
-        name_en: format!("{}{}", chemical.name_en, EN_GRADES[variant % EN_GRADES.len()]),
+        name_en: format!(
+            "{}{}",
+            chemical.name_en,
+            EN_GRADES[variant % EN_GRADES.len()]
+        ),
         name_zh: if chemical.name_zh.is_empty() {
             String::new()
         } else {
-            format!("{}{}", chemical.name_zh, ZH_GRADES[variant % ZH_GRADES.len()])
+            format!(
+                "{}{}",
+                chemical.name_zh,
+                ZH_GRADES[variant % ZH_GRADES.len()]
+            )
         },
     };
     let manufacturer = format!("{PREFIX}/E.{variant:06}");
@@ -180,7 +188,9 @@ fn main() {
     )
     .expect("opening the index");
     let started = Instant::now();
-    let synced = index.sync(&store, &BuiltinTemplates::new()).expect("building the index");
+    let synced = index
+        .sync(&store, &BuiltinTemplates::new())
+        .expect("building the index");
     println!(
         "index: {} documents in {} ({:?}) in {:.1} s",
         index.num_docs(),
@@ -254,9 +264,13 @@ fn main() {
         queries.iter().for_each(|q| {
             index_only(q);
         });
-        let times: Vec<Duration> = (0..3).flat_map(|_| queries.iter().map(index_only)).collect();
+        let times: Vec<Duration> = (0..3)
+            .flat_map(|_| queries.iter().map(index_only))
+            .collect();
         report(&format!("{label}, index"), times);
-        let times: Vec<Duration> = (0..3).flat_map(|_| queries.iter().map(end_to_end)).collect();
+        let times: Vec<Duration> = (0..3)
+            .flat_map(|_| queries.iter().map(end_to_end))
+            .collect();
         report(&format!("{label}, checked through the resolver"), times);
     }
 }

@@ -429,38 +429,6 @@ pub fn typed_item_term(id_type: &str, text: &str) -> String {
     format!("{id_type}:{}", item_term(text))
 }
 
-/// Whether two strings are at most one edit apart, counting a substitution, an insertion, a
-/// deletion or a transposition of adjacent characters as one edit.
-pub fn within_one_edit(a: &str, b: &str) -> bool {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a == b {
-        return true;
-    }
-    let (short, long) = if a.len() <= b.len() {
-        (&a, &b)
-    } else {
-        (&b, &a)
-    };
-    match long.len() - short.len() {
-        0 => {
-            let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
-            match diff.as_slice() {
-                [_] => true,
-                [i, j] => *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i],
-                _ => false,
-            }
-        }
-        1 => {
-            let first = (0..short.len())
-                .find(|&i| short[i] != long[i])
-                .unwrap_or(short.len());
-            short[first..] == long[first + 1..]
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,18 +453,6 @@ mod tests {
         assert_eq!(normalize_un("1090").as_deref(), Some("1090"));
         assert_eq!(normalize_un("acetone"), None);
         assert_eq!(normalize_uscc(" 91350100m000100y43 "), "91350100M000100Y43");
-    }
-
-    #[test]
-    fn one_edit() {
-        assert!(within_one_edit("acetone", "acetone"));
-        assert!(within_one_edit("acetome", "acetone"));
-        assert!(within_one_edit("acteone", "acetone"));
-        assert!(within_one_edit("aceton", "acetone"));
-        assert!(within_one_edit("acettone", "acetone"));
-        assert!(!within_one_edit("actenoe", "acetone"));
-        assert!(!within_one_edit("acetic", "acetone"));
-        assert!(within_one_edit("丙酮", "丙铜"));
     }
 
     #[test]

@@ -268,6 +268,13 @@ impl SearchIndex {
             }
         }
         self.commit(run.writer, snapshot, true)?;
+        // One segment answers queries fastest; later writes add small segments that the
+        // writer's merge policy folds in as they accumulate.
+        let segments = run.writer.index().searchable_segment_ids()?;
+        if segments.len() > 1 {
+            run.writer.merge(&segments).wait()?;
+            self.reader.reload()?;
+        }
         tracing::info!(records = count, seq = snapshot, "search index rebuilt");
         let caught_up = self.catch_up(run, store, snapshot)?;
         Ok(SyncReport {

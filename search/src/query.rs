@@ -31,7 +31,7 @@ use tantivy::{DocAddress, Score, Searcher, TantivyDocument, Term};
 use crate::SearchError;
 use crate::analyze::{
     Kind, MAX_VALUE_BYTES, ResolverTemplates, ValueTerms, en_tokens, extract, item_term, name_key,
-    normalize_un, normalize_uscc, typed_item_term, within_one_edit, zh_query_grams,
+    normalize_un, normalize_uscc, typed_item_term, zh_query_grams,
 };
 use crate::index::SearchIndex;
 use crate::schema::KindFields;
@@ -182,8 +182,6 @@ pub struct SearchPage {
 #[derive(Debug, Clone, Default)]
 struct Group {
     terms: HashSet<(Kind, String)>,
-    /// A whole name that a value's name may be within one edit of.
-    fuzzy_key: Option<String>,
 }
 
 impl Group {
@@ -200,15 +198,14 @@ impl Group {
         value.terms.iter().any(|t| self.terms.contains(t))
             || value.names.iter().any(|name| {
                 self.has(Kind::NameKey, &name.key)
-                    || self
-                        .fuzzy_key
-                        .as_deref()
-                        .is_some_and(|key| within_one_edit(key, &name.key))
                     || name.en.iter().any(|w| self.has(Kind::NameEn, w))
                     || name.zh.iter().any(|g| self.has(Kind::NameZh, g))
             })
     }
 }
+
+/// Clauses of a boolean query.
+type Clauses = Vec<(Occur, Box<dyn Query>)>;
 
 /// A planned search: the index query and what the check must find.
 struct Plan {
@@ -258,13 +255,15 @@ fn expand(searcher: &Searcher, field: Field, word: &str) -> Result<Vec<String>, 
     Ok(found.into_iter().take(MAX_EXPANSIONS).collect())
 }
 
-/// Plans the free-text parameter `q`.
+/// Plans the free-text parameter `q` as a flat list of optional term queries, so that the
+/// collector can skip blocks of documents that cannot reach the top (block-max WAND). A
+/// document's score is the sum of the clauses it matches.
 fn plan_q(
     searcher: &Searcher,
     fields: &KindFields,
     q: &str,
-) -> Result<(Box<dyn Query>, Group), SearchError> {
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+) -> Result<(Clauses, Group), SearchError> {
+    let mut clauses: Clauses = Vec::new();
     let mut group = Group::default();
     let mut should = |query: Box<dyn Query>| clauses.push((Occur::Should, query));
     let trimmed = q.trim();
@@ -302,13 +301,13 @@ fn plan_q(
     }
     if !is_code {
         if key.chars().count() >= 4 {
-            let fuzzy = FuzzyTermQuery::new(
-                Term::from_field_text(fields.of(Kind::NameKey), &key),
-                1,
-                true,
-            );
-            should(Box::new(BoostQuery::new(Box::new(fuzzy), BOOST_NAME_FUZZY)));
-            group.fuzzy_key = Some(key);
+            let field = fields.of(Kind::NameKey);
+            for near in expand(searcher, field, &key)? {
+                if near != key {
+                    should(term(field, &near, false, BOOST_NAME_FUZZY));
+                    group.insert(Kind::NameKey, near);
+                }
+            }
         }
         let mut words = en_tokens(q);
         let mut seen = HashSet::new();
@@ -320,26 +319,23 @@ fn plan_q(
         }
         for word in words.into_iter().take(MAX_WORDS) {
             let field = fields.of(Kind::NameEn);
-            let mut alternatives: Vec<(Occur, Box<dyn Query>)> =
-                vec![(Occur::Should, term(field, &word, true, BOOST_WORD))];
+            should(term(field, &word, true, BOOST_WORD));
             if word.chars().count() >= 4 && !word.chars().all(|c| c.is_ascii_digit()) {
                 for near in expand(searcher, field, &word)? {
-                    if near != word {
-                        alternatives
-                            .push((Occur::Should, term(field, &near, true, BOOST_WORD_FUZZY)));
+                    if near != word && !group.has(Kind::NameEn, &near) {
+                        should(term(field, &near, true, BOOST_WORD_FUZZY));
                         group.insert(Kind::NameEn, near);
                     }
                 }
             }
             group.insert(Kind::NameEn, word);
-            should(Box::new(BooleanQuery::new(alternatives)));
         }
         for gram in zh_query_grams(q) {
             should(term(fields.of(Kind::NameZh), &gram, true, BOOST_GRAM));
             group.insert(Kind::NameZh, gram);
         }
     }
-    Ok((Box::new(BooleanQuery::new(clauses)), group))
+    Ok((clauses, group))
 }
 
 /// Plans a request on the fields of one visibility level.
@@ -350,15 +346,16 @@ fn plan(
     public_only: bool,
 ) -> Result<Plan, SearchError> {
     let fields = index.fields.level(public_only);
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut clauses: Clauses = Vec::new();
     let mut groups = Vec::new();
+    let q = match present(&request.q) {
+        Some(q) => Some(plan_q(searcher, fields, q)?),
+        None => None,
+    };
     let mut must = |(query, group): (Box<dyn Query>, Group)| {
         clauses.push((Occur::Must, query));
         groups.push(group);
     };
-    if let Some(q) = present(&request.q) {
-        must(plan_q(searcher, fields, q)?);
-    }
     if let Some(cas) = present(&request.cas) {
         must(exact(fields, Kind::Cas, cas.trim().to_owned()));
     }
@@ -390,8 +387,21 @@ fn plan(
         let filter = term(index.fields.template, template, false, 1.0);
         clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
     }
+    let query: Box<dyn Query> = match q {
+        // `q` alone stays one flat union, which the collector can prune.
+        Some((alternatives, group)) if clauses.is_empty() => {
+            groups.push(group);
+            Box::new(BooleanQuery::new(alternatives))
+        }
+        Some((alternatives, group)) => {
+            groups.insert(0, group);
+            clauses.insert(0, (Occur::Must, Box::new(BooleanQuery::new(alternatives))));
+            Box::new(BooleanQuery::new(clauses))
+        }
+        None => Box::new(BooleanQuery::new(clauses)),
+    };
     Ok(Plan {
-        query: Box::new(BooleanQuery::new(clauses)),
+        query,
         groups,
         template,
     })
@@ -433,10 +443,10 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let plan = plan(&searcher, self, request, public_only)?;
         let window = ((request.page + 1) * request.page_size + SLACK).min(MAX_WINDOW);
-        let (hits, total) = searcher.search(
-            &*plan.query,
-            &(TopDocs::with_limit(window).order_by_score(), Count),
-        )?;
+        // Two passes: counting without scores is cheap, and collecting the top documents alone
+        // lets the collector skip what cannot reach them, which a combined collector would not.
+        let total = searcher.search(&*plan.query, &Count)?;
+        let hits = searcher.search(&*plan.query, &TopDocs::with_limit(window).order_by_score())?;
         Ok(Candidates {
             searcher,
             handle_field: self.fields.handle,
@@ -510,7 +520,10 @@ impl Candidates {
             }
             checked += 1;
             let handle = self.handle(address)?;
-            match self.check(resolver, &templates, identity, &handle, now).await {
+            match self
+                .check(resolver, &templates, identity, &handle, now)
+                .await
+            {
                 Some((template, matched)) => {
                     if accepted >= start && accepted < end {
                         results.push(SearchHit {

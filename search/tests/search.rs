@@ -7,8 +7,8 @@
 mod support;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use idnode_proto::{HandleValue, Permissions, Record, ValueRef, normalize};
 use idnode_registry::{Expect, Mutation, RedbStore, Store, WriteBatch};
