@@ -62,13 +62,18 @@ impl State {
         let cache = Arc::new(crate::cache::ResponseCache::new(
             config.http.cache_max_bytes,
         ));
+        let native = crate::native::Native::open(&config.native, &data)?;
+        // One listener drops what a commit changed from the REST and the native answer caches.
         store.set_commit_listener({
             let cache = Arc::clone(&cache);
-            Arc::new(move |notice: &idnode_registry::CommitNotice| cache.invalidate(notice))
+            let answers = Arc::clone(&native.answers);
+            Arc::new(move |notice: &idnode_registry::CommitNotice| {
+                cache.invalidate(notice);
+                answers.invalidate(notice);
+            })
         });
         let keeper = SecretKeeper::new(load_or_create_seal_key(&data)?);
         let node_key = load_or_create_node_key(&data)?;
-        let native = crate::native::Native::open(&config.native, &data)?;
         let trace = crate::trace::TraceState::open(&data, &config.trace)?;
         let server_admins = config
             .auth

@@ -60,7 +60,8 @@ pub struct NativeConfig {
     pub udp_unverified_bytes_per_second: u32,
     /// How long a TCP connection may stay idle between requests, in seconds.
     pub tcp_idle_timeout_secs: u64,
-    /// How long a challenge may wait for its answer, in seconds (RC 405 after that).
+    /// How long a challenge may wait for its answer, in seconds (RC 405 after that); 0 makes
+    /// every answer late, which only tests want.
     pub challenge_timeout_secs: u64,
     /// The longest session lifetime granted, in seconds.
     pub max_session_secs: u32,
@@ -69,6 +70,9 @@ pub struct NativeConfig {
     pub daily_request_quota: u64,
     /// Handles one identity may create per UTC day (RC 604 after that); 0 means no limit.
     pub daily_registration_quota: u64,
+    /// Memory for encoded answers to anonymous resolutions, in bytes; 0 turns the cache off.
+    /// Every commit drops what it changed before the writer is answered.
+    pub answer_cache_bytes: usize,
 }
 
 impl Default for NativeConfig {
@@ -83,6 +87,7 @@ impl Default for NativeConfig {
             max_session_secs: 24 * 3600,
             daily_request_quota: 0,
             daily_registration_quota: 0,
+            answer_cache_bytes: 128 << 20,
         }
     }
 }

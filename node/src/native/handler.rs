@@ -9,6 +9,7 @@
 //! reference server does, and nothing is written before the challenge is answered.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use idnode_certs::mac;
@@ -19,9 +20,11 @@ use idnode_proto::wire::{
 use idnode_proto::{
     DecodeError, PREFIX_HANDLE_PREFIX, Record, ResponseCode, TypeFilter, ValueRef, Writer,
 };
+use idnode_registry::Store as _;
 use idnode_resolver::{Failure, Identity, Operation, Outcome, Request};
 use rand::RngCore as _;
 
+use super::answers::KEPT_FLAGS;
 use super::limits::QuotaExceeded;
 use super::session::{self, DhPublicKey, ENCRYPT_ALG_AES, Session};
 use super::{MAX_PENDING, Native, Pending, auth};
@@ -53,6 +56,9 @@ pub(crate) struct ConnCtx {
     pub(crate) peer: SocketAddr,
     /// The identity of an IDIS login (OC 2001) on this connection.
     pub(crate) login: Option<Identity>,
+    /// The session id of the login's challenge, which IDIS clients carry on later requests
+    /// of the connection (handle-protocol.md §13).
+    pub(crate) login_session: Option<u32>,
 }
 
 impl ConnCtx {
@@ -62,6 +68,7 @@ impl ConnCtx {
             transport,
             peer,
             login: None,
+            login_session: None,
         }
     }
 }
@@ -198,8 +205,12 @@ impl Native {
         let session_id = req.msg.envelope.session_id;
         let opcode = req.msg.header.opcode;
         self.expire(now.instant);
-        // CNRI: a session id that names neither a pending challenge nor a session is refused.
-        if session_id != 0 && opcode != OpCode::ResponseToChallenge {
+        // CNRI: a session id that names neither a pending challenge nor a session is refused;
+        // the session id of this connection's IDIS login is accepted.
+        if session_id != 0
+            && opcode != OpCode::ResponseToChallenge
+            && ctx.login_session != Some(session_id)
+        {
             let known_challenge = self
                 .challenges
                 .lock()
@@ -344,23 +355,33 @@ impl Native {
                 _ => {}
             }
         }
+        // An anonymous, unfiltered resolution outside a session is kept in the answer cache;
+        // the generation is noted before the store is read.
+        let cacheable = identity.is_none()
+            && req.msg.envelope.session_id == 0
+            && matches!(&op, Operation::Resolve { filter, .. } if filter.is_all());
+        let generation = cacheable.then(|| self.answers.generation());
         let request = Request {
             op,
             identity: identity.clone(),
             now: now.unix,
         };
         match state.resolver.handle(request).await {
-            Ok(outcome) => self.outcome(&req, outcome),
+            Ok(outcome) => self.outcome(&req, outcome, generation),
             Err(f) if f.rc == ResponseCode::AuthenticationNeeded && identity.is_none() => {
+                if let Some(failure) = unreadable_without_identity(state, &req) {
+                    return vec![self.failure(&req, &failure)];
+                }
                 vec![self.challenge(req, now)]
             }
             Err(f) => vec![self.failure(&req, &f)],
         }
     }
 
-    fn outcome(&self, req: &Req, outcome: Outcome) -> Vec<Out> {
+    /// The answers of an outcome; `generation` is set for answers the answer cache may keep.
+    fn outcome(&self, req: &Req, outcome: Outcome, generation: Option<(u64, u64)>) -> Vec<Out> {
         match outcome {
-            Outcome::Values { values, .. } => {
+            Outcome::Values { values, handle } => {
                 let spelled = match &req.msg.body {
                     Body::Resolution(r) => r.handle.as_str(),
                     _ => "",
@@ -368,6 +389,15 @@ impl Native {
                 let mut body = Vec::with_capacity(4 + spelled.len() + values.len());
                 Writer::new(&mut body).str(spelled);
                 body.extend_from_slice(&values);
+                if let Some(generation) = generation {
+                    self.answers.insert(
+                        handle.key(),
+                        spelled,
+                        req.flags().contains(OpFlags::PO),
+                        bytes::Bytes::copy_from_slice(&body),
+                        generation,
+                    );
+                }
                 let restricted = Record::parse(&values)
                     .map(|r| r.iter().any(|v| !v.permissions().public_read()))
                     .unwrap_or(false);
@@ -516,6 +546,7 @@ impl Native {
             }
             if ctx.transport != Transport::Udp {
                 ctx.login = Some(identity);
+                ctx.login_session = Some(session_id);
             }
             return vec![self.respond(&original, ResponseCode::Success, Body::Empty)];
         }
@@ -633,8 +664,19 @@ impl Native {
         Ok(session.authenticated.clone())
     }
 
-    /// Drops expired challenges and sessions.
+    /// Drops expired challenges and sessions, at most once a second (each pass visits every
+    /// entry).
     fn expire(&self, now: Instant) {
+        let at = now.saturating_duration_since(self.epoch).as_millis() as u64;
+        let last = self.last_expiry_ms.load(Ordering::Relaxed);
+        if at < last.saturating_add(1000)
+            || self
+                .last_expiry_ms
+                .compare_exchange(last, at, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
         if let Ok(mut challenges) = self.challenges.lock() {
             // An expired challenge stays until its answer comes, for RC 405, within a bound.
             challenges.retain(|_, p| p.expires + Duration::from_secs(600) > now);
@@ -648,14 +690,7 @@ impl Native {
     fn respond(&self, req: &Req, rc: ResponseCode, body: Body) -> Out {
         let version = req.version();
         let rc = downgrade(rc, version);
-        let keep = OpFlags::CT.0
-            | OpFlags::ENC.0
-            | OpFlags::REC.0
-            | OpFlags::CA.0
-            | OpFlags::KA.0
-            | OpFlags::PO.0
-            | OpFlags::RD.0;
-        let flags = OpFlags(req.flags().0 & keep) | OpFlags::AT;
+        let flags = OpFlags(req.flags().0 & KEPT_FLAGS) | OpFlags::AT;
         let envelope = Envelope {
             version,
             suggested: if version >= Version::V2_8 {
@@ -858,7 +893,7 @@ fn same_identity(claimed: &ValueRef, proven: &ValueRef) -> bool {
 
 /// The resolver operation of a request body, `None` for bodies that are not operations.
 fn operation(state: &State, body: &Body, flags: OpFlags) -> Result<Option<Operation>, Failure> {
-    let parse = |text: &str| state.resolver.parse_handle(text);
+    let parse = |text: &str| parse_handle(state, text);
     Ok(Some(match body {
         Body::Resolution(r) => Operation::Resolve {
             handle: parse(&r.handle)?,
@@ -906,6 +941,51 @@ fn operation(state: &State, body: &Body, flags: OpFlags) -> Result<Option<Operat
         },
         _ => return Ok(None),
     }))
+}
+
+/// Parses a handle of a request; a handle without `/` names the prefix handle `0.NA/<handle>`
+/// (handle-protocol.md §1, CNRI `Util.convertSlashlessHandleToZeroNaHandle`), as in the REST
+/// API.
+fn parse_handle(state: &State, text: &str) -> Result<idnode_proto::Handle, Failure> {
+    if text.contains('/') {
+        state.resolver.parse_handle(text)
+    } else {
+        state
+            .resolver
+            .parse_handle(&format!("{PREFIX_HANDLE_PREFIX}/{text}"))
+    }
+}
+
+/// RC 401 for a resolution without PO that selects a value with neither public nor admin read,
+/// which no identity may read (handle-protocol.md §4, CNRI `checkReadAccess`): the reference
+/// answers so instead of challenging.
+fn unreadable_without_identity(state: &State, req: &Req) -> Option<Failure> {
+    let Body::Resolution(r) = &req.msg.body else {
+        return None;
+    };
+    if req.flags().contains(OpFlags::PO) {
+        return None;
+    }
+    let handle = parse_handle(state, &r.handle).ok()?;
+    let stored = state.resolver.store().get(&handle.key()).ok()??;
+    let record = Record::parse(&stored.values).ok()?;
+    let filter = TypeFilter {
+        indexes: r.indexes.clone(),
+        types: r.types.clone(),
+    };
+    record
+        .iter()
+        .any(|v| {
+            filter.matches(v.index(), v.value_type())
+                && !v.permissions().public_read()
+                && !v.permissions().admin_read()
+        })
+        .then(|| {
+            Failure::new(
+                ResponseCode::InsufficientPermissions,
+                "A requested value may not be read by anyone",
+            )
+        })
 }
 
 /// The prefix named by a prefix handle `0.NA/P` (or a slashless `P`).

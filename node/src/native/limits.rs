@@ -7,11 +7,19 @@
 //! (`udp_unverified_bytes_per_second`, burst of four seconds). A request over the request
 //! budget is dropped; a response over the byte budget is not sent (the client then falls back
 //! to TCP, as Handle.Net clients do after UDP timeouts). So a forged source address can draw at
-//! most that many bytes per second towards its victim. Buckets are kept for at most
-//! `MAX_SOURCES` addresses; the oldest are dropped first.
+//! most that many bytes per second towards its victim.
+//!
+//! Sources live in a fixed table of `MAX_SOURCES` slots, found by a keyed hash of the address
+//! and split into independently locked shards, so that every check is O(1) whatever the number
+//! of sources: a source whose slot is taken by another address replaces it (the other address
+//! is forgotten and starts again with full buckets, as the least recently seen source of a
+//! bounded map would). The hash key is random per process, so which addresses share a slot
+//! cannot be chosen from outside.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher as _;
 use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::config::NativeConfig;
@@ -21,6 +29,12 @@ const VERIFIED_FOR: Duration = Duration::from_secs(600);
 
 /// The most source addresses tracked.
 const MAX_SOURCES: usize = 65_536;
+
+/// The number of independently locked parts of the source table.
+const SHARDS: usize = 64;
+
+/// Source slots per shard.
+const SLOTS_PER_SHARD: usize = MAX_SOURCES / SHARDS;
 
 /// A token bucket.
 #[derive(Debug, Clone, Copy)]
@@ -45,10 +59,10 @@ impl Bucket {
 
 #[derive(Debug, Clone, Copy)]
 struct Source {
+    ip: IpAddr,
     requests: Bucket,
     bytes: Bucket,
     verified_until: Option<Instant>,
-    seen: Instant,
 }
 
 /// The UDP limits of every source address.
@@ -56,7 +70,9 @@ struct Source {
 pub(crate) struct UdpPolicy {
     request_rate: f64,
     byte_rate: f64,
-    sources: HashMap<IpAddr, Source>,
+    hasher: std::collections::hash_map::RandomState,
+    /// Each shard's slots, allocated on first use.
+    shards: Box<[Mutex<Vec<Option<Source>>>]>,
 }
 
 impl UdpPolicy {
@@ -64,57 +80,58 @@ impl UdpPolicy {
         Self {
             request_rate: f64::from(config.udp_requests_per_second.max(1)),
             byte_rate: f64::from(config.udp_unverified_bytes_per_second.max(512)),
-            sources: HashMap::new(),
+            hasher: std::collections::hash_map::RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
         }
     }
 
-    fn source(&mut self, ip: IpAddr, now: Instant) -> &mut Source {
-        if !self.sources.contains_key(&ip)
-            && self.sources.len() >= MAX_SOURCES
-            && let Some(oldest) = self
-                .sources
-                .iter()
-                .min_by_key(|(_, s)| s.seen)
-                .map(|(k, _)| *k)
-        {
-            self.sources.remove(&oldest);
+    /// Runs `f` on the source of `ip`, made fresh (full buckets, unverified) when its slot is
+    /// empty or held by another address.
+    fn with_source<T>(&self, ip: IpAddr, now: Instant, f: impl FnOnce(&mut Source) -> T) -> T {
+        let hash = self.hasher.hash_one(ip) as usize;
+        let mut shard = self.shards[hash % SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if shard.is_empty() {
+            shard.resize(SLOTS_PER_SHARD, None);
         }
-        let (request_burst, byte_burst) = (self.request_rate * 2.0, self.byte_rate * 4.0);
-        let source = self.sources.entry(ip).or_insert(Source {
-            requests: Bucket {
-                tokens: request_burst,
-                updated: now,
-            },
-            bytes: Bucket {
-                tokens: byte_burst,
-                updated: now,
-            },
-            verified_until: None,
-            seen: now,
-        });
-        source.seen = now;
-        source
+        let slot = &mut shard[(hash / SHARDS) % SLOTS_PER_SHARD];
+        let source = match slot {
+            Some(source) if source.ip == ip => source,
+            _ => slot.insert(Source {
+                ip,
+                requests: Bucket {
+                    tokens: self.request_rate * 2.0,
+                    updated: now,
+                },
+                bytes: Bucket {
+                    tokens: self.byte_rate * 4.0,
+                    updated: now,
+                },
+                verified_until: None,
+            }),
+        };
+        f(source)
     }
 
     /// Whether a request from `ip` is within its rate.
-    pub(crate) fn admit_request(&mut self, ip: IpAddr, now: Instant) -> bool {
+    pub(crate) fn admit_request(&self, ip: IpAddr, now: Instant) -> bool {
         let (rate, burst) = (self.request_rate, self.request_rate * 2.0);
-        self.source(ip, now).requests.take(1.0, rate, burst, now)
+        self.with_source(ip, now, |s| s.requests.take(1.0, rate, burst, now))
     }
 
     /// Whether a response of `bytes` (all datagrams) may be sent to `ip`.
-    pub(crate) fn admit_response(&mut self, ip: IpAddr, bytes: usize, now: Instant) -> bool {
+    pub(crate) fn admit_response(&self, ip: IpAddr, bytes: usize, now: Instant) -> bool {
         let (rate, burst) = (self.byte_rate, self.byte_rate * 4.0);
-        let source = self.source(ip, now);
-        if source.verified_until.is_some_and(|until| until > now) {
-            return true;
-        }
-        source.bytes.take(bytes as f64, rate, burst, now)
+        self.with_source(ip, now, |s| {
+            s.verified_until.is_some_and(|until| until > now)
+                || s.bytes.take(bytes as f64, rate, burst, now)
+        })
     }
 
     /// Marks `ip` as able to receive (it completed a TCP or HTTP exchange).
-    pub(crate) fn verify(&mut self, ip: IpAddr, now: Instant) {
-        self.source(ip, now).verified_until = Some(now + VERIFIED_FOR);
+    pub(crate) fn verify(&self, ip: IpAddr, now: Instant) {
+        self.with_source(ip, now, |s| s.verified_until = Some(now + VERIFIED_FOR));
     }
 }
 
@@ -196,7 +213,7 @@ mod tests {
             udp_unverified_bytes_per_second: 1000,
             ..NativeConfig::default()
         };
-        let mut policy = UdpPolicy::new(&config);
+        let policy = UdpPolicy::new(&config);
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let t0 = base();
         assert!(policy.admit_response(ip, 4000, t0));
@@ -209,6 +226,26 @@ mod tests {
         }
         assert!(!policy.admit_request(ip, t0));
         assert!(policy.admit_request(ip, t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn the_source_table_is_bounded_and_other_sources_keep_their_budgets() {
+        let config = NativeConfig {
+            udp_unverified_bytes_per_second: 1000,
+            ..NativeConfig::default()
+        };
+        let policy = UdpPolicy::new(&config);
+        let t0 = base();
+        let victim: IpAddr = "192.0.2.7".parse().unwrap();
+        assert!(policy.admit_response(victim, 4000, t0));
+        assert!(!policy.admit_response(victim, 1, t0));
+        // Many other sources fill the table without growing it past its slots.
+        for i in 0..(MAX_SOURCES as u32 * 2) {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            policy.admit_request(ip, t0);
+        }
+        let slots: usize = policy.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert_eq!(slots, MAX_SOURCES);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! [`http`]) only frame bytes, keep per-connection state (the IDIS login) and apply the UDP
 //! amplification policy ([`limits`]). `docs/native.md` describes what is served.
 
+pub(crate) mod answers;
 pub mod auth;
 pub mod config;
 mod handler;
@@ -22,8 +23,9 @@ pub(crate) mod udp;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
 use idnode_certs::sign::NodeKey;
@@ -34,6 +36,7 @@ use rand::RngCore as _;
 pub use config::{NativeConfig, SiteKeyKind};
 pub(crate) use handler::{ConnCtx, Now, Transport};
 
+use answers::AnswerCache;
 use keys::{RsaSiteKey, SiteSigner};
 use limits::{Quotas, UdpPolicy};
 use session::Session;
@@ -65,7 +68,12 @@ pub struct Native {
     sessions: Mutex<HashMap<u32, Session>>,
     next_id: AtomicU32,
     quotas: Mutex<Quotas>,
-    pub(crate) udp_policy: Mutex<UdpPolicy>,
+    pub(crate) udp_policy: UdpPolicy,
+    /// Encoded answers to anonymous resolutions, dropped by every commit that changes them.
+    pub(crate) answers: Arc<AnswerCache>,
+    /// When expired challenges and sessions were last dropped, in milliseconds since `epoch`.
+    last_expiry_ms: AtomicU64,
+    epoch: Instant,
 }
 
 impl std::fmt::Debug for Native {
@@ -89,7 +97,10 @@ impl Native {
         // Session ids start at a random point so that ids from an earlier run are not reused.
         let start = rand::rngs::OsRng.next_u32() % 1_000_000 + 1;
         Self {
-            udp_policy: Mutex::new(UdpPolicy::new(&config)),
+            udp_policy: UdpPolicy::new(&config),
+            answers: Arc::new(AnswerCache::new(config.answer_cache_bytes)),
+            last_expiry_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
             quotas: Mutex::new(Quotas::new(
                 config.daily_request_quota,
                 config.daily_registration_quota,
@@ -143,8 +154,17 @@ impl Native {
     /// Records that `peer` completed a TCP or HTTP exchange, so UDP responses to it may be
     /// larger (see [`limits::UdpPolicy`]).
     pub(crate) fn mark_verified(&self, peer: SocketAddr, now: Instant) {
-        if let Ok(mut policy) = self.udp_policy.lock() {
-            policy.verify(peer.ip(), now);
-        }
+        self.udp_policy.verify(peer.ip(), now);
+    }
+
+    /// Answers a plain anonymous resolution from the cache into `out`; `false` when the
+    /// message must take the full path (see [`answers`]).
+    pub(crate) fn answer_from_cache(
+        &self,
+        bytes: &[u8],
+        scratch: &mut answers::Scratch,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        answers::fast_answer(&self.answers, bytes, scratch, out)
     }
 }

@@ -1,9 +1,14 @@
 //! The UDP listener: datagrams in, reassembled into messages; responses split into datagrams of
 //! at most 512 bytes with TC and sequence numbers (§9), under the amplification policy of
 //! [`super::limits`].
+//!
+//! Each worker thread of the runtime runs one receive loop on the shared socket. A loop answers
+//! plain anonymous resolutions that are in the answer cache ([`super::answers`]) itself, with
+//! no task, span or allocation per datagram; every other message is handed to a task of its own,
+//! so that slow work (challenge answers with PBKDF2, writes) never holds up the loop.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use idnode_proto::wire::udp::{MAX_DATAGRAM_LEN, Reassembler, ReassemblyLimits, split_datagrams};
@@ -11,6 +16,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
+use super::answers::Scratch;
 use super::{ConnCtx, Now, Transport};
 use crate::state::State;
 
@@ -21,18 +27,45 @@ const MAX_UDP_REQUEST: usize = 16 * 1024;
 pub(crate) async fn serve_udp(
     socket: UdpSocket,
     state: Arc<State>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let socket = Arc::new(socket);
-    let mut reassembler: Reassembler<SocketAddr> = Reassembler::new(ReassemblyLimits {
-        max_message_len: MAX_UDP_REQUEST,
-        max_partial: 1024,
-        max_buffered: 4 << 20,
-        timeout: Duration::from_secs(5),
-    });
+    // Fragments of one multi-packet request may reach different loops.
+    let reassembler: Arc<Mutex<Reassembler<SocketAddr>>> =
+        Arc::new(Mutex::new(Reassembler::new(ReassemblyLimits {
+            max_message_len: MAX_UDP_REQUEST,
+            max_partial: 1024,
+            max_buffered: 4 << 20,
+            timeout: Duration::from_secs(5),
+        })));
+    let loops = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
+    let mut tasks = Vec::with_capacity(loops);
+    for _ in 0..loops {
+        tasks.push(tokio::spawn(receive_loop(
+            socket.clone(),
+            state.clone(),
+            reassembler.clone(),
+            shutdown.clone(),
+        )));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+/// One receive → answer → send loop.
+async fn receive_loop(
+    socket: Arc<UdpSocket>,
+    state: Arc<State>,
+    reassembler: Arc<Mutex<Reassembler<SocketAddr>>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut buf = vec![0u8; 2 * MAX_DATAGRAM_LEN];
+    let mut scratch = Scratch::default();
+    let mut answer = Vec::with_capacity(MAX_DATAGRAM_LEN);
     loop {
         let received = tokio::select! {
+            biased;
             received = socket.recv_from(&mut buf) => received,
             _ = shutdown.changed() => break,
         };
@@ -44,17 +77,27 @@ pub(crate) async fn serve_udp(
             }
         };
         let now = Now::current();
-        let admitted = state
+        if !state
             .native
             .udp_policy
-            .lock()
-            .map(|mut p| p.admit_request(peer.ip(), now.instant))
-            .unwrap_or(false);
-        if !admitted {
+            .admit_request(peer.ip(), now.instant)
+        {
             metrics::counter!("idnode_native_udp_dropped_total", "reason" => "rate").increment(1);
             continue;
         }
-        let message = match reassembler.push(peer, &buf[..n], now.instant) {
+        let datagram = &buf[..n];
+        if state
+            .native
+            .answer_from_cache(datagram, &mut scratch, &mut answer)
+        {
+            send(&socket, &state, peer, &answer, now).await;
+            continue;
+        }
+        let pushed = reassembler
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(peer, datagram, now.instant);
+        let message = match pushed {
             Ok(Some(message)) => message,
             Ok(None) => continue,
             Err(e) => {
@@ -81,27 +124,86 @@ pub(crate) async fn serve_udp(
     }
 }
 
-/// Sends one response message, split into datagrams, if the policy allows that many bytes.
+/// Sends one response message, split into datagrams when it is longer than one, if the policy
+/// allows that many bytes.
 async fn send(socket: &UdpSocket, state: &State, peer: SocketAddr, message: &[u8], now: Now) {
+    if message.len() <= MAX_DATAGRAM_LEN {
+        if !admit(state, peer, message.len(), now) {
+            return;
+        }
+        if let Err(e) = socket.send_to(message, peer).await {
+            tracing::debug!(%peer, error = %e, "UDP send failed");
+        }
+        return;
+    }
     let Ok(datagrams) = split_datagrams(message) else {
         return;
     };
     let total: usize = datagrams.iter().map(Vec::len).sum();
-    let allowed = state
-        .native
-        .udp_policy
-        .lock()
-        .map(|mut p| p.admit_response(peer.ip(), total, now.instant))
-        .unwrap_or(false);
-    if !allowed {
-        metrics::counter!("idnode_native_udp_dropped_total", "reason" => "bytes").increment(1);
-        tracing::debug!(%peer, bytes = total, "response over the unverified byte budget; not sent");
+    if !admit(state, peer, total, now) {
         return;
     }
     for datagram in datagrams {
         if let Err(e) = socket.send_to(&datagram, peer).await {
             tracing::debug!(%peer, error = %e, "UDP send failed");
             return;
+        }
+    }
+}
+
+/// Whether `bytes` may be sent to `peer` under the amplification policy.
+fn admit(state: &State, peer: SocketAddr, bytes: usize, now: Now) -> bool {
+    if state
+        .native
+        .udp_policy
+        .admit_response(peer.ip(), bytes, now.instant)
+    {
+        return true;
+    }
+    metrics::counter!("idnode_native_udp_dropped_total", "reason" => "bytes").increment(1);
+    tracing::debug!(%peer, bytes, "response over the unverified byte budget; not sent");
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Arbitrary datagrams from a few senders, with the listener's limits: no panic, and
+        /// never more buffered than the limits allow.
+        #[test]
+        fn reassembly_of_arbitrary_datagrams_is_bounded(
+            datagrams in proptest::collection::vec(
+                (0u8..3, proptest::collection::vec(any::<u8>(), 0..600)),
+                0..40,
+            ),
+        ) {
+            let limits = ReassemblyLimits {
+                max_message_len: MAX_UDP_REQUEST,
+                max_partial: 4,
+                max_buffered: 4096,
+                timeout: Duration::from_secs(5),
+            };
+            let mut reassembler: Reassembler<u8> = Reassembler::new(limits);
+            let now = Instant::now();
+            for (sender, mut datagram) in datagrams {
+                // Make some datagrams plausible fragments: a small total length.
+                if datagram.len() >= 20 && sender == 0 {
+                    datagram[16..20].copy_from_slice(&1000u32.to_be_bytes());
+                }
+                if let Ok(Some(message)) = reassembler.push(sender, &datagram, now) {
+                    prop_assert!(message.len() <= 20 + MAX_UDP_REQUEST);
+                }
+                prop_assert!(reassembler.buffered() <= limits.max_buffered);
+                prop_assert!(reassembler.len() <= limits.max_partial);
+            }
         }
     }
 }
