@@ -59,9 +59,7 @@ impl<'a, S: Store> Authorizer<'a, S> {
             return Ok(false);
         }
         let prefix_handle = format!("{PREFIX_HANDLE_PREFIX}/{}", handle.prefix());
-        match self
-            .store
-            .get(&normalize(&prefix_handle))
+        match crate::batch::read_handle(self.store, &normalize(&prefix_handle))
             .map_err(crate::pipeline::internal)?
         {
             Some(stored) => self.holds(identity, &stored.values, mask),
@@ -103,9 +101,7 @@ impl<'a, S: Store> Authorizer<'a, S> {
         if depth >= self.max_depth {
             return Ok(false);
         }
-        let Some(stored) = self
-            .store
-            .get(&normalize(&admin.handle))
+        let Some(stored) = crate::batch::read_handle(self.store, &normalize(&admin.handle))
             .map_err(crate::pipeline::internal)?
         else {
             return Ok(false);

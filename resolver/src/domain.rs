@@ -24,6 +24,10 @@
 //! [`AUDIT_SPACE`] in the same batch as the change, so a change and its audit entry commit
 //! together or not at all. Keys are the time (`u64` big-endian seconds) followed by the
 //! store's sequence number, so the log is ordered by time. Reads by auditors are audited too.
+//! A bulk import through [`Resolver::handle_batch`] with a [`crate::BatchSummary`] writes one
+//! entry (action `import`) per transaction, actor and prefix instead of one per record, naming
+//! every handle it created or replaced; it commits in the same transaction as those writes and
+//! describes exactly the ones that applied (see the `batch` module).
 //! [`Resolver::audit_log`] answers queries by actor, prefix, action and time, for server
 //! administrators and auditors only.
 
@@ -76,22 +80,28 @@ pub struct StoredTemplate {
 
 /// Template versions read so far, by name and version. Versions are immutable, so entries stay
 /// valid; withdrawing a version through this resolver replaces its entry.
+/// The versions of a name are few, so they are kept in a list; a lookup allocates nothing,
+/// since the template step of every write asks.
 #[derive(Debug, Default)]
 pub(crate) struct TemplateCache {
-    map: RwLock<HashMap<(String, u32), Arc<StoredTemplate>>>,
+    map: RwLock<HashMap<String, Vec<Arc<StoredTemplate>>>>,
 }
 
 impl TemplateCache {
     fn get(&self, name: &str, version: u32) -> Option<Arc<StoredTemplate>> {
         // A poisoned cache holds complete entries only (inserts are single operations).
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
-        map.get(&(name.to_owned(), version)).cloned()
+        map.get(name)?
+            .iter()
+            .find(|t| t.template.version == version)
+            .cloned()
     }
 
     fn put(&self, stored: Arc<StoredTemplate>) {
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        let key = (stored.template.name.clone(), stored.template.version);
-        map.insert(key, stored);
+        let versions = map.entry(stored.template.name.clone()).or_default();
+        versions.retain(|t| t.template.version != stored.template.version);
+        versions.push(stored);
     }
 }
 
@@ -115,7 +125,7 @@ pub struct AuditEvent {
     pub at: u32,
     /// Who: `index:handle`, `anonymous`, or a name such as `cli:import`.
     pub actor: String,
-    /// What: `create`, `replace`, `add_values`, `modify_values`, `remove_values`, `delete`,
+    /// What: `create`, `replace`, `import`, `add_values`, `modify_values`, `remove_values`, `delete`,
     /// `home`, `unhome`, `auditor_read`, `template_create`, `template_evolve`,
     /// `template_withdraw`, `ent_apply`, `ent_review`, `ent_approve`, `ent_reject`,
     /// `ent_disable`, `ent_enable`, `token_issue`, …
@@ -784,8 +794,7 @@ impl<S: Store> Resolver<S> {
             )));
         }
         let lookup = |h: &Handle| -> Result<bool, LookupError> {
-            self.store()
-                .get(&h.key())
+            crate::batch::read_handle(self.store(), &h.key())
                 .map(|found| found.is_some())
                 .map_err(|e| LookupError(e.to_string()))
         };

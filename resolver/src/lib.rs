@@ -5,7 +5,8 @@
 //! verified [`Identity`] that the front end hands in through the one `HS_ADMIN` / `HS_VLIST`
 //! implementation in [`authz`], apply the change with a precondition on the version read, and
 //! build the outcome. Write conflicts are retried. Front ends only map bytes to operations and
-//! outcomes back to bytes; they hold no other logic.
+//! outcomes back to bytes; they hold no other logic. [`Resolver::handle_batch`] runs many
+//! requests through the same steps and commits their writes together, for bulk import.
 //!
 //! The hazardous-chemicals domain lives here too, so that every interface gets it: the template
 //! step that validates records against their metadata template, template versions, the
@@ -17,11 +18,13 @@
 #![warn(missing_docs)]
 
 pub mod authz;
+mod batch;
 pub mod domain;
 pub mod onboarding;
 mod op;
 mod pipeline;
 
+pub use batch::BatchSummary;
 pub use domain::{AuditCursor, AuditEvent, AuditPage, AuditQuery, StoredTemplate};
 pub use onboarding::{Application, EntState, Enterprise, Review};
 pub use op::{Failure, Identity, Operation, Outcome, Request};

@@ -59,6 +59,14 @@ pub trait SecretSealer: Send + Sync {
     fn open(&self, stored: &[u8]) -> Option<Vec<u8>>;
 }
 
+/// A checked write, ready to commit with its audit entry.
+pub(crate) struct PreparedWrite {
+    /// The handle mutation, with the precondition on the version that was checked.
+    pub(crate) put: Mutation,
+    /// Whether it creates the handle (rather than replacing it).
+    pub(crate) created: bool,
+}
+
 /// The default administrator permissions given to the creator of a handle created without any
 /// `HS_ADMIN` value: everything except listing and the derived-prefix bits (pyhandle's default).
 const DEFAULT_CREATOR_PERMS: AdminPerms = AdminPerms(0x07F3);
@@ -503,92 +511,126 @@ impl<S: Store> Resolver<S> {
     async fn create(
         &self,
         handle: Handle,
-        mut values: Vec<HandleValue>,
+        values: Vec<HandleValue>,
         overwrite: bool,
         identity: Option<&Identity>,
         now: u32,
     ) -> Result<Outcome, Failure> {
-        self.check_homed(&handle)?;
-        check_values(&values)?;
-        let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
         for _ in 0..self.config.max_write_retries {
-            let existing = self.store.get(&handle.key()).map_err(internal)?;
-            let (expect, created, record) = match existing {
-                Some(_) if !overwrite => {
-                    return Err(Failure::bare(ResponseCode::HandleAlreadyExists));
-                }
-                Some(old) => {
-                    let old_values = Record::parse(&old.values)
-                        .map_err(corrupt)?
-                        .decode_all()
-                        .map_err(corrupt)?;
-                    let mut needed = Vec::new();
-                    let mut replaced = Vec::with_capacity(values.len());
-                    for new in &values {
-                        match old_values.iter().find(|o| o.index == new.index) {
-                            Some(o) if same_content(o, new) => replaced.push(o.clone()),
-                            Some(o) => {
-                                needed.push(modify_mask(o, new));
-                                replaced.push(self.prepare(new, now));
-                            }
-                            None => {
-                                needed.push(add_mask(new));
-                                replaced.push(self.prepare(new, now));
-                            }
-                        }
-                    }
-                    for old_value in &old_values {
-                        if !values.iter().any(|n| n.index == old_value.index) {
-                            needed.push(remove_mask(old_value));
-                        }
-                    }
-                    if needed.is_empty() {
-                        // An unchanged record still needs a write permission, or the answer
-                        // would tell an outsider that a guess of private values was right.
-                        needed.push(AdminPerms::MODIFY_VALUE);
-                    }
-                    self.require_all(identity, &handle, &old.values, &needed)?;
-                    self.check_template(&handle, Some(&old_values), &replaced, now)?;
-                    (
-                        Expect::Version(old.version),
-                        false,
-                        Record::encode(&replaced),
-                    )
-                }
-                None => {
-                    self.authorize_create(&handle, identity)?;
-                    if !values.iter().any(|v| v.has_type(types::HS_ADMIN)) {
-                        let index = (100..200)
-                            .find(|i| !values.iter().any(|v| v.index == *i))
-                            .unwrap_or(100);
-                        let admin = AdminRecord {
-                            perms: DEFAULT_CREATOR_PERMS,
-                            admin: identity.0.clone(),
-                        };
-                        values.push(HandleValue::new(index, types::HS_ADMIN, admin.to_bytes()));
-                    }
-                    self.check_template(&handle, None, &values, now)?;
-                    (Expect::Absent, true, self.stamp_and_encode(&values, now))
-                }
+            let prepared = self.prepare_create(&handle, &values, overwrite, identity, now)?;
+            let action = if prepared.created {
+                "create"
+            } else {
+                "replace"
             };
-            let action = if created { "create" } else { "replace" };
             let batch = WriteBatch {
                 mutations: vec![
-                    Mutation::PutHandle {
-                        handle: handle.as_str().to_owned(),
-                        values: record,
-                        expect,
-                    },
-                    crate::domain::audit_write(Some(identity), action, handle.as_str(), now),
+                    prepared.put,
+                    crate::domain::audit_write(identity, action, handle.as_str(), now),
                 ],
             };
             match self.store.commit(batch).await {
-                Ok(()) => return Ok(Outcome::Done { handle, created }),
+                Ok(()) => {
+                    return Ok(Outcome::Done {
+                        handle,
+                        created: prepared.created,
+                    });
+                }
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(internal(e)),
             }
         }
         Err(too_busy())
+    }
+
+    /// Every step of a create before the commit: the homing, value and identity checks, the
+    /// existence check, authorization, the default `HS_ADMIN` value, and the template step.
+    /// Returns the mutation to commit (with its version precondition) and whether it creates
+    /// the handle; [`Resolver::handle`] and [`Resolver::handle_batch`] both commit it with the
+    /// request's audit entry.
+    pub(crate) fn prepare_create(
+        &self,
+        handle: &Handle,
+        values: &[HandleValue],
+        overwrite: bool,
+        identity: Option<&Identity>,
+        now: u32,
+    ) -> Result<PreparedWrite, Failure> {
+        self.check_homed(handle)?;
+        check_values(values)?;
+        let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
+        let existing = crate::batch::read_handle(&self.store, &handle.key()).map_err(internal)?;
+        let (expect, created, record) = match existing {
+            Some(_) if !overwrite => {
+                return Err(Failure::bare(ResponseCode::HandleAlreadyExists));
+            }
+            Some(old) => {
+                let old_values = Record::parse(&old.values)
+                    .map_err(corrupt)?
+                    .decode_all()
+                    .map_err(corrupt)?;
+                let mut needed = Vec::new();
+                let mut replaced = Vec::with_capacity(values.len());
+                for new in values {
+                    match old_values.iter().find(|o| o.index == new.index) {
+                        Some(o) if same_content(o, new) => replaced.push(o.clone()),
+                        Some(o) => {
+                            needed.push(modify_mask(o, new));
+                            replaced.push(self.prepare(new, now));
+                        }
+                        None => {
+                            needed.push(add_mask(new));
+                            replaced.push(self.prepare(new, now));
+                        }
+                    }
+                }
+                for old_value in &old_values {
+                    if !values.iter().any(|n| n.index == old_value.index) {
+                        needed.push(remove_mask(old_value));
+                    }
+                }
+                if needed.is_empty() {
+                    // An unchanged record still needs a write permission, or the answer
+                    // would tell an outsider that a guess of private values was right.
+                    needed.push(AdminPerms::MODIFY_VALUE);
+                }
+                self.require_all(identity, handle, &old.values, &needed)?;
+                self.check_template(handle, Some(&old_values), &replaced, now)?;
+                (
+                    Expect::Version(old.version),
+                    false,
+                    Record::encode(&replaced),
+                )
+            }
+            None => {
+                self.authorize_create(handle, identity)?;
+                let record = if values.iter().any(|v| v.has_type(types::HS_ADMIN)) {
+                    self.check_template(handle, None, values, now)?;
+                    self.stamp_and_encode(values, now)
+                } else {
+                    let index = (100..200)
+                        .find(|i| !values.iter().any(|v| v.index == *i))
+                        .unwrap_or(100);
+                    let admin = AdminRecord {
+                        perms: DEFAULT_CREATOR_PERMS,
+                        admin: identity.0.clone(),
+                    };
+                    let mut values = values.to_vec();
+                    values.push(HandleValue::new(index, types::HS_ADMIN, admin.to_bytes()));
+                    self.check_template(handle, None, &values, now)?;
+                    self.stamp_and_encode(&values, now)
+                };
+                (Expect::Absent, true, record)
+            }
+        };
+        Ok(PreparedWrite {
+            put: Mutation::PutHandle {
+                handle: handle.as_str().to_owned(),
+                values: record,
+                expect,
+            },
+            created,
+        })
     }
 
     /// Creating `P/x` needs ADD_HANDLE on `0.NA/P`; creating the derived prefix handle
@@ -608,10 +650,8 @@ impl<S: Store> Resolver<S> {
             (handle.prefix(), AdminPerms::ADD_HANDLE)
         };
         let prefix_handle = format!("{PREFIX_HANDLE_PREFIX}/{authority}");
-        let Some(stored) = self
-            .store
-            .get(&normalize(&prefix_handle))
-            .map_err(internal)?
+        let Some(stored) =
+            crate::batch::read_handle(&self.store, &normalize(&prefix_handle)).map_err(internal)?
         else {
             return Err(Failure::bare(ResponseCode::InvalidAdmin));
         };

@@ -1,0 +1,296 @@
+//! The batch path of the pipeline: [`Resolver::handle_batch`] runs many requests through the
+//! same steps as [`Resolver::handle`] and commits their writes together.
+//!
+//! **Per-request semantics.** Every create runs every step of the single path (homing, value
+//! checks, identity, existence, authorization, the default `HS_ADMIN` value, the template step)
+//! and becomes its own [`WriteBatch`] with its own version precondition, so a failing request
+//! never fails its neighbours. The prepared batches of consecutive requests (a *segment*) go to
+//! the store in one [`Store::commit_all`], which applies each on its own in one transaction.
+//!
+//! The result of each request is the one it would get if the requests ran one after the other:
+//!
+//! * While a request is prepared, every handle its checks read (its own handle, the prefix
+//!   handle, administrator groups, handles that template items refer to) is noted. If one of
+//!   them is the target of a request prepared earlier in the open segment, the segment is
+//!   committed first and the request prepared again, so it sees the earlier write (a duplicate
+//!   row then fails with RC 101 exactly as it would alone).
+//! * Operations other than create (and mint, whose handle is random) run alone through
+//!   [`Resolver::handle`], after the open segment is committed.
+//! * A prepared write whose precondition fails at commit (a concurrent change by another
+//!   client) runs again alone through [`Resolver::handle`], as the single path retries.
+//!
+//! **Audit.** By default every write gets its own audit entry in its own batch, as on the
+//! single path. With a [`BatchSummary`] (bulk import), the writes of a segment instead share
+//! one audit entry per actor and prefix, built by the store's epilogue from the writes that
+//! actually applied and committed in the same transaction as them, so the log still holds
+//! every change it describes and nothing else: the action and source of the batch, how many
+//! handles were created and replaced, the first and the last, and every handle by name in the
+//! detail. Writes that fall back to the single path are audited one by one as usual.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use idnode_proto::Handle;
+use idnode_registry::{Epilogue, Store, StoreError, StoredRecord, WriteBatch};
+
+use crate::domain::{AuditEvent, actor_name, audit_mutation, audit_write, prefix_of};
+use crate::op::{Failure, Operation, Outcome, Request};
+use crate::pipeline::{PreparedWrite, Resolver, internal};
+
+/// The most prepared writes one segment holds before it is committed.
+const MAX_SEGMENT: usize = 4096;
+
+thread_local! {
+    /// The keys of the handles read by the request being prepared on this thread, while a
+    /// batch prepares one.
+    static READS: RefCell<Option<Vec<Vec<u8>>>> = const { RefCell::new(None) };
+}
+
+/// Reads a handle for a pipeline step, noting the key when a batch is preparing a request on
+/// this thread. Every read that decides the outcome of a create goes through here.
+pub(crate) fn read_handle<S: Store>(
+    store: &S,
+    key: &[u8],
+) -> Result<Option<StoredRecord>, StoreError> {
+    READS.with(|reads| {
+        if let Some(log) = reads.borrow_mut().as_mut() {
+            log.push(key.to_vec());
+        }
+    });
+    store.get(key)
+}
+
+/// Runs `f` (which must not await) and returns what it read through [`read_handle`].
+fn noting_reads<T>(f: impl FnOnce() -> T) -> (T, Vec<Vec<u8>>) {
+    READS.with(|reads| *reads.borrow_mut() = Some(Vec::new()));
+    let out = f();
+    let read = READS
+        .with(|reads| reads.borrow_mut().take())
+        .unwrap_or_default();
+    (out, read)
+}
+
+/// How the writes of a batch are summarised in the audit log (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// The audit action, such as `import`.
+    pub action: String,
+    /// Where the requests came from, such as the imported file's name; the audit target is
+    /// `<action>:<source>`.
+    pub source: String,
+}
+
+/// A request prepared in the open segment.
+struct Prepared {
+    /// Its position in the batch.
+    index: usize,
+    /// The request, to run alone if its precondition fails at commit.
+    request: Request,
+    /// Its handle.
+    handle: Handle,
+    /// Its write, with its audit entry unless the batch is summarised.
+    batch: WriteBatch,
+    /// Whether it creates the handle.
+    created: bool,
+}
+
+/// One applied write, for the summary.
+struct Summarised {
+    actor: String,
+    prefix: String,
+    handle: String,
+    created: bool,
+    now: u32,
+}
+
+impl<S: Store> Resolver<S> {
+    /// Runs requests as [`Resolver::handle`] would one after the other, and returns one result
+    /// per request in order, committing the writes of consecutive creates together (see the
+    /// module documentation). With `summary`, those writes share one audit entry per segment,
+    /// actor and prefix instead of one each.
+    pub async fn handle_batch(
+        &self,
+        requests: Vec<Request>,
+        summary: Option<&BatchSummary>,
+    ) -> Vec<Result<Outcome, Failure>> {
+        let mut results: Vec<Option<Result<Outcome, Failure>>> =
+            (0..requests.len()).map(|_| None).collect();
+        let mut segment: Vec<Prepared> = Vec::new();
+        let mut targets: HashSet<Vec<u8>> = HashSet::new();
+        for (index, request) in requests.into_iter().enumerate() {
+            let Operation::Create {
+                handle,
+                values,
+                overwrite,
+            } = &request.op
+            else {
+                self.commit_segment(&mut segment, &mut targets, &mut results, summary)
+                    .await;
+                results[index] = Some(self.handle(request).await);
+                continue;
+            };
+            let identity = request.identity.as_ref();
+            let prepared = loop {
+                let (prepared, read) = noting_reads(|| {
+                    self.prepare_create(handle, values, *overwrite, identity, request.now)
+                });
+                if read.iter().any(|key| targets.contains(key)) {
+                    // An earlier write of the segment decides this request: commit it first.
+                    self.commit_segment(&mut segment, &mut targets, &mut results, summary)
+                        .await;
+                    continue;
+                }
+                break prepared;
+            };
+            match prepared {
+                Ok(PreparedWrite { put, created }) => {
+                    let mut mutations = vec![put];
+                    if summary.is_none() {
+                        let action = if created { "create" } else { "replace" };
+                        mutations.push(audit_write(identity, action, handle.as_str(), request.now));
+                    }
+                    targets.insert(handle.key());
+                    segment.push(Prepared {
+                        index,
+                        handle: handle.clone(),
+                        batch: WriteBatch { mutations },
+                        created,
+                        request,
+                    });
+                    if segment.len() >= MAX_SEGMENT {
+                        self.commit_segment(&mut segment, &mut targets, &mut results, summary)
+                            .await;
+                    }
+                }
+                Err(failure) => results[index] = Some(Err(failure)),
+            }
+        }
+        self.commit_segment(&mut segment, &mut targets, &mut results, summary)
+            .await;
+        results
+            .into_iter()
+            .map(|result| {
+                // Every request gets its result in the loop or when its segment commits.
+                result.unwrap_or_else(|| Err(Failure::new(idnode_proto::ResponseCode::Error, "")))
+            })
+            .collect()
+    }
+
+    /// Commits the open segment and records its results; writes whose precondition failed run
+    /// again alone, in order.
+    async fn commit_segment(
+        &self,
+        segment: &mut Vec<Prepared>,
+        targets: &mut HashSet<Vec<u8>>,
+        results: &mut [Option<Result<Outcome, Failure>>],
+        summary: Option<&BatchSummary>,
+    ) {
+        if segment.is_empty() {
+            return;
+        }
+        targets.clear();
+        let mut batches = Vec::with_capacity(segment.len());
+        let mut rows = Vec::with_capacity(segment.len());
+        for prepared in segment.iter_mut() {
+            batches.push(std::mem::take(&mut prepared.batch));
+            if summary.is_some() {
+                rows.push(Summarised {
+                    actor: actor_name(prepared.request.identity.as_ref()),
+                    prefix: prefix_of(prepared.handle.as_str()).to_owned(),
+                    handle: prepared.handle.as_str().to_owned(),
+                    created: prepared.created,
+                    now: prepared.request.now,
+                });
+            }
+        }
+        let epilogue = summary.map(|summary| summary_epilogue(summary.clone(), rows));
+        let outcomes = self.store().commit_all(batches, epilogue).await;
+        let mut retry = Vec::new();
+        for (prepared, outcome) in segment.drain(..).zip(outcomes) {
+            match outcome {
+                Ok(()) => {
+                    results[prepared.index] = Some(Ok(Outcome::Done {
+                        handle: prepared.handle,
+                        created: prepared.created,
+                    }));
+                }
+                Err(StoreError::Conflict { .. }) => retry.push(prepared),
+                Err(e) => results[prepared.index] = Some(Err(internal(e))),
+            }
+        }
+        for prepared in retry {
+            results[prepared.index] = Some(self.handle(prepared.request).await);
+        }
+    }
+}
+
+/// The applied writes of one actor under one prefix.
+struct Group<'a> {
+    actor: &'a str,
+    prefix: &'a str,
+    at: u32,
+    created: usize,
+    replaced: usize,
+    handles: Vec<&'a str>,
+}
+
+/// The epilogue that appends one audit entry per actor and prefix for the applied writes.
+fn summary_epilogue(summary: BatchSummary, rows: Vec<Summarised>) -> Epilogue {
+    Box::new(move |applied: &[bool]| {
+        // Groups in order of first appearance.
+        let mut groups: Vec<Group<'_>> = Vec::new();
+        for (row, _) in rows.iter().zip(applied).filter(|(_, applied)| **applied) {
+            let position = groups
+                .iter()
+                .position(|g| g.actor == row.actor && g.prefix == row.prefix);
+            let group = match position {
+                Some(position) => &mut groups[position],
+                None => {
+                    groups.push(Group {
+                        actor: &row.actor,
+                        prefix: &row.prefix,
+                        at: 0,
+                        created: 0,
+                        replaced: 0,
+                        handles: Vec::new(),
+                    });
+                    let last = groups.len() - 1;
+                    &mut groups[last]
+                }
+            };
+            group.at = group.at.max(row.now);
+            if row.created {
+                group.created += 1;
+            } else {
+                group.replaced += 1;
+            }
+            group.handles.push(&row.handle);
+        }
+        if groups.is_empty() {
+            return None;
+        }
+        let mutations = groups
+            .into_iter()
+            .map(|group| {
+                let first = group.handles.first().copied().unwrap_or_default();
+                let last = group.handles.last().copied().unwrap_or_default();
+                audit_mutation(&AuditEvent {
+                    seq: 0,
+                    at: group.at,
+                    actor: group.actor.to_owned(),
+                    action: summary.action.clone(),
+                    target: format!("{}:{}", summary.action, summary.source),
+                    prefix: group.prefix.to_owned(),
+                    detail: format!(
+                        "{} handles ({} created, {} replaced), first {first}, last {last}: {}",
+                        group.handles.len(),
+                        group.created,
+                        group.replaced,
+                        group.handles.join(" ")
+                    ),
+                })
+            })
+            .collect();
+        Some(WriteBatch { mutations })
+    })
+}
