@@ -12,7 +12,7 @@
 //! [`fast_answer`] recognises the requests that may be answered from here by their bytes: a
 //! whole, unencrypted OC 1 request with no session, credential, filters, CT, RD or ENC. Any
 //! other request (or a miss) goes through the full decoder and pipeline, which fills the cache;
-//! the two paths give byte-identical answers (tested in `node/tests/native_fast_path.rs`).
+//! the two paths give byte-identical answers (tested in `node/tests/native_protocol.rs`).
 
 use bytes::Bytes;
 use idnode_proto::wire::{ENVELOPE_LEN, Envelope, HEADER_LEN, OpCode, OpFlags, Version};

@@ -129,6 +129,21 @@ impl UdpPolicy {
         })
     }
 
+    /// Admits a request from `ip` and, if it is within its rate, an answer of `bytes` to it,
+    /// in one look-up: (request admitted, answer admitted). A refused request takes nothing
+    /// from the byte budget.
+    pub(crate) fn admit_exchange(&self, ip: IpAddr, bytes: usize, now: Instant) -> (bool, bool) {
+        let (request_rate, byte_rate) = (self.request_rate, self.byte_rate);
+        self.with_source(ip, now, |s| {
+            if !s.requests.take(1.0, request_rate, request_rate * 2.0, now) {
+                return (false, false);
+            }
+            let answer = s.verified_until.is_some_and(|until| until > now)
+                || s.bytes.take(bytes as f64, byte_rate, byte_rate * 4.0, now);
+            (true, answer)
+        })
+    }
+
     /// Marks `ip` as able to receive (it completed a TCP or HTTP exchange).
     pub(crate) fn verify(&self, ip: IpAddr, now: Instant) {
         self.with_source(ip, now, |s| s.verified_until = Some(now + VERIFIED_FOR));
@@ -226,6 +241,13 @@ mod tests {
         }
         assert!(!policy.admit_request(ip, t0));
         assert!(policy.admit_request(ip, t0 + Duration::from_secs(1)));
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert_eq!(policy.admit_exchange(other, 4000, t0), (true, true));
+        assert_eq!(policy.admit_exchange(other, 100, t0), (true, false));
+        for _ in 0..2 {
+            policy.admit_request(other, t0);
+        }
+        assert_eq!(policy.admit_exchange(other, 1, t0), (false, false));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use idnode_proto::wire::udp::{MAX_DATAGRAM_LEN, Reassembler, ReassemblyLimits, split_datagrams};
 use tokio::net::UdpSocket;
@@ -27,7 +27,7 @@ const MAX_UDP_REQUEST: usize = 16 * 1024;
 pub(crate) async fn serve_udp(
     socket: UdpSocket,
     state: Arc<State>,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     let socket = Arc::new(socket);
     // Fragments of one multi-packet request may reach different loops.
@@ -39,64 +39,94 @@ pub(crate) async fn serve_udp(
             timeout: Duration::from_secs(5),
         })));
     let loops = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
-    let mut tasks = Vec::with_capacity(loops);
-    for _ in 0..loops {
-        tasks.push(tokio::spawn(receive_loop(
-            socket.clone(),
-            state.clone(),
-            reassembler.clone(),
-            shutdown.clone(),
-        )));
+    let tasks: Vec<_> = (0..loops)
+        .map(|_| {
+            tokio::spawn(receive_loop(
+                socket.clone(),
+                state.clone(),
+                reassembler.clone(),
+            ))
+        })
+        .collect();
+    // The loops wait on the socket alone (no shutdown future per datagram) and are stopped
+    // here; tasks already handed a message finish on their own.
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            break;
+        }
+    }
+    for task in &tasks {
+        task.abort();
     }
     for task in tasks {
         let _ = task.await;
     }
 }
 
-/// One receive → answer → send loop.
+/// One receive → answer → send loop; runs until aborted.
 async fn receive_loop(
     socket: Arc<UdpSocket>,
     state: Arc<State>,
     reassembler: Arc<Mutex<Reassembler<SocketAddr>>>,
-    mut shutdown: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; 2 * MAX_DATAGRAM_LEN];
     let mut scratch = Scratch::default();
     let mut answer = Vec::with_capacity(MAX_DATAGRAM_LEN);
     loop {
-        let received = tokio::select! {
-            biased;
-            received = socket.recv_from(&mut buf) => received,
-            _ = shutdown.changed() => break,
-        };
-        let (n, peer) = match received {
+        let (n, peer) = match socket.recv_from(&mut buf).await {
             Ok(pair) => pair,
             Err(e) => {
                 tracing::debug!(error = %e, "UDP receive failed");
                 continue;
             }
         };
-        let now = Now::current();
-        if !state
-            .native
-            .udp_policy
-            .admit_request(peer.ip(), now.instant)
-        {
-            metrics::counter!("idnode_native_udp_dropped_total", "reason" => "rate").increment(1);
-            continue;
-        }
+        let instant = Instant::now();
         let datagram = &buf[..n];
         if state
             .native
             .answer_from_cache(datagram, &mut scratch, &mut answer)
         {
-            send(&socket, &state, peer, &answer, now).await;
+            if answer.len() > MAX_DATAGRAM_LEN {
+                // A multi-packet answer: admitted and split as any other.
+                if state.native.udp_policy.admit_request(peer.ip(), instant) {
+                    let now = Now {
+                        unix: crate::rest_now(),
+                        instant,
+                    };
+                    send(&socket, &state, peer, &answer, now).await;
+                } else {
+                    refused_rate();
+                }
+                continue;
+            }
+            // The request's rate and the answer's bytes are admitted in one look-up.
+            match state
+                .native
+                .udp_policy
+                .admit_exchange(peer.ip(), answer.len(), instant)
+            {
+                (true, true) => {
+                    if let Err(e) = socket.send_to(&answer, peer).await {
+                        tracing::debug!(%peer, error = %e, "UDP send failed");
+                    }
+                }
+                (true, false) => refused_bytes(peer, answer.len()),
+                (false, _) => refused_rate(),
+            }
             continue;
         }
+        if !state.native.udp_policy.admit_request(peer.ip(), instant) {
+            refused_rate();
+            continue;
+        }
+        let now = Now {
+            unix: crate::rest_now(),
+            instant,
+        };
         let pushed = reassembler
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(peer, datagram, now.instant);
+            .push(peer, datagram, instant);
         let message = match pushed {
             Ok(Some(message)) => message,
             Ok(None) => continue,
@@ -122,6 +152,15 @@ async fn receive_loop(
             .instrument(span),
         );
     }
+}
+
+fn refused_rate() {
+    metrics::counter!("idnode_native_udp_dropped_total", "reason" => "rate").increment(1);
+}
+
+fn refused_bytes(peer: SocketAddr, bytes: usize) {
+    metrics::counter!("idnode_native_udp_dropped_total", "reason" => "bytes").increment(1);
+    tracing::debug!(%peer, bytes, "response over the unverified byte budget; not sent");
 }
 
 /// Sends one response message, split into datagrams when it is longer than one, if the policy
@@ -160,15 +199,12 @@ fn admit(state: &State, peer: SocketAddr, bytes: usize, now: Now) -> bool {
     {
         return true;
     }
-    metrics::counter!("idnode_native_udp_dropped_total", "reason" => "bytes").increment(1);
-    tracing::debug!(%peer, bytes, "response over the unverified byte budget; not sent");
+    refused_bytes(peer, bytes);
     false
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
     use proptest::prelude::*;
 
     use super::*;
