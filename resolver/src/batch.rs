@@ -18,6 +18,12 @@
 //!   [`Resolver::handle`], after the open segment is committed.
 //! * A prepared write whose precondition fails at commit (a concurrent change by another
 //!   client) runs again alone through [`Resolver::handle`], as the single path retries.
+//! * Records that exist are read once per segment (the manufacturer every product refers to,
+//!   the prefix handle): a request may see such a record as it was when the segment began
+//!   rather than when its own checks ran, a window of one segment. Changes made by the batch
+//!   itself are never missed (reading one of them commits the segment and forgets what was
+//!   read); changes by other clients within the window are ordered as if they came after the
+//!   request, as they may on the single path between its checks and its commit.
 //!
 //! **Audit.** By default every write gets its own audit entry in its own batch, as on the
 //! single path. With a [`BatchSummary`] (bulk import), the writes of a segment instead share
@@ -28,7 +34,7 @@
 //! detail. Writes that fall back to the single path are audited one by one as usual.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use idnode_proto::Handle;
 use idnode_registry::{Epilogue, Store, StoreError, StoredRecord, WriteBatch};
@@ -40,34 +46,62 @@ use crate::pipeline::{PreparedWrite, Resolver, internal};
 /// The most prepared writes one segment holds before it is committed.
 const MAX_SEGMENT: usize = 4096;
 
-thread_local! {
-    /// The keys of the handles read by the request being prepared on this thread, while a
-    /// batch prepares one.
-    static READS: RefCell<Option<Vec<Vec<u8>>>> = const { RefCell::new(None) };
+/// What a batch keeps about the reads of the request it is preparing.
+#[derive(Default)]
+struct Reads {
+    /// The keys read by the request being prepared.
+    log: Vec<Vec<u8>>,
+    /// Records read since the open segment began, by key. None of them is the target of a
+    /// write in the segment (reading one commits the segment first, which clears this), so
+    /// they are what the store holds apart from concurrent writes of other clients.
+    memo: HashMap<Vec<u8>, StoredRecord>,
 }
 
-/// Reads a handle for a pipeline step, noting the key when a batch is preparing a request on
-/// this thread. Every read that decides the outcome of a create goes through here.
+thread_local! {
+    /// The reads of the request a batch is preparing on this thread, if any.
+    static READS: RefCell<Option<Reads>> = const { RefCell::new(None) };
+}
+
+/// Reads a handle for a pipeline step. While a batch prepares a request on this thread, the
+/// key is noted, and records that exist are remembered for the rest of the segment (such as
+/// the manufacturer every product of an import refers to), so they are read once. Every read
+/// that decides the outcome of a create goes through here.
 pub(crate) fn read_handle<S: Store>(
     store: &S,
     key: &[u8],
 ) -> Result<Option<StoredRecord>, StoreError> {
-    READS.with(|reads| {
-        if let Some(log) = reads.borrow_mut().as_mut() {
-            log.push(key.to_vec());
-        }
+    let remembered = READS.with(|reads| {
+        let mut reads = reads.borrow_mut();
+        let reads = reads.as_mut()?;
+        reads.log.push(key.to_vec());
+        reads.memo.get(key).cloned()
     });
-    store.get(key)
+    if let Some(record) = remembered {
+        return Ok(Some(record));
+    }
+    let found = store.get(key)?;
+    if let Some(record) = &found {
+        READS.with(|reads| {
+            if let Some(reads) = reads.borrow_mut().as_mut() {
+                reads.memo.insert(key.to_vec(), record.clone());
+            }
+        });
+    }
+    Ok(found)
 }
 
-/// Runs `f` (which must not await) and returns what it read through [`read_handle`].
-fn noting_reads<T>(f: impl FnOnce() -> T) -> (T, Vec<Vec<u8>>) {
-    READS.with(|reads| *reads.borrow_mut() = Some(Vec::new()));
+/// Runs `f` (which must not await) with `reads` in place, and returns its result and the
+/// keys it read through [`read_handle`].
+fn noting_reads<T>(reads: &mut Reads, f: impl FnOnce() -> T) -> (T, Vec<Vec<u8>>) {
+    reads.log.clear();
+    let taken = std::mem::take(reads);
+    READS.with(|slot| *slot.borrow_mut() = Some(taken));
     let out = f();
-    let read = READS
-        .with(|reads| reads.borrow_mut().take())
+    *reads = READS
+        .with(|slot| slot.borrow_mut().take())
         .unwrap_or_default();
-    (out, read)
+    let log = std::mem::take(&mut reads.log);
+    (out, log)
 }
 
 /// How the writes of a batch are summarised in the audit log (see the module documentation).
@@ -82,16 +116,22 @@ pub struct BatchSummary {
 
 /// A request prepared in the open segment.
 struct Prepared {
-    /// Its position in the batch.
+    /// Its position in the batch (to run it alone if its precondition fails at commit).
     index: usize,
-    /// The request, to run alone if its precondition fails at commit.
-    request: Request,
     /// Its handle.
     handle: Handle,
     /// Its write, with its audit entry unless the batch is summarised.
     batch: WriteBatch,
     /// Whether it creates the handle.
     created: bool,
+}
+
+/// The open segment: prepared writes not committed yet, their targets, and what was read.
+#[derive(Default)]
+struct Segment {
+    prepared: Vec<Prepared>,
+    targets: HashSet<Vec<u8>>,
+    reads: Reads,
 }
 
 /// One applied write, for the summary.
@@ -110,33 +150,32 @@ impl<S: Store> Resolver<S> {
     /// actor and prefix instead of one each.
     pub async fn handle_batch(
         &self,
-        requests: Vec<Request>,
+        requests: &[Request],
         summary: Option<&BatchSummary>,
     ) -> Vec<Result<Outcome, Failure>> {
         let mut results: Vec<Option<Result<Outcome, Failure>>> =
             (0..requests.len()).map(|_| None).collect();
-        let mut segment: Vec<Prepared> = Vec::new();
-        let mut targets: HashSet<Vec<u8>> = HashSet::new();
-        for (index, request) in requests.into_iter().enumerate() {
+        let mut open = Segment::default();
+        for (index, request) in requests.iter().enumerate() {
             let Operation::Create {
                 handle,
                 values,
                 overwrite,
             } = &request.op
             else {
-                self.commit_segment(&mut segment, &mut targets, &mut results, summary)
+                self.commit_segment(requests, &mut open, &mut results, summary)
                     .await;
-                results[index] = Some(self.handle(request).await);
+                results[index] = Some(self.handle(request.clone()).await);
                 continue;
             };
             let identity = request.identity.as_ref();
             let prepared = loop {
-                let (prepared, read) = noting_reads(|| {
+                let (prepared, read) = noting_reads(&mut open.reads, || {
                     self.prepare_create(handle, values, *overwrite, identity, request.now)
                 });
-                if read.iter().any(|key| targets.contains(key)) {
+                if read.iter().any(|key| open.targets.contains(key)) {
                     // An earlier write of the segment decides this request: commit it first.
-                    self.commit_segment(&mut segment, &mut targets, &mut results, summary)
+                    self.commit_segment(requests, &mut open, &mut results, summary)
                         .await;
                     continue;
                 }
@@ -149,23 +188,22 @@ impl<S: Store> Resolver<S> {
                         let action = if created { "create" } else { "replace" };
                         mutations.push(audit_write(identity, action, handle.as_str(), request.now));
                     }
-                    targets.insert(handle.key());
-                    segment.push(Prepared {
+                    open.targets.insert(handle.key());
+                    open.prepared.push(Prepared {
                         index,
                         handle: handle.clone(),
                         batch: WriteBatch { mutations },
                         created,
-                        request,
                     });
-                    if segment.len() >= MAX_SEGMENT {
-                        self.commit_segment(&mut segment, &mut targets, &mut results, summary)
+                    if open.prepared.len() >= MAX_SEGMENT {
+                        self.commit_segment(requests, &mut open, &mut results, summary)
                             .await;
                     }
                 }
                 Err(failure) => results[index] = Some(Err(failure)),
             }
         }
-        self.commit_segment(&mut segment, &mut targets, &mut results, summary)
+        self.commit_segment(requests, &mut open, &mut results, summary)
             .await;
         results
             .into_iter()
@@ -180,26 +218,29 @@ impl<S: Store> Resolver<S> {
     /// again alone, in order.
     async fn commit_segment(
         &self,
-        segment: &mut Vec<Prepared>,
-        targets: &mut HashSet<Vec<u8>>,
+        requests: &[Request],
+        open: &mut Segment,
         results: &mut [Option<Result<Outcome, Failure>>],
         summary: Option<&BatchSummary>,
     ) {
-        if segment.is_empty() {
+        if open.prepared.is_empty() {
             return;
         }
-        targets.clear();
+        open.targets.clear();
+        open.reads.memo.clear();
+        let segment = &mut open.prepared;
         let mut batches = Vec::with_capacity(segment.len());
         let mut rows = Vec::with_capacity(segment.len());
         for prepared in segment.iter_mut() {
             batches.push(std::mem::take(&mut prepared.batch));
             if summary.is_some() {
+                let request = &requests[prepared.index];
                 rows.push(Summarised {
-                    actor: actor_name(prepared.request.identity.as_ref()),
+                    actor: actor_name(request.identity.as_ref()),
                     prefix: prefix_of(prepared.handle.as_str()).to_owned(),
                     handle: prepared.handle.as_str().to_owned(),
                     created: prepared.created,
-                    now: prepared.request.now,
+                    now: request.now,
                 });
             }
         }
@@ -219,7 +260,8 @@ impl<S: Store> Resolver<S> {
             }
         }
         for prepared in retry {
-            results[prepared.index] = Some(self.handle(prepared.request).await);
+            let request = requests[prepared.index].clone();
+            results[prepared.index] = Some(self.handle(request).await);
         }
     }
 }

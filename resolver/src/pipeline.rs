@@ -679,8 +679,25 @@ impl<S: Store> Resolver<S> {
 
     /// Stamps values with `now`, seals secrets, and encodes the record.
     fn stamp_and_encode(&self, values: &[HandleValue], now: u32) -> Vec<u8> {
-        let stamped: Vec<HandleValue> = values.iter().map(|v| self.prepare(v, now)).collect();
-        Record::encode(&stamped)
+        let mut out = Vec::with_capacity(
+            4 + values
+                .iter()
+                .map(|v| 64 + v.value_type.len() + v.data.len())
+                .sum::<usize>(),
+        );
+        out.extend_from_slice(&(values.len() as u32).to_be_bytes());
+        for value in values {
+            if value.has_type(types::HS_SECKEY) {
+                self.prepare(value, now).encode(&mut out);
+            } else {
+                // The encoding starts with the index and then the timestamp (RFC 3651 §3.1),
+                // so the value is stamped in place instead of being copied first.
+                let start = out.len();
+                value.encode(&mut out);
+                out[start + 4..start + 8].copy_from_slice(&now.to_be_bytes());
+            }
+        }
+        out
     }
 
     fn prepare(&self, value: &HandleValue, now: u32) -> HandleValue {

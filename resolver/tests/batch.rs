@@ -298,7 +298,7 @@ async fn a_batch_gives_every_row_its_result_alone_and_writes_exactly_the_good_on
     let alone = node(MemStore::new()).await;
     let expected = one_by_one(&alone).await;
     let batched = node(MemStore::new()).await;
-    let results = batched.handle_batch(mixed_requests(), None).await;
+    let results = batched.handle_batch(&mixed_requests(), None).await;
     let results: Vec<String> = results.iter().map(summary).collect();
     assert_eq!(results, expected);
 
@@ -348,7 +348,7 @@ async fn a_summarised_batch_audits_what_it_wrote_in_one_entry_per_segment() {
         action: "import".into(),
         source: "rows.csv".into(),
     };
-    let results = batched.handle_batch(mixed_requests(), Some(&import)).await;
+    let results = batched.handle_batch(&mixed_requests(), Some(&import)).await;
     let results: Vec<String> = results.iter().map(summary).collect();
     assert_eq!(results, expected);
     assert_eq!(contents(&batched), contents(&alone));
@@ -416,7 +416,7 @@ async fn a_large_batch_of_good_rows_commits_together() {
         action: "import".into(),
         source: "many.csv".into(),
     };
-    let results = node.handle_batch(requests, Some(&import)).await;
+    let results = node.handle_batch(&requests, Some(&import)).await;
     assert!(results.iter().all(Result::is_ok));
     assert_eq!(node.store().count_handles("88.118.8").unwrap(), 2002);
     assert_eq!(node.store().stats().transactions - before, 1);
