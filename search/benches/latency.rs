@@ -226,7 +226,6 @@ fn main() {
     let chinese: Vec<SearchRequest> = rows
         .iter()
         .filter(|c| !c.name_zh.is_empty())
-        .step_by(17)
         .take(300)
         .map(|c| request(Some(c.name_zh.clone()), None))
         .collect();
