@@ -53,14 +53,22 @@ pub(crate) async fn run_indexer(state: Arc<State>, mut shutdown: watch::Receiver
     };
     let mut failures: u32 = 0;
     loop {
-        let sync = {
+        let mut running = {
             let state = Arc::clone(&state);
             let index = Arc::clone(&index);
             tokio::task::spawn_blocking(move || {
                 let templates = ResolverTemplates::new(&state.resolver);
                 index.sync(state.resolver.store(), &templates)
             })
-            .await
+        };
+        // A rebuild can take a minute; shutting down stops it at its next page.
+        let sync = tokio::select! {
+            sync = &mut running => sync,
+            _ = shutdown.changed() => {
+                index.stop();
+                let _ = running.await;
+                return;
+            }
         };
         let pause = match sync {
             Ok(Ok(report)) => {

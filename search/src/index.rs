@@ -82,6 +82,7 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter>,
     indexed: AtomicU64,
     complete: AtomicBool,
+    stopping: AtomicBool,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -132,6 +133,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             indexed: AtomicU64::new(seq),
             complete: AtomicBool::new(complete),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -143,6 +145,21 @@ impl SearchIndex {
     /// Whether the index holds every record (it has been built once and is not being rebuilt).
     pub fn is_complete(&self) -> bool {
         self.complete.load(Ordering::Acquire)
+    }
+
+    /// Asks a running and every later [`SearchIndex::sync`] to stop at the next page of
+    /// changes or records, with [`SearchError::Stopped`], leaving the last commit in place.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+
+    /// Fails with [`SearchError::Stopped`] once [`SearchIndex::stop`] was called.
+    fn check_running(&self) -> Result<(), SearchError> {
+        if self.stopping.load(Ordering::Acquire) {
+            Err(SearchError::Stopped)
+        } else {
+            Ok(())
+        }
     }
 
     /// The number of indexed handles.
@@ -206,6 +223,7 @@ impl SearchIndex {
         let mut applied = 0;
         let mut uncommitted = 0;
         loop {
+            self.check_running()?;
             let changes = store.changes_since(seq, PAGE)?;
             let Some(first) = changes.first() else {
                 break;
@@ -252,6 +270,7 @@ impl SearchIndex {
         let mut after = Vec::new();
         let mut count = 0;
         loop {
+            self.check_running()?;
             let page = store.scan_handles(&after, PAGE)?;
             let Some((last, _)) = page.last() else {
                 break;

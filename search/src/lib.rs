@@ -45,6 +45,9 @@ pub enum SearchError {
     /// The index has not been built yet (or is being rebuilt).
     #[error("the search index is being built")]
     NotReady,
+    /// [`SearchIndex::stop`] was called; the last commit stays in place.
+    #[error("the search index is stopping")]
+    Stopped,
     /// The index failed.
     #[error("search index: {0}")]
     Index(#[from] tantivy::TantivyError),

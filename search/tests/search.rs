@@ -657,3 +657,32 @@ async fn items_of_stored_templates_are_indexed_when_marked() {
     };
     assert_eq!(handles(&search(&by_value, None).await), ["88.118.8/D.0042"]);
 }
+
+#[tokio::test]
+async fn a_stopped_index_keeps_its_last_commit() {
+    let rows = chemicals::load();
+    let dir = TempDir::new().unwrap();
+    let store = RedbStore::open(&dir.path().join("idnode.redb")).unwrap();
+    import(&store, &rows[..10]).await;
+    let index = open_index(dir.path());
+    index.sync(&store, &BuiltinTemplates::new()).unwrap();
+    let seq = index.indexed_seq();
+    import(&store, &rows[10..20]).await;
+    index.stop();
+    assert!(matches!(
+        index.sync(&store, &BuiltinTemplates::new()),
+        Err(SearchError::Stopped)
+    ));
+    assert_eq!(index.indexed_seq(), seq);
+    drop(index);
+    let index = open_index(dir.path());
+    assert_eq!(index.indexed_seq(), seq);
+    // Ten products and the manufacturer, written again by the second import.
+    assert_eq!(
+        index
+            .sync(&store, &BuiltinTemplates::new())
+            .unwrap()
+            .applied,
+        11
+    );
+}
