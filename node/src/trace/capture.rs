@@ -255,9 +255,8 @@ fn prepare(state: &State, identity: &Identity, body: &[u8]) -> Result<Document, 
         let lifecycle = lifecycle(&event);
         // A single event carried its own context, which the record holds instead.
         event.remove("@context");
-        let event = idnode_trace::jcs::canonicalize_object(&event).map_err(|e| {
-            Refusal::Invalid(Invalid::new(Some(i), "", format!("not I-JSON: {e}")))
-        })?;
+        let event = idnode_trace::jcs::canonicalize_object(&event)
+            .map_err(|e| Refusal::Invalid(Invalid::new(Some(i), "", format!("not I-JSON: {e}"))))?;
         prepared.push(Prepared {
             event,
             subject,
@@ -499,7 +498,9 @@ fn sign_parallel(
         let mut chunks = chunks.into_iter();
         // The calling thread signs the first chunk itself.
         let first = chunks.next();
-        let others: Vec<_> = chunks.map(|chunk| scope.spawn(move || sign(chunk))).collect();
+        let others: Vec<_> = chunks
+            .map(|chunk| scope.spawn(move || sign(chunk)))
+            .collect();
         let mut out = first.map(sign).unwrap_or_default();
         for other in others {
             match other.join() {
