@@ -34,10 +34,11 @@ awk -v n="$SYNTH" 'BEGIN {
   }
 }' > "$WORK/synthetic.csv"
 
-echo "== importing (durable, validated)"
+echo "== importing (durable, validated); machine load before: $(uptime | sed 's/.*load average/load average/')"
 /usr/bin/time -v "$BIN" import --data "$WORK/data" --template hazchem.product --prefix 88.118.8 \
   --set manufacturer=88.118.8/E.91350100M000100Y43 "$WORK/synthetic.csv" 2> "$WORK/time.txt" | tee "$WORK/import.txt"
-grep -E "Elapsed|Maximum resident|Percent of CPU" "$WORK/time.txt" || true
+grep -E "User time|System time|Elapsed|Maximum resident|Percent of CPU" "$WORK/time.txt" || true
+echo "machine load after: $(uptime | sed 's/.*load average/load average/')"
 echo "== rerun (identical content: nothing is written)"
 "$BIN" import --data "$WORK/data" --template hazchem.product --prefix 88.118.8 \
   --set manufacturer=88.118.8/E.91350100M000100Y43 "$WORK/synthetic.csv" 2>/dev/null | head -1

@@ -19,10 +19,16 @@
 //! holds exactly the same content is counted as unchanged and not written, so a rerun changes
 //! nothing; a row whose handle holds other content replaces it (counted as updated).
 //!
-//! Writes are durable: up to 8192 rows run concurrently, so the store's writer commits many of
-//! them per transaction, and each is acknowledged only after its commit. The command opens the
-//! data directory itself, so the node must be stopped: redb holds an exclusive lock on the
-//! database file, and the command fails with a clear message while a node has it open.
+//! Rows are streamed: the file is read in chunks of [`CHUNK`] rows, and at most [`IN_FLIGHT`]
+//! chunks are being validated or written at a time, so memory does not grow with the file.
+//! Each chunk goes through [`Resolver::handle_batch`](idnode_resolver::Resolver::handle_batch):
+//! every row runs every step of the pipeline on its own (a rejected row never rejects its
+//! neighbours), and the chunk's good rows commit durably together, in one transaction with one
+//! audit entry (action `import`, target `import:<file name>`) per prefix naming every handle
+//! written. Chunks are validated on every core of the runtime while the store's writer commits
+//! earlier ones. The command opens the data directory itself, so the node must be stopped: redb
+//! holds an exclusive lock on the database file, and the command fails with a clear message
+//! while a node has it open.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -35,7 +41,7 @@ use anyhow::{Context as _, bail};
 use idnode_proto::{AdminPerms, AdminRecord, HandleValue, ResponseCode, ValueRef, types};
 use idnode_registry::Store as _;
 use idnode_resolver::domain::has_same_content;
-use idnode_resolver::{Identity, Operation, Request};
+use idnode_resolver::{BatchSummary, Identity, Operation, Outcome, Request};
 use idnode_templates::Template;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::task::JoinSet;
@@ -47,8 +53,11 @@ use crate::state::State;
 /// like `idnode init` (whoever can write the data directory is trusted).
 pub const IMPORT_IDENTITY: &str = "1:idnode.cli/import";
 
-/// How many rows run concurrently.
-const WINDOW: usize = 8192;
+/// How many rows go through the pipeline together.
+const CHUNK: usize = 1024;
+
+/// How many chunks are validated or written at a time.
+const IN_FLIGHT: usize = 4;
 
 /// The header of the chemicals reference file.
 const CHEMICALS_HEADER: &[&str] = &["cas", "name_en", "name_zh", "name_zh_alt", "formula"];
@@ -203,6 +212,7 @@ pub async fn import_file(
         HandleValue::new(100, types::HS_ADMIN, record.to_bytes())
     });
     let shape = RowShape {
+        link: template.link_value(),
         template: Arc::new(template),
         prefix: options.prefix.clone(),
         set: options.set.clone(),
@@ -216,9 +226,18 @@ pub async fn import_file(
         .file
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"));
+    let source = options
+        .file
+        .file_name()
+        .map_or_else(|| "import".into(), |s| s.to_string_lossy().into_owned());
     let mut pipeline = Pipeline {
         state,
         identity,
+        audit: Arc::new(BatchSummary {
+            action: "import".to_owned(),
+            source,
+        }),
+        chunk: Vec::with_capacity(CHUNK),
         tasks: JoinSet::new(),
         summary: &mut summary,
         rejected: Vec::new(),
@@ -307,6 +326,8 @@ fn count_rows(path: &Path) -> anyhow::Result<u64> {
 /// What every row shares.
 struct RowShape {
     template: Arc<Template>,
+    /// The template link value (index 1001) of every row.
+    link: HandleValue,
     prefix: Option<String>,
     set: Vec<(String, String)>,
     admin: Option<HandleValue>,
@@ -372,22 +393,26 @@ impl RowShape {
         }
     }
 
-    /// The values of a row from `(idType, text)` pairs.
+    /// The values of a row from `(idType, text)` pairs, after the `--set` items.
     fn values<'a>(
-        &self,
+        &'a self,
         items: impl Iterator<Item = (&'a str, String)>,
     ) -> Result<Vec<HandleValue>, String> {
-        let mut values = vec![self.template.link_value()];
+        let mut values = Vec::with_capacity(8 + self.set.len());
+        values.push(self.link.clone());
         if let Some(admin) = &self.admin {
             values.push(admin.clone());
         }
-        let mut given: Vec<(String, String)> = self.set.clone();
-        given.extend(items.map(|(k, v)| (k.to_owned(), v)));
+        let given = self
+            .set
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .chain(items);
         for (id_type, text) in given {
             if text.is_empty() {
                 continue;
             }
-            let Some(item) = self.template.item_by_type(&id_type) else {
+            let Some(item) = self.template.item_by_type(id_type) else {
                 return Err(format!(
                     "no item {id_type} in template {}",
                     self.template.link()
@@ -506,12 +531,15 @@ enum RowOutcome {
     Rejected(String),
 }
 
-/// Rows in flight: up to [`WINDOW`] run concurrently, so the store's writer always has work
-/// queued and commits many rows per durable transaction; outcomes are counted as they finish.
+/// Rows in flight: chunks of [`CHUNK`] rows, at most [`IN_FLIGHT`] of them at a time, so the
+/// store's writer always has work queued while the next chunks are validated; outcomes are
+/// counted as chunks finish.
 struct Pipeline<'a> {
     state: &'a Arc<State>,
     identity: &'a Identity,
-    tasks: JoinSet<(u64, String, RowOutcome)>,
+    audit: Arc<BatchSummary>,
+    chunk: Vec<Row>,
+    tasks: JoinSet<Vec<(u64, String, RowOutcome)>>,
     summary: &'a mut ImportSummary,
     rejected: Vec<(u64, String, String)>,
     bar: &'a ProgressBar,
@@ -519,15 +547,27 @@ struct Pipeline<'a> {
 
 impl Pipeline<'_> {
     async fn push(&mut self, row: Row) -> anyhow::Result<()> {
-        while self.tasks.len() >= WINDOW {
+        self.chunk.push(row);
+        if self.chunk.len() >= CHUNK {
+            self.send().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the current chunk, once fewer than [`IN_FLIGHT`] chunks are running.
+    async fn send(&mut self) -> anyhow::Result<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        while self.tasks.len() >= IN_FLIGHT {
             self.complete_one().await?;
         }
+        let rows = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
         let state = self.state.clone();
         let identity = self.identity.clone();
-        self.tasks.spawn(async move {
-            let (line, handle) = (row.line, row.handle.clone());
-            (line, handle, write_row(&state, identity, row).await)
-        });
+        let audit = Arc::clone(&self.audit);
+        self.tasks
+            .spawn(async move { write_chunk(&state, &identity, &audit, rows).await });
         Ok(())
     }
 
@@ -535,26 +575,32 @@ impl Pipeline<'_> {
         let Some(joined) = self.tasks.join_next().await else {
             return Ok(());
         };
-        let (line, handle, outcome) = joined.context("an import task failed")?;
+        let outcomes = joined.context("an import task failed")?;
         let summary = &mut *self.summary;
-        summary.rows += 1;
-        match outcome {
-            RowOutcome::Created => summary.created += 1,
-            RowOutcome::Updated => summary.updated += 1,
-            RowOutcome::Unchanged => summary.unchanged += 1,
-            RowOutcome::Rejected(reason) => {
-                summary.rejected += 1;
-                self.rejected.push((line, handle, reason));
-                self.bar
-                    .set_message(format!("{} rejected", summary.rejected));
+        let rejected_before = summary.rejected;
+        for (line, handle, outcome) in outcomes {
+            summary.rows += 1;
+            match outcome {
+                RowOutcome::Created => summary.created += 1,
+                RowOutcome::Updated => summary.updated += 1,
+                RowOutcome::Unchanged => summary.unchanged += 1,
+                RowOutcome::Rejected(reason) => {
+                    summary.rejected += 1;
+                    self.rejected.push((line, handle, reason));
+                }
             }
+            self.bar.inc(1);
         }
-        self.bar.inc(1);
+        if summary.rejected != rejected_before {
+            self.bar
+                .set_message(format!("{} rejected", summary.rejected));
+        }
         Ok(())
     }
 
-    /// Waits for every row still in flight; returns the rejected rows.
+    /// Sends the last chunk and waits for every row still in flight; returns the rejected rows.
     async fn finish(mut self) -> anyhow::Result<Vec<(u64, String, String)>> {
+        self.send().await?;
         while !self.tasks.is_empty() {
             self.complete_one().await?;
         }
@@ -562,47 +608,89 @@ impl Pipeline<'_> {
     }
 }
 
-async fn write_row(state: &State, identity: Identity, row: Row) -> RowOutcome {
-    let values = match row.values {
-        Ok(values) => values,
-        Err(reason) => return RowOutcome::Rejected(reason),
-    };
+/// Writes one chunk: creates every new record in one batch, then replaces in a second batch
+/// the records that exist with other content; records that hold the same content already are
+/// left alone.
+async fn write_chunk(
+    state: &State,
+    identity: &Identity,
+    audit: &BatchSummary,
+    rows: Vec<Row>,
+) -> Vec<(u64, String, RowOutcome)> {
     let resolver = &state.resolver;
-    let handle = match resolver.parse_handle(&row.handle) {
-        Ok(handle) => handle,
-        Err(f) => return RowOutcome::Rejected(f.message),
-    };
     let now = crate::rest_now();
-    let run = |values: Vec<HandleValue>, overwrite: bool| {
-        resolver.handle(Request {
-            op: Operation::Create {
-                handle: handle.clone(),
-                values,
-                overwrite,
-            },
-            identity: Some(identity.clone()),
-            now,
-        })
-    };
-    match run(values.clone(), false).await {
-        Ok(_) => RowOutcome::Created,
-        Err(f) if f.rc == ResponseCode::HandleAlreadyExists => {
-            let same = resolver
-                .store()
-                .get(&handle.key())
-                .ok()
-                .flatten()
-                .is_some_and(|stored| has_same_content(&stored.values, &values));
-            if same {
-                return RowOutcome::Unchanged;
+    let mut outcomes = Vec::with_capacity(rows.len());
+    // The line and handle text of each request.
+    let mut origins = Vec::with_capacity(rows.len());
+    let mut requests = Vec::with_capacity(rows.len());
+    for row in rows {
+        let parsed = row
+            .values
+            .and_then(|values| match resolver.parse_handle(&row.handle) {
+                Ok(handle) => Ok((handle, values)),
+                Err(f) => Err(f.message),
+            });
+        match parsed {
+            Ok((handle, values)) => {
+                origins.push((row.line, row.handle));
+                requests.push(Request {
+                    op: Operation::Create {
+                        handle,
+                        values,
+                        overwrite: false,
+                    },
+                    identity: Some(identity.clone()),
+                    now,
+                });
             }
-            match run(values, true).await {
+            Err(reason) => outcomes.push((row.line, row.handle, RowOutcome::Rejected(reason))),
+        }
+    }
+    let results = resolver.handle_batch(&requests, Some(audit)).await;
+    let mut replace = Vec::new();
+    let mut replace_origins = Vec::new();
+    for ((origin, mut request), result) in origins.into_iter().zip(requests).zip(results) {
+        let outcome = match result {
+            Ok(_) => RowOutcome::Created,
+            Err(f) if f.rc == ResponseCode::HandleAlreadyExists => {
+                let Operation::Create {
+                    handle,
+                    values,
+                    overwrite,
+                } = &mut request.op
+                else {
+                    unreachable!("every request of an import is a create");
+                };
+                let same = resolver
+                    .store()
+                    .get(&handle.key())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|stored| has_same_content(&stored.values, values));
+                if !same {
+                    *overwrite = true;
+                    replace.push(request);
+                    replace_origins.push(origin);
+                    continue;
+                }
+                RowOutcome::Unchanged
+            }
+            Err(f) => RowOutcome::Rejected(reason(&f)),
+        };
+        outcomes.push((origin.0, origin.1, outcome));
+    }
+    if !replace.is_empty() {
+        let results = resolver.handle_batch(&replace, Some(audit)).await;
+        for (origin, result) in replace_origins.into_iter().zip(results) {
+            let outcome = match result {
+                Ok(Outcome::Done { created: true, .. }) => RowOutcome::Created,
                 Ok(_) => RowOutcome::Updated,
                 Err(f) => RowOutcome::Rejected(reason(&f)),
-            }
+            };
+            outcomes.push((origin.0, origin.1, outcome));
         }
-        Err(f) => RowOutcome::Rejected(reason(&f)),
     }
+    outcomes
 }
 
 fn reason(f: &idnode_resolver::Failure) -> String {
