@@ -13,6 +13,9 @@
 # server CPU per query comes from /proc (utime + stime of the server's processes). Installs
 # Debian's nsd and dnsperf if missing. Every process it starts is stopped on exit; every client
 # run is bounded by `timeout`. Prints a markdown table and the two target ratios at the end.
+# With PERF=1, the idnode UDP run is also profiled (`perf record -g` on the server for the
+# measured seconds) and the top of `perf report --no-children` is printed (needs `perf`, from
+# Debian's linux-perf).
 # Usage: benches/run-native.sh   (environment variables below override the defaults)
 set -euo pipefail
 
@@ -28,6 +31,7 @@ HTTP_PORT=${HTTP_PORT:-18090}
 HTTPS_PORT=${HTTPS_PORT:-18453}
 DNS_PORT=${DNS_PORT:-15353}
 SKIP_BUILD=${SKIP_BUILD:-0}
+PERF=${PERF:-0}
 PREFIX=88.118.8
 ZONE=bench.test
 
@@ -287,7 +291,26 @@ section "NSD: hdl_loadgen DNS mode, closed loop"
 measure nsd-loadgen "$NSD" "${LOADGEN[@]}" --proto dns --server "127.0.0.1:$DNS_PORT"
 
 section "idnode: hdl_loadgen UDP, closed loop"
+PERF_PID=""
+if [ "$PERF" = 1 ]; then
+  # Records the measured seconds only (after the warm-up), on the server process.
+  (sleep "$WARMUP"; exec perf record -q -g -p "$IDNODE" -o "$WORK/perf.data" -- sleep "$DURATION") \
+    >"$WORK/perf.log" 2>&1 &
+  PERF_PID=$!
+  PIDS+=("$PERF_PID")
+fi
 measure idnode-udp "$IDNODE" "${LOADGEN[@]}" --proto udp --server "127.0.0.1:$HANDLE_PORT" --server-pid "$IDNODE"
+if [ -n "$PERF_PID" ]; then
+  wait "$PERF_PID" || true
+  section "perf report --no-children (idnode, UDP run)"
+  perf report -i "$WORK/perf.data" --no-children --stdio -g none --percent-limit 0.7 2>/dev/null \
+    | grep -v '^#' | grep -v '^$' | head -60 || true
+  TOP=$(perf report -i "$WORK/perf.data" --no-children --stdio -g none 2>/dev/null \
+    | grep -v '^#' | grep -v '^$' | head -1 | awk '{ print $NF }' || true)
+  section "callers of $TOP"
+  perf report -i "$WORK/perf.data" --no-children --stdio -G -S "$TOP" -g caller,0.5,callee,function,percent \
+    2>/dev/null | grep -v '^#' | grep -v '^$' | head -80 || true
+fi
 section "idnode: hdl_loadgen TCP (persistent connections), closed loop"
 measure idnode-tcp "$IDNODE" "${LOADGEN[@]}" --proto tcp --server "127.0.0.1:$HANDLE_PORT" --server-pid "$IDNODE"
 

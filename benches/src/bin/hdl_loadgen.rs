@@ -11,7 +11,8 @@
 //! values, flags `REC|CA|PO` as the reference client sends them), or the DNS name
 //! `bench-{n:06}.ZONE` with type TXT. With `--rate 0` (the default) the load is a closed loop:
 //! each of `--conns` sockets or persistent TCP connections keeps `--depth` requests in flight
-//! and sends a new one as each answer arrives. With `--rate R` it is an open loop at R requests
+//! and sends a new one as each answer arrives (over TCP, the requests made after one read go
+//! out in one write, as a pipelining client sends them). With `--rate R` it is an open loop at R requests
 //! per second in all, spread over the connections; latencies are then measured from the time
 //! each request was scheduled, so a slow server cannot hide its queueing delay.
 //!
@@ -375,6 +376,8 @@ fn closed_loop(opts: &Opts, template: &Template, window: Window, seed: u64) -> T
     let mut next_id: u32 = (seed as u32) & 0x0FFF_FFFF;
     let mut out = Vec::new();
     let mut buf = Vec::new();
+    // TCP requests made in one refill go out in one write, as a pipelining client sends them.
+    let mut batch = Vec::new();
     let mut last_expiry = Instant::now();
     loop {
         let now = Instant::now();
@@ -395,10 +398,12 @@ fn closed_loop(opts: &Opts, template: &Template, window: Window, seed: u64) -> T
             }
             template.request(opts.proto, rng.below(opts.keys), id, &mut out);
             let sent_at = Instant::now();
-            let result = match (&udp, writer.as_mut()) {
-                (Some(s), _) => s.send(&out).map(|_| ()),
-                (None, Some(w)) => w.write_all(&out),
-                _ => Ok(()),
+            let result = match &udp {
+                Some(s) => s.send(&out).map(|_| ()),
+                None => {
+                    batch.extend_from_slice(&out);
+                    Ok(())
+                }
             };
             if result.is_err() {
                 tally.io_errors += 1;
@@ -410,6 +415,15 @@ fn closed_loop(opts: &Opts, template: &Template, window: Window, seed: u64) -> T
                 tally.outside += 1;
             }
             in_flight.insert(id, sent_at);
+        }
+        if !batch.is_empty() {
+            if let Some(w) = writer.as_mut()
+                && w.write_all(&batch).is_err()
+            {
+                tally.io_errors += 1;
+                return tally;
+            }
+            batch.clear();
         }
         match read_answer(
             opts.proto,

@@ -143,20 +143,24 @@ fn encode_answer(
     out: &mut Vec<u8>,
 ) {
     let version = request.suggested_version().min(Version::V2_11);
-    let envelope = Envelope {
-        version,
-        suggested: if version >= Version::V2_8 {
-            Version::V2_11
-        } else {
-            Version::default()
-        },
-        session_id: request.session_id,
-        request_id: request.request_id,
-        message_length: (HEADER_LEN + body.len() + 4) as u32,
-        ..Envelope::default()
+    let suggested = if version >= Version::V2_8 {
+        Version::V2_11
+    } else {
+        Version::default()
     };
     out.reserve(ENVELOPE_LEN + HEADER_LEN + body.len() + 4);
-    out.extend_from_slice(&envelope.to_bytes());
+    // The envelope as `Envelope::to_bytes` writes it (no CP, EC or TC; sequence 0), without
+    // its temporary buffer.
+    out.extend_from_slice(&[
+        version.major,
+        version.minor,
+        suggested.major & 0x03,
+        suggested.minor,
+    ]);
+    out.extend_from_slice(&request.session_id.to_be_bytes());
+    out.extend_from_slice(&request.request_id.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&((HEADER_LEN + body.len() + 4) as u32).to_be_bytes());
     out.extend_from_slice(&OpCode::Resolution.code().to_be_bytes());
     out.extend_from_slice(&ResponseCode::Success.code().to_be_bytes());
     out.extend_from_slice(&((flags & KEPT_FLAGS) | OpFlags::AT.0).to_be_bytes());
@@ -290,6 +294,14 @@ mod tests {
         assert!(fast_answer(&cache, &bytes, &mut scratch, &mut out));
         let answer = idnode_proto::wire::decode_envelope(&out).unwrap();
         assert_eq!(answer.request_id, 99);
+        let expected = Envelope {
+            version: Version::V2_11,
+            suggested: Version::V2_11,
+            request_id: 99,
+            message_length: (HEADER_LEN + 4 + 4) as u32,
+            ..Envelope::default()
+        };
+        assert_eq!(out[..ENVELOPE_LEN], expected.to_bytes());
         assert_eq!(&out[ENVELOPE_LEN + HEADER_LEN..out.len() - 4], b"body");
         // Without PO, another spelling, or after a commit: not answered from here.
         assert!(!fast_answer(
