@@ -14,7 +14,7 @@
 //! values are the result's `matched` list. Permissions are therefore decided by the resolver
 //! alone, and a stale index can only cost a candidate, never leak a value.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use idnode_proto::TypeFilter;
 use idnode_registry::Store;
@@ -50,6 +50,8 @@ const VERIFY_ALL: usize = 100;
 const SLACK: usize = 100;
 /// The most terms one query word expands to with one edit.
 const MAX_EXPANSIONS: usize = 32;
+/// The least weight of an expansion relative to the most frequent one.
+const MIN_EXPANSION_WEIGHT: Score = 0.1;
 /// The most words of `q` that are searched.
 const MAX_WORDS: usize = 8;
 
@@ -238,21 +240,44 @@ fn exact(fields: &KindFields, kind: Kind, text: String) -> (Box<dyn Query>, Grou
     (query, group)
 }
 
-/// The indexed terms within one edit of `word` in a field, across every segment, at most
-/// [`MAX_EXPANSIONS`], in term order.
-fn expand(searcher: &Searcher, field: Field, word: &str) -> Result<Vec<String>, SearchError> {
-    let automaton = FuzzyTermQuery::new(Term::from_field_text(field, word), 1, true).automaton()?;
-    let mut found = BTreeSet::new();
+/// The indexed terms within one edit of `word` in a field, across every segment, that are more
+/// frequent than `word` itself, at most [`MAX_EXPANSIONS`] of the most frequent ones, each with
+/// its frequency relative to the most frequent one (at least [`MIN_EXPANSION_WEIGHT`]).
+///
+/// A misspelling is rarer than what was meant: `acetome` (absent) expands to `acetone`, but a
+/// correctly spelled `acid` does not expand to the rarer `cid`, whose higher inverse document
+/// frequency would otherwise rank it above the exact word. Among the expansions the weight
+/// prefers the common word (`aceton` is `acetone` rather than `acetoin`), as a spelling
+/// corrector would.
+fn expand(
+    searcher: &Searcher,
+    field: Field,
+    word: &str,
+) -> Result<Vec<(String, Score)>, SearchError> {
+    let exact = Term::from_field_text(field, word);
+    let own = searcher.doc_freq(&exact)?;
+    let automaton = FuzzyTermQuery::new(exact, 1, true).automaton()?;
+    let mut found: HashMap<String, u64> = HashMap::new();
     for segment in searcher.segment_readers() {
         let inverted = segment.inverted_index(field)?;
         let mut stream = inverted.terms().search(&automaton).into_stream()?;
-        while stream.advance() && found.len() < MAX_EXPANSIONS * 4 {
+        while stream.advance() && found.len() < MAX_EXPANSIONS * 8 {
             if let Ok(text) = std::str::from_utf8(stream.key()) {
-                found.insert(text.to_owned());
+                *found.entry(text.to_owned()).or_default() += u64::from(stream.value().doc_freq);
             }
         }
     }
-    Ok(found.into_iter().take(MAX_EXPANSIONS).collect())
+    let mut near: Vec<(String, u64)> = found
+        .into_iter()
+        .filter(|(text, freq)| *freq > own && text != word)
+        .collect();
+    near.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let top = near.first().map_or(1, |(_, freq)| (*freq).max(1)) as Score;
+    Ok(near
+        .into_iter()
+        .take(MAX_EXPANSIONS)
+        .map(|(text, freq)| (text, (freq as Score / top).max(MIN_EXPANSION_WEIGHT)))
+        .collect())
 }
 
 /// Plans the free-text parameter `q` as a flat list of optional term queries, so that the
@@ -302,11 +327,9 @@ fn plan_q(
     if !is_code {
         if key.chars().count() >= 4 {
             let field = fields.of(Kind::NameKey);
-            for near in expand(searcher, field, &key)? {
-                if near != key {
-                    should(term(field, &near, false, BOOST_NAME_FUZZY));
-                    group.insert(Kind::NameKey, near);
-                }
+            for (near, weight) in expand(searcher, field, &key)? {
+                should(term(field, &near, false, BOOST_NAME_FUZZY * weight));
+                group.insert(Kind::NameKey, near);
             }
         }
         let mut words = en_tokens(q);
@@ -321,9 +344,9 @@ fn plan_q(
             let field = fields.of(Kind::NameEn);
             should(term(field, &word, true, BOOST_WORD));
             if word.chars().count() >= 4 && !word.chars().all(|c| c.is_ascii_digit()) {
-                for near in expand(searcher, field, &word)? {
-                    if near != word && !group.has(Kind::NameEn, &near) {
-                        should(term(field, &near, true, BOOST_WORD_FUZZY));
+                for (near, weight) in expand(searcher, field, &word)? {
+                    if !group.has(Kind::NameEn, &near) {
+                        should(term(field, &near, true, BOOST_WORD_FUZZY * weight));
                         group.insert(Kind::NameEn, near);
                     }
                 }
