@@ -75,7 +75,10 @@ async fn rest_and_native_views_of_a_handle_agree_both_ways() {
         &node,
         "PUT",
         "/api/handles/88.118.8/from-rest?overwrite=false",
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
         body.to_string().as_bytes(),
     )
     .await;
@@ -94,7 +97,10 @@ async fn rest_and_native_views_of_a_handle_agree_both_ways() {
 
     // Created natively, read through REST.
     let mut written = sample("https://example.org/b");
-    written.push(with_permissions(url(3, "https://example.org/private"), 0x0C));
+    written.push(with_permissions(
+        url(3, "https://example.org/private"),
+        0x0C,
+    ));
     create_native(&node, "88.118.8/from-native", written.clone()).await;
     let (status, record) = rest_get(&node, "88.118.8/from-native").await;
     assert_eq!(status, 200, "{record}");
@@ -103,12 +109,7 @@ async fn rest_and_native_views_of_a_handle_agree_both_ways() {
     let mut tcp = Tcp::connect(&node).await;
     let all = tcp
         .call_as(
-            &request(
-                resolution("88.118.8/from-native"),
-                OpFlags::empty(),
-                20,
-                0,
-            ),
+            &request(resolution("88.118.8/from-native"), OpFlags::empty(), 20, 0),
             &admin(),
             ADMIN_SECRET.as_bytes(),
         )
@@ -193,7 +194,12 @@ async fn rejected_requests_write_nothing() {
 
     // A create of an existing handle without OVRW: RC 101 before any challenge, and the
     // stored values stay.
-    create_native(&node, "88.118.8/kept", sample("https://example.org/original")).await;
+    create_native(
+        &node,
+        "88.118.8/kept",
+        sample("https://example.org/original"),
+    )
+    .await;
     let before = values(&resolve_tcp(&node, "88.118.8/kept").await);
     let answer = tcp
         .call(&request(
@@ -265,12 +271,7 @@ async fn an_expired_challenge_is_rc_405_and_writes_nothing() {
     let answer = Tcp::connect(&node)
         .await
         .call_as(
-            &request(
-                create("88.118.8/late", sample("x")),
-                OpFlags::empty(),
-                1,
-                0,
-            ),
+            &request(create("88.118.8/late", sample("x")), OpFlags::empty(), 1, 0),
             &admin(),
             ADMIN_SECRET.as_bytes(),
         )
@@ -309,7 +310,11 @@ async fn idis_login_authenticates_later_writes_on_its_connection() {
                 session_id,
             ))
             .await;
-        assert_eq!(rc(&answer), ResponseCode::Success, "session id {session_id}");
+        assert_eq!(
+            rc(&answer),
+            ResponseCode::Success,
+            "session id {session_id}"
+        );
         assert_eq!(answer.envelope.session_id, session_id);
         assert!(exists(&node, &handle).await);
     }
@@ -622,15 +627,14 @@ async fn cached_answers_equal_full_path_answers_and_follow_writes() {
     create_native(&node, handle, sample("https://example.org/v0")).await;
     let mut writer = Tcp::connect(&node).await;
     let login = writer
-        .call(&request(Body::Login { identity: admin() }, OpFlags::RD, 1, 0))
+        .call(&request(
+            Body::Login { identity: admin() },
+            OpFlags::RD,
+            1,
+            0,
+        ))
         .await;
-    let answer = seckey_answer(
-        &login,
-        &admin(),
-        ADMIN_SECRET.as_bytes(),
-        OpFlags::RD,
-        2,
-    );
+    let answer = seckey_answer(&login, &admin(), ADMIN_SECRET.as_bytes(), OpFlags::RD, 2);
     assert_eq!(rc(&writer.call(&answer).await), ResponseCode::Success);
     let mut udp = Udp::new(&node).await;
     let mut tcp = Tcp::connect(&node).await;
@@ -712,9 +716,7 @@ async fn reference_behaviours_slashless_handles_and_unreadable_values() {
     .await;
     let mut tcp = Tcp::connect(&node).await;
     let flags = OpFlags(OpFlags::REC.0 | OpFlags::CA.0);
-    let all = tcp
-        .call(&request(resolution(handle), flags, 2, 0))
-        .await;
+    let all = tcp.call(&request(resolution(handle), flags, 2, 0)).await;
     assert_eq!(rc(&all), ResponseCode::InsufficientPermissions);
     let public = tcp
         .call(&request(resolution(handle), CLIENT_FLAGS, 3, 0))

@@ -50,7 +50,10 @@ async fn unverified_sources_get_a_bounded_response_budget() {
         &node,
         "PUT",
         "/api/handles/88.118.8/big?overwrite=false",
-        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
         body.to_string().as_bytes(),
     )
     .await;

@@ -13,8 +13,8 @@ use idnode::native::config::Listen;
 use idnode_certs::mac;
 use idnode_proto::wire::udp::{Reassembler, ReassemblyLimits};
 use idnode_proto::wire::{
-    self, Body, ChallengeAnswer, Envelope, HS_SECKEY, Header, Message, OpFlags,
-    ResolutionRequest, ValuesRequest, Version,
+    self, Body, ChallengeAnswer, Envelope, HS_SECKEY, Header, Message, OpFlags, ResolutionRequest,
+    ValuesRequest, Version,
 };
 use idnode_proto::{HandleValue, Permissions, ResponseCode, ValueRef};
 use serde_json::Value;
@@ -462,10 +462,7 @@ pub(crate) async fn rest_get(node: &TestNode, handle: &str) -> (u16, Value) {
         b"",
     )
     .await;
-    (
-        status,
-        serde_json::from_slice(&body).unwrap_or(Value::Null),
-    )
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 /// The values of a REST resolution as handle values.
