@@ -323,7 +323,10 @@ fn main() -> anyhow::Result<()> {
                 let chemicals = chemicals.unwrap_or_else(|| PathBuf::from("data/chemicals.csv"));
                 let seeded = idnode::demo::run(config, &chemicals, true).await?;
                 print_import(&seeded.products);
-                println!("\nThe demo node is ready ({}).\n", seeded.config_file.display());
+                println!(
+                    "\nThe demo node is ready ({}).\n",
+                    seeded.config_file.display()
+                );
                 println!("{}", seeded.instructions);
                 Ok(())
             }
