@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests need; the only list of them.
-APT_PACKAGES=(python3 python3-venv ca-certificates)
+APT_PACKAGES=(python3 python3-venv ca-certificates g++)
 VENV=.venv
 REQUIREMENTS=conformance/requirements.txt
 PYTHON=${PYTHON:-python3}
@@ -74,6 +74,9 @@ section "cargo test"
 # trace/tests/epcis_differential.rs compares with the reference event hash generator in .venv.
 export IDNODE_EPCIS_DIFF_PYTHON="$PWD/.venv/bin/python"
 cargo test --workspace
+
+section "fuzz targets build (cargo-fuzz layout; fuzzing itself needs nightly, see fuzz/README.md)"
+cargo check --manifest-path fuzz/Cargo.toml
 
 section "build idnode"
 cargo build -p idnode --bin idnode
