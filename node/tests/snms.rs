@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::watch;
 
+mod native_support;
+
 const NODE_ADMIN: &str = "300:88.118/ADMIN";
 const NODE_ADMIN_SECRET: &str = "node-admin-pw";
 const AUDITOR: &str = "300:88.118/AUDITOR";
@@ -170,7 +172,10 @@ fn config(dir: &Path) -> Config {
     config.http.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.http.allow_loopback_plain_writes = true;
     config.https.listen = None;
-    config.native.listen = None;
+    config.native.listen = Some(idnode::native::config::Listen(Some(SocketAddr::from((
+        [127, 0, 0, 1],
+        0,
+    )))));
     config.auth.server_admins = vec![NODE_ADMIN.to_owned()];
     config.auth.auditors = vec![AUDITOR.to_owned()];
     config.auth.secret_iterations = 1000;
@@ -257,6 +262,7 @@ async fn seed(dir: &Path) {
 /// A running node on a seeded data directory.
 struct Node {
     addr: SocketAddr,
+    native: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -267,6 +273,7 @@ impl Node {
         let running = idnode::server::start(config(dir), rx).await.unwrap();
         Self {
             addr: running.bound.http.unwrap(),
+            native: running.bound.native.unwrap(),
             stop,
             tasks: running.tasks,
         }
@@ -790,8 +797,45 @@ async fn template_violations_through_every_write_interface() {
             body["message"].as_str().unwrap().contains(expected),
             "{body} lacks {expected}"
         );
+
+        // The native Handle protocol: CREATE over TCP, authenticated by challenge-response.
+        let mut values = vec![
+            HandleValue::new(1001, "TEMPLATE", b"test.all@1".to_vec()),
+            HandleValue::new(2000, "name", "丙酮".as_bytes().to_vec()),
+        ];
+        if index == 2000 {
+            values.pop();
+        }
+        values.push(HandleValue::new(index, id_type, text.as_bytes().to_vec()));
+        let message = native_support::request(
+            native_support::create("88.118.8/N1", values),
+            idnode_proto::wire::OpFlags::default(),
+            index,
+            0,
+        );
+        let mut tcp = native_support::Tcp::connect_to(node.native).await;
+        let admin = ValueRef {
+            handle: "88.118.8/ADMIN".into(),
+            index: 300,
+        };
+        let answer = tcp.call_as(&message, &admin, ENT_A_SECRET.as_bytes()).await;
+        assert_eq!(
+            native_support::rc(&answer),
+            idnode_proto::ResponseCode::InvalidValue
+        );
+        let idnode_proto::wire::Body::Error {
+            message: Some(text),
+        } = &answer.body
+        else {
+            panic!("no error message: {answer:?}");
+        };
+        assert!(text.contains(expected), "{text} lacks {expected}");
     }
-    // Nothing bad was stored.
+    // Nothing bad was stored through any interface.
+    let (status, _) = node
+        .call("GET", "/api/handles/88.118.8/N1", None, None)
+        .await;
+    assert_eq!(status, 404);
     let (status, _) = node
         .call("GET", "/api/handles/88.118.8/R1", None, None)
         .await;

@@ -235,7 +235,12 @@ pub(crate) struct Tcp {
 impl Tcp {
     /// Connects.
     pub(crate) async fn connect(node: &TestNode) -> Self {
-        let stream = TcpStream::connect(node.native).await.expect("connect");
+        Self::connect_to(node.native).await
+    }
+
+    /// Connects to a native listener at `addr`.
+    pub(crate) async fn connect_to(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         Self { stream }
     }
