@@ -120,25 +120,13 @@ impl<S: Store> Resolver<S> {
         identity: &ValueRef,
         secret: &[u8],
     ) -> Result<Identity, Failure> {
-        let fail = || Failure::bare(ResponseCode::AuthenticationFailed);
-        let Ok(handle) = self.parse_handle(&identity.handle) else {
-            return Err(fail());
-        };
-        let Some(stored) = self.store.get(&handle.key()).map_err(internal)? else {
-            return Err(fail());
-        };
-        let record = Record::parse(&stored.values).map_err(|_| fail())?;
-        let verified = record.iter().any(|v| {
-            (identity.index == 0 || v.index() == identity.index)
-                && v.value_type()
-                    .eq_ignore_ascii_case(types::HS_SECKEY.as_bytes())
-                && self.sealer.verify(identity, v.data(), secret)
-        });
-        if verified {
-            Ok(Identity(identity.clone()))
-        } else {
-            Err(fail())
-        }
+        let stored = self.identity_values(identity, types::HS_SECKEY)?;
+        verified(
+            identity,
+            stored
+                .iter()
+                .any(|sealed| self.sealer.verify(identity, sealed, secret)),
+        )
     }
 
     /// Runs `check` on the plain secret of every `HS_SECKEY` value at `identity` (index 0: any
@@ -150,49 +138,49 @@ impl<S: Store> Resolver<S> {
         identity: &ValueRef,
         check: impl Fn(&[u8]) -> bool,
     ) -> Result<Identity, Failure> {
-        let fail = || Failure::bare(ResponseCode::AuthenticationFailed);
-        let Ok(handle) = self.parse_handle(&identity.handle) else {
-            return Err(fail());
-        };
-        let Some(stored) = self.store.get(&handle.key()).map_err(internal)? else {
-            return Err(fail());
-        };
-        let record = Record::parse(&stored.values).map_err(|_| fail())?;
-        let verified = record.iter().any(|v| {
-            (identity.index == 0 || v.index() == identity.index)
-                && v.value_type()
-                    .eq_ignore_ascii_case(types::HS_SECKEY.as_bytes())
-                && self
-                    .sealer
-                    .open(v.data())
+        let stored = self.identity_values(identity, types::HS_SECKEY)?;
+        verified(
+            identity,
+            stored.iter().any(|sealed| {
+                self.sealer
+                    .open(sealed)
                     .is_some_and(|secret| check(&secret))
-        });
-        if verified {
-            Ok(Identity(identity.clone()))
-        } else {
-            Err(fail())
-        }
+            }),
+        )
     }
 
     /// The `HS_PUBKEY` values at `identity` (index 0: any index), decoded; undecodable ones are
     /// skipped. Fails with RC 403 when the handle does not exist here.
     pub fn public_keys(&self, identity: &ValueRef) -> Result<Vec<PublicKey>, Failure> {
+        let stored = self.identity_values(identity, types::HS_PUBKEY)?;
+        Ok(stored
+            .iter()
+            .filter_map(|data| PublicKey::from_bytes(data).ok())
+            .collect())
+    }
+
+    /// The data of the values of `value_type` at `identity` (index 0: any index). Fails with
+    /// RC 403 when the identity's handle is invalid, not held here, or does not decode.
+    fn identity_values(
+        &self,
+        identity: &ValueRef,
+        value_type: &str,
+    ) -> Result<Vec<Vec<u8>>, Failure> {
         let fail = || Failure::bare(ResponseCode::AuthenticationFailed);
-        let Ok(handle) = self.parse_handle(&identity.handle) else {
-            return Err(fail());
-        };
-        let Some(stored) = self.store.get(&handle.key()).map_err(internal)? else {
-            return Err(fail());
-        };
+        let handle = self.parse_handle(&identity.handle).map_err(|_| fail())?;
+        let stored = self
+            .store
+            .get(&handle.key())
+            .map_err(internal)?
+            .ok_or_else(fail)?;
         let record = Record::parse(&stored.values).map_err(|_| fail())?;
         Ok(record
             .iter()
             .filter(|v| {
                 (identity.index == 0 || v.index() == identity.index)
-                    && v.value_type()
-                        .eq_ignore_ascii_case(types::HS_PUBKEY.as_bytes())
+                    && v.value_type().eq_ignore_ascii_case(value_type.as_bytes())
             })
-            .filter_map(|v| PublicKey::from_bytes(v.data()).ok())
+            .map(|v| v.data().to_vec())
             .collect())
     }
 
@@ -999,6 +987,15 @@ impl<S: Store> Resolver<S> {
             handle,
             created: false,
         })
+    }
+}
+
+/// The identity when a credential check passed, RC 403 otherwise.
+fn verified(identity: &ValueRef, passed: bool) -> Result<Identity, Failure> {
+    if passed {
+        Ok(Identity(identity.clone()))
+    } else {
+        Err(Failure::bare(ResponseCode::AuthenticationFailed))
     }
 }
 
