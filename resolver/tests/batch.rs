@@ -2,46 +2,19 @@
 //! requests run one by one through [`Resolver::handle`], writes exactly the requests that
 //! succeed, and audits them one by one or in a summary.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+mod common;
+
+use common::{Counter, NOW, TestSealer, h};
 
 use idnode_proto::{
-    AdminPerms, AdminRecord, Handle, HandleValue, Permissions, Record, TypeFilter, ValueList,
-    ValueRef, types,
+    AdminPerms, AdminRecord, HandleValue, Permissions, Record, TypeFilter, ValueList, ValueRef,
+    types,
 };
 use idnode_registry::{Expect, MemStore, Mutation, RedbStore, Store, WriteBatch};
 use idnode_resolver::{
-    AuditQuery, BatchSummary, Config, Failure, Identity, Operation, Outcome, Random, Request,
-    Resolver, SecretSealer,
+    AuditQuery, BatchSummary, Config, Failure, Identity, Operation, Outcome, Request, Resolver,
 };
 use idnode_templates::Template;
-
-/// 2026-11-18.
-const NOW: u32 = 1_795_000_000;
-
-struct Counter(AtomicU8);
-
-impl Random for Counter {
-    fn fill(&self, buf: &mut [u8]) {
-        let start = self.0.fetch_add(1, Ordering::Relaxed);
-        buf.iter_mut()
-            .enumerate()
-            .for_each(|(i, b)| *b = start.wrapping_add(i as u8));
-    }
-}
-
-struct TestSealer;
-
-impl SecretSealer for TestSealer {
-    fn seal(&self, secret: &[u8]) -> Vec<u8> {
-        [b"sealed:".as_slice(), secret].concat()
-    }
-    fn verify(&self, _identity: &ValueRef, stored: &[u8], candidate: &[u8]) -> bool {
-        stored.strip_prefix(b"sealed:") == Some(candidate)
-    }
-    fn open(&self, stored: &[u8]) -> Option<Vec<u8>> {
-        stored.strip_prefix(b"sealed:").map(<[u8]>::to_vec)
-    }
-}
 
 fn id(text: &str) -> Identity {
     Identity(ValueRef::parse(text).unwrap())
@@ -59,10 +32,6 @@ fn enterprise() -> Identity {
 /// Holds nothing, until a request of the batch adds it to `88.118.8/GROUP`.
 fn newcomer() -> Identity {
     id("300:88.118.8/NEW")
-}
-
-fn h(text: &str) -> Handle {
-    Handle::parse(text).unwrap()
 }
 
 fn admin(handle: &str, index: u32, perms: u16) -> HandleValue {
@@ -131,7 +100,7 @@ async fn node<S: Store>(store: S) -> Resolver<S> {
     let node = Resolver::new(
         store,
         config,
-        Box::new(Counter(AtomicU8::new(0))),
+        Box::new(Counter::new()),
         Box::new(TestSealer),
     );
     node.create_template(

@@ -2,43 +2,17 @@
 //! constraint type through every write operation, template versions, the audit log, auditors,
 //! and enterprise onboarding with its role limits.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+mod common;
 
-use idnode_proto::{Handle, HandleValue, Permissions, Record, ResponseCode, TypeFilter, ValueRef};
+use common::{Counter, NOW, TestSealer, h};
+
+use idnode_proto::{HandleValue, Permissions, Record, ResponseCode, TypeFilter, ValueRef};
 use idnode_registry::{MemStore, Mutation, Store, WriteBatch};
 use idnode_resolver::{
-    Application, AuditQuery, Config, EntState, Failure, Identity, Operation, Outcome, Random,
-    Request, Resolver, Review, SecretSealer,
+    Application, AuditQuery, Config, EntState, Failure, Identity, Operation, Outcome, Request,
+    Resolver, Review,
 };
 use idnode_templates::Template;
-
-/// 2026-11-18, a day after every date the tests write as "not after today".
-const NOW: u32 = 1_795_000_000;
-
-struct Counter(AtomicU8);
-
-impl Random for Counter {
-    fn fill(&self, buf: &mut [u8]) {
-        let start = self.0.fetch_add(1, Ordering::Relaxed);
-        buf.iter_mut()
-            .enumerate()
-            .for_each(|(i, b)| *b = start.wrapping_add(i as u8));
-    }
-}
-
-struct TestSealer;
-
-impl SecretSealer for TestSealer {
-    fn seal(&self, secret: &[u8]) -> Vec<u8> {
-        [b"sealed:".as_slice(), secret].concat()
-    }
-    fn verify(&self, _identity: &ValueRef, stored: &[u8], candidate: &[u8]) -> bool {
-        stored.strip_prefix(b"sealed:") == Some(candidate)
-    }
-    fn open(&self, stored: &[u8]) -> Option<Vec<u8>> {
-        stored.strip_prefix(b"sealed:").map(<[u8]>::to_vec)
-    }
-}
 
 fn id(text: &str) -> Identity {
     Identity(ValueRef::parse(text).unwrap())
@@ -50,10 +24,6 @@ fn node_admin() -> Identity {
 
 fn auditor() -> Identity {
     id("300:88.118/AUDITOR")
-}
-
-fn h(text: &str) -> Handle {
-    Handle::parse(text).unwrap()
 }
 
 /// A node homing the secondary prefix `88.118`, with a node administrator and an auditor from
@@ -76,7 +46,7 @@ async fn node() -> Resolver<MemStore> {
     Resolver::new(
         store,
         config,
-        Box::new(Counter(AtomicU8::new(0))),
+        Box::new(Counter::new()),
         Box::new(TestSealer),
     )
 }

@@ -1,45 +1,15 @@
 //! The pipeline over an in-memory store: every operation, with allowed and denied callers.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+mod common;
+
+use common::{Counter, NOW, TestSealer, h};
 
 use idnode_proto::{
-    AdminPerms, AdminRecord, Handle, HandleValue, Permissions, Record, ResponseCode, TypeFilter,
-    ValueList, ValueRef, types,
+    AdminPerms, AdminRecord, HandleValue, Permissions, Record, ResponseCode, TypeFilter, ValueList,
+    ValueRef, types,
 };
 use idnode_registry::{Expect, MemStore, Mutation, Store, WriteBatch};
-use idnode_resolver::{
-    Config, Failure, Identity, Operation, Outcome, Random, Request, Resolver, SecretSealer,
-};
-
-const NOW: u32 = 1_795_000_000;
-
-/// Deterministic bytes for minting.
-struct Counter(AtomicU8);
-
-impl Random for Counter {
-    fn fill(&self, buf: &mut [u8]) {
-        let start = self.0.fetch_add(1, Ordering::Relaxed);
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = start.wrapping_add(i as u8);
-        }
-    }
-}
-
-/// A reversible stand-in for the real sealer of idnode-certs, so that tests can see that
-/// secrets are sealed before they reach the store.
-struct TestSealer;
-
-impl SecretSealer for TestSealer {
-    fn seal(&self, secret: &[u8]) -> Vec<u8> {
-        [b"sealed:".as_slice(), secret].concat()
-    }
-    fn verify(&self, _identity: &ValueRef, stored: &[u8], candidate: &[u8]) -> bool {
-        stored.strip_prefix(b"sealed:") == Some(candidate)
-    }
-    fn open(&self, stored: &[u8]) -> Option<Vec<u8>> {
-        stored.strip_prefix(b"sealed:").map(<[u8]>::to_vec)
-    }
-}
+use idnode_resolver::{Config, Failure, Identity, Operation, Outcome, Request, Resolver};
 
 fn admin(handle: &str, index: u32, perms: u16) -> HandleValue {
     let rec = AdminRecord {
@@ -57,10 +27,6 @@ fn id(handle: &str, index: u32) -> Identity {
         handle: handle.into(),
         index,
     })
-}
-
-fn h(text: &str) -> Handle {
-    Handle::parse(text).unwrap()
 }
 
 async fn put(store: &MemStore, handle: &str, values: Vec<HandleValue>) {
@@ -128,7 +94,7 @@ async fn node() -> Resolver<MemStore> {
     Resolver::new(
         store,
         Config::default(),
-        Box::new(Counter(AtomicU8::new(0))),
+        Box::new(Counter::new()),
         Box::new(TestSealer),
     )
 }
@@ -706,7 +672,7 @@ async fn trace_writes_and_reads_follow_the_prefix_admin_setting() {
             }],
             ..Config::default()
         },
-        Box::new(Counter(AtomicU8::new(0))),
+        Box::new(Counter::new()),
         Box::new(TestSealer),
     );
     put(
@@ -795,7 +761,7 @@ async fn prefix_admins_administer_every_handle_under_the_prefix() {
             allow_prefix_admins: false,
             ..Config::default()
         },
-        Box::new(Counter(AtomicU8::new(0))),
+        Box::new(Counter::new()),
         Box::new(TestSealer),
     );
     let values = vec![url(1, "u"), admin("88.118.8/USER", 300, 0x0FFF)];
