@@ -2,9 +2,10 @@
 //! REST benchmark compares idnode with.
 //!
 //! It is built like idnode's listeners (a multi-thread tokio runtime, one task per connection,
-//! `TCP_NODELAY`, hyper 1 with hyper-util's `auto` builder for HTTP/1.1 and HTTP/2) and answers
-//! with the same content type, so the CPU it spends per request is what the HTTP stack alone
-//! costs. Whatever idnode spends beyond that is routing, lookup, JSON and bookkeeping.
+//! `TCP_NODELAY`, hyper 1 with hyper-util's `auto` builder for HTTP/1.1 and HTTP/2, mimalloc as
+//! the global allocator) and answers with the same content type, so the CPU it spends per
+//! request is what the HTTP stack alone costs. Whatever idnode spends beyond that is routing,
+//! lookup, JSON and bookkeeping.
 //!
 //! ```text
 //! fixed_server --listen 127.0.0.1:18081 --body-bytes 1089
@@ -28,6 +29,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
+
+/// The allocator idnode's binary uses: the baseline should differ from idnode only in the work
+/// idnode does per request, not in what each allocation costs, so both use mimalloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The shortest body: `{"responseCode":1,"pad":""}`.
 const MIN_BODY: usize = 27;
