@@ -393,6 +393,21 @@ async fn capture_prove_query_and_refuse() {
         )
         .unwrap();
     }
+    // The node's published policy verifies the same bundles with `idnode verify`.
+    let policy = node.get("/log/policy").await;
+    assert_eq!(policy.status, StatusCode::OK);
+    let policy = idnode::verify::Policy::parse(&policy.text()).unwrap();
+    let mut inputs = Vec::new();
+    for (n, receipt) in receipts.iter().enumerate() {
+        let digest = receipt["digest"].as_str().unwrap();
+        let reply = node
+            .get_as_admin(&format!("/log/proof?digest={digest}"))
+            .await;
+        inputs.push((format!("r{n}"), reply.body.to_vec()));
+    }
+    let report = idnode::verify::verify(&policy, &inputs, None);
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.verified.len(), receipts.len());
     // The subject's history holds both of its records with proofs.
     let history = node.get_as_admin("/api/trace/88.118.8/DRUM-1").await.json();
     assert_eq!(history["subject"], "88.118.8/drum-1");

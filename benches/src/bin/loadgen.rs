@@ -7,10 +7,14 @@
 //!     --secret-file SECRET --count 100000 --connections 16 --server-pid PID
 //! loadgen get --url http://127.0.0.1:18080 --keys 100000 --seconds 10 --connections 64
 //! loadgen capture --url http://127.0.0.1:18080 --secret-file SECRET --count 2000 --events 100
+//! loadgen proofs --url http://127.0.0.1:18080 --secret-file SECRET --digests FILE --out DIR
 //! ```
 //!
 //! `capture` POSTs EPCIS documents of [`idnode_benches::capture_document`] to `/epcis/capture`
-//! and reports records per second besides requests per second.
+//! and reports records per second besides requests per second; with `--digests-out` it also
+//! writes the receipts' record digests, one per line. `proofs` GETs `/log/proof` for each
+//! digest of such a file and, with `--out`, writes every bundle (`NNNNNN.tlog-proof`, with the
+//! record JWS) for `idnode verify`.
 //!
 //! `create` PUTs `88.118.8/CHEM-{n:06}` for `n` in `start..start + count`, each with the
 //! values of [`idnode_benches::product_put_body`] and `?overwrite=false`, authenticating with
@@ -83,6 +87,27 @@ enum Mode {
         /// data directory should start after the last one).
         #[arg(long, default_value_t = 0)]
         start: usize,
+        /// A file holding the administrator's secret (one trailing newline is ignored).
+        #[arg(long, value_name = "FILE")]
+        secret_file: PathBuf,
+        /// The administrator identity, `index:handle`.
+        #[arg(long, default_value = "300:88.118.8/ADMIN")]
+        admin: String,
+        /// Write the record digests of the receipts to this file, one hex digest per line.
+        #[arg(long, value_name = "FILE")]
+        digests_out: Option<PathBuf>,
+    },
+    /// GET `/log/proof` for every digest of a file, expecting 200, as the administrator (so
+    /// that bundles carry the record JWS).
+    Proofs {
+        #[command(flatten)]
+        common: Common,
+        /// Record digests, one hex digest per line (from `capture --digests-out`).
+        #[arg(long, value_name = "FILE")]
+        digests: PathBuf,
+        /// Write each bundle to `DIR/NNNNNN.tlog-proof`.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         /// A file holding the administrator's secret (one trailing newline is ignored).
         #[arg(long, value_name = "FILE")]
         secret_file: PathBuf,
@@ -204,6 +229,8 @@ struct Tally {
     latencies: Vec<u32>,
     /// Requests that count but did not get the expected status.
     errors: u64,
+    /// Record digests from capture receipts, when asked for.
+    digests: Vec<String>,
 }
 
 /// The first error seen, to show what went wrong.
@@ -224,6 +251,18 @@ async fn exchange(
     expected: StatusCode,
     first: &FirstError,
 ) -> anyhow::Result<bool> {
+    Ok(exchange_body(sender, request, expected, first)
+        .await?
+        .is_some())
+}
+
+/// Like [`exchange`], returning the body when the status is `expected`.
+async fn exchange_body(
+    sender: &mut SendRequest<Full<Bytes>>,
+    request: Request<Full<Bytes>>,
+    expected: StatusCode,
+    first: &FirstError,
+) -> anyhow::Result<Option<Bytes>> {
     sender.ready().await?;
     let response = sender.send_request(request).await?;
     let status = response.status();
@@ -231,9 +270,26 @@ async fn exchange(
     if status != expected {
         let shown = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
         remember(first, format!("{status}: {shown}"));
-        return Ok(false);
+        return Ok(None);
     }
-    Ok(true)
+    Ok(Some(body))
+}
+
+/// The record digests of a capture answer's receipts.
+fn receipt_digests(body: &[u8]) -> anyhow::Result<Vec<String>> {
+    let answer: serde_json::Value =
+        serde_json::from_slice(body).context("the capture answer is not JSON")?;
+    answer["receipts"]
+        .as_array()
+        .context("the capture answer has no receipts")?
+        .iter()
+        .map(|receipt| {
+            receipt["digest"]
+                .as_str()
+                .map(str::to_owned)
+                .context("a receipt has no digest")
+        })
+        .collect()
 }
 
 /// Process CPU time in user and in system mode, from `/proc/PID/stat`.
@@ -539,6 +595,7 @@ async fn capture(
     start: usize,
     secret_file: PathBuf,
     admin: String,
+    digests_out: Option<PathBuf>,
 ) -> anyhow::Result<Report> {
     let target = Arc::new(Target::new(&common)?);
     let auth = basic_auth(&admin, &read_secret(&secret_file)?)?;
@@ -546,6 +603,7 @@ async fn capture(
         server_pid: common.server_pid.map(|p| p.to_string()),
         ticks: clock_ticks(),
     };
+    let keep_digests = digests_out.is_some();
     // The documents are made before the clock starts.
     let documents: Arc<Vec<Bytes>> = Arc::new(
         (start..start + count)
@@ -591,9 +649,16 @@ async fn capture(
                         }
                     };
                     let sent = Instant::now();
-                    match exchange(&mut sender, request, StatusCode::CREATED, &first).await {
-                        Ok(true) => {}
-                        Ok(false) => tally.errors += 1,
+                    match exchange_body(&mut sender, request, StatusCode::CREATED, &first).await {
+                        Ok(Some(body)) if keep_digests => match receipt_digests(&body) {
+                            Ok(digests) => tally.digests.extend(digests),
+                            Err(e) => {
+                                remember(&first, format!("{n}: {e:#}"));
+                                tally.errors += 1;
+                            }
+                        },
+                        Ok(Some(_)) => {}
+                        Ok(None) => tally.errors += 1,
                         Err(e) => {
                             remember(&first, format!("{n}: {e:#}"));
                             tally.errors += 1;
@@ -616,9 +681,119 @@ async fn capture(
     let elapsed = started.elapsed();
     let after = meter.sample()?;
     report_errors(&first);
+    if let Some(path) = digests_out {
+        let mut lines = String::new();
+        for digest in tallies.iter().flat_map(|t| &t.digests) {
+            lines.push_str(digest);
+            lines.push('\n');
+        }
+        std::fs::write(&path, lines).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let mut report = merge("capture", tallies, elapsed, &before, &after);
     report.records_per_request = events;
     Ok(report)
+}
+
+/// GETs `/log/proof` for every digest in `digests`, writing the bundles to `out` if given.
+async fn proofs(
+    common: Common,
+    digests: PathBuf,
+    out: Option<PathBuf>,
+    secret_file: PathBuf,
+    admin: String,
+) -> anyhow::Result<Report> {
+    let target = Arc::new(Target::new(&common)?);
+    let auth = basic_auth(&admin, &read_secret(&secret_file)?)?;
+    let meter = CpuMeter {
+        server_pid: common.server_pid.map(|p| p.to_string()),
+        ticks: clock_ticks(),
+    };
+    let text = std::fs::read_to_string(&digests)
+        .with_context(|| format!("cannot read {}", digests.display()))?;
+    let digests: Arc<Vec<String>> = Arc::new(
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    );
+    if let Some(dir) = &out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let out = Arc::new(out);
+    let mut senders = Vec::with_capacity(common.connections);
+    for _ in 0..common.connections {
+        senders.push(target.connect().await?);
+    }
+    let next = Arc::new(AtomicUsize::new(0));
+    let first: FirstError = Arc::default();
+    let before = meter.sample()?;
+    let started = Instant::now();
+    let workers: Vec<_> = senders
+        .into_iter()
+        .map(|mut sender| {
+            let (target, next, first, auth, digests, out) = (
+                target.clone(),
+                next.clone(),
+                first.clone(),
+                auth.clone(),
+                digests.clone(),
+                out.clone(),
+            );
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(digest) = digests.get(n) else {
+                        break;
+                    };
+                    let request = Request::get(format!("/log/proof?digest={digest}"))
+                        .header(HOST, target.host.clone())
+                        .header(AUTHORIZATION, auth.clone())
+                        .body(Full::new(Bytes::new()));
+                    let request = match request {
+                        Ok(r) => r,
+                        Err(e) => {
+                            remember(&first, format!("cannot build a request: {e}"));
+                            tally.errors += 1;
+                            continue;
+                        }
+                    };
+                    let sent = Instant::now();
+                    match exchange_body(&mut sender, request, StatusCode::OK, &first).await {
+                        Ok(Some(body)) => {
+                            if let Some(dir) = out.as_ref() {
+                                let path = dir.join(format!("{n:06}.tlog-proof"));
+                                if let Err(e) = std::fs::write(&path, &body) {
+                                    remember(&first, format!("{}: {e}", path.display()));
+                                    tally.errors += 1;
+                                }
+                            }
+                        }
+                        Ok(None) => tally.errors += 1,
+                        Err(e) => {
+                            remember(&first, format!("{n}: {e:#}"));
+                            tally.errors += 1;
+                            match target.connect().await {
+                                Ok(fresh) => sender = fresh,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    tally.latencies.push(micros(sent.elapsed()));
+                }
+                tally
+            })
+        })
+        .collect();
+    let mut tallies = Vec::with_capacity(workers.len());
+    for worker in workers {
+        tallies.push(worker.await?);
+    }
+    let elapsed = started.elapsed();
+    let after = meter.sample()?;
+    report_errors(&first);
+    Ok(merge("proofs", tallies, elapsed, &before, &after))
 }
 
 async fn get(common: Common, keys: usize, seconds: f64, warmup: f64) -> anyhow::Result<Report> {
@@ -764,7 +939,26 @@ fn main() -> anyhow::Result<()> {
                 start,
                 secret_file,
                 admin,
-            } => capture(common, count, events, start, secret_file, admin).await,
+                digests_out,
+            } => {
+                capture(
+                    common,
+                    count,
+                    events,
+                    start,
+                    secret_file,
+                    admin,
+                    digests_out,
+                )
+                .await
+            }
+            Mode::Proofs {
+                common,
+                digests,
+                out,
+                secret_file,
+                admin,
+            } => proofs(common, digests, out, secret_file, admin).await,
             Mode::Get {
                 common,
                 keys,

@@ -8,7 +8,7 @@
 //! | `GET /api/trace/{handle}` | a subject's records in log order, each with a tlog-proof |
 //! | `GET /api/keys` | the record key as a JWK set |
 //! | `GET /log/checkpoint`, `/log/tile/…`, `/log/tile/entries/…` | the C2SP tlog-tiles log (entries are record digests) |
-//! | `GET /log/proof?digest=`, `/log/consistency?old=&new=`, `/log/vkey` | proofs and the log's verifier key |
+//! | `GET /log/proof?digest=`, `/log/consistency?old=&new=`, `/log/vkey`, `/log/policy` | proofs, the log's verifier key, a ready `idnode verify` policy |
 //! | `POST /witness/add-checkpoint`, `GET /witness/vkey` | the c2sp.org/tlog-witness endpoint of this node as a witness |
 //!
 //! Keys live in the data directory (`keys/trace-record.pem`, `keys/trace-log.pem`,
@@ -181,6 +181,30 @@ impl TraceState {
         }
     }
 
+    /// A verification policy for `idnode verify` naming this node's keys: the log key, the
+    /// configured witnesses with a quorum of all of them (or `none`), and the record key.
+    /// Whoever verifies should check these keys through a channel they trust; the policy only
+    /// saves writing it by hand.
+    pub fn policy(&self) -> String {
+        let mut policy = format!("log {}\n", self.log_vkey());
+        let names: Vec<String> = (1..=self.witnesses.len())
+            .map(|n| format!("w{n}"))
+            .collect();
+        for (name, (verifier, _)) in names.iter().zip(&self.witnesses) {
+            policy.push_str(&format!("witness {name} {}\n", verifier.to_vkey()));
+        }
+        match names.as_slice() {
+            [] => policy.push_str("quorum none\n"),
+            [one] => policy.push_str(&format!("quorum {one}\n")),
+            all => {
+                policy.push_str(&format!("group witnesses all {}\n", all.join(" ")));
+                policy.push_str("quorum witnesses\n");
+            }
+        }
+        policy.push_str(&format!("record {}\n", self.record_vkey()));
+        policy
+    }
+
     /// The log origin.
     pub fn origin(&self) -> &str {
         &self.origin
@@ -239,6 +263,7 @@ where
             "vkey",
             text(StatusCode::OK, format!("{}\n", state.trace.log_vkey())),
         ),
+        (&Method::GET, "/log/policy") => ("policy", text(StatusCode::OK, state.trace.policy())),
         (&Method::GET, "/log/proof") => (
             "proof",
             log::proof(&state, conn, req.headers(), req.uri().query()).await,
