@@ -685,6 +685,14 @@ impl TraceStore for RedbStore {
         head_in(&self.read_table(TRACE_HEADS)?, subject)
     }
 
+    fn trace_heads(&self, subjects: &[&str]) -> Result<Vec<Option<SubjectHead>>, StoreError> {
+        let heads = self.read_table(TRACE_HEADS)?;
+        subjects
+            .iter()
+            .map(|subject| head_in(&heads, subject))
+            .collect()
+    }
+
     fn trace_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
         hashes_in(&self.read_table(TRACE_HASHES)?, indexes)
     }

@@ -165,6 +165,14 @@ pub trait TraceStore: Send + Sync + 'static {
     /// The last chained record of a subject.
     fn trace_head(&self, subject: &str) -> Result<Option<SubjectHead>, StoreError>;
 
+    /// The heads of several subjects, in order, read from one snapshot.
+    fn trace_heads(&self, subjects: &[&str]) -> Result<Vec<Option<SubjectHead>>, StoreError> {
+        subjects
+            .iter()
+            .map(|subject| self.trace_head(subject))
+            .collect()
+    }
+
     /// The stored hashes at these stored-hash indexes; a missing one is an error.
     fn trace_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError>;
 

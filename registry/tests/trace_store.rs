@@ -90,6 +90,8 @@ async fn appends_chain_and_prove<S: TraceStore>(store: &S) {
 
     let head = store.trace_head("88.1/a").unwrap().unwrap();
     assert_eq!((head.index, head.digest), (3, a3.digest));
+    let heads = store.trace_heads(&["88.1/c", "88.1/a", "88.1/a"]).unwrap();
+    assert_eq!(heads, vec![None, Some(head), Some(head)]);
     let history = store.trace_subject("88.1/a", None, 10).unwrap();
     assert_eq!(
         history.iter().map(|e| e.index).collect::<Vec<_>>(),

@@ -17,12 +17,12 @@ use idnode_trace::merkle::Hash;
 use idnode_trace::record::{
     Lifecycle, RecordBuilder, RecordFields, RecordSigner, SignedRecord, record_digest,
 };
-use rand::RngCore as _;
+use rand::{RngCore as _, SeedableRng as _};
 use serde_json::{Map, Value, json};
 
 use super::ids::{self, Form};
 use super::validate::{self, Invalid};
-use super::{json, problem};
+use super::{problem, with_type};
 use crate::rest::{Auth, Conn};
 use crate::state::State;
 
@@ -43,6 +43,24 @@ struct Prepared {
 struct Document {
     context: Value,
     events: Vec<Prepared>,
+}
+
+/// The answer to a capture: a receipt per event, in document order.
+#[derive(serde::Serialize)]
+struct Captured {
+    captured: usize,
+    receipts: Vec<Receipt>,
+}
+
+/// The receipt of one record: its JWS, digest and leaf index.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Receipt {
+    event_index: usize,
+    subject: String,
+    digest: String,
+    jws: String,
+    index: u64,
 }
 
 /// Why a capture failed, as an HTTP problem.
@@ -109,10 +127,14 @@ where
     match record(state, prepared).await {
         Ok(receipts) => {
             state.trace.appended.notify_one();
-            json(
-                StatusCode::CREATED,
-                &json!({"captured": receipts.len(), "receipts": receipts}),
-            )
+            let answer = Captured {
+                captured: receipts.len(),
+                receipts,
+            };
+            match serde_json::to_vec(&answer) {
+                Ok(body) => with_type(StatusCode::CREATED, Bytes::from(body), "application/json"),
+                Err(e) => refusal_response(Refusal::Internal(e.to_string())),
+            }
         }
         Err(refusal) => refusal_response(refusal),
     }
@@ -371,7 +393,7 @@ fn event_hashes(document: &Value, count: usize) -> Result<Vec<String>, Invalid> 
 
 /// Signs one record per event and appends them in one batch, re-reading the subjects' heads
 /// and re-signing when a concurrent capture got there first.
-async fn record(state: &Arc<State>, prepared: Document) -> Result<Vec<Value>, Refusal> {
+async fn record(state: &Arc<State>, prepared: Document) -> Result<Vec<Receipt>, Refusal> {
     let prepared = Arc::new(prepared);
     for _ in 0..MAX_ATTEMPTS {
         let worker = Arc::clone(state);
@@ -389,7 +411,7 @@ async fn record(state: &Arc<State>, prepared: Document) -> Result<Vec<Value>, Re
                     .into_iter()
                     .zip(committed.first_index..)
                     .map(|(mut receipt, index)| {
-                        receipt["index"] = json!(index);
+                        receipt.index = index;
                         receipt
                     })
                     .collect());
@@ -405,7 +427,7 @@ async fn record(state: &Arc<State>, prepared: Document) -> Result<Vec<Value>, Re
     ))
 }
 
-type Signed = (Vec<TraceEntry>, Vec<Value>);
+type Signed = (Vec<TraceEntry>, Vec<Receipt>);
 
 /// Documents with fewer records than this are signed on the calling thread only.
 const PARALLEL_SIGNING_FROM: usize = 32;
@@ -418,16 +440,22 @@ fn sign_all(state: &State, document: &Document) -> Result<Signed, Refusal> {
     let recorded_at = idnode_proto::time::format_iso8601(crate::rest_now());
     let builder = RecordBuilder::new(&state.trace.origin, &document.context, &recorded_at)
         .map_err(|e| Refusal::Invalid(Invalid::new(None, "@context", e.to_string())))?;
-    let mut heads: HashMap<&str, Option<Hash>> = HashMap::new();
+    // The stored heads of every subject, read in one snapshot; then each record's `prev` is
+    // the digest of the subject's record before it in this document, or the stored head.
+    let subjects: Vec<&str> = prepared.iter().map(|item| item.subject.as_str()).collect();
+    let stored = store
+        .trace_heads(&subjects)
+        .map_err(|e| Refusal::Internal(e.to_string()))?;
+    let mut heads: HashMap<&str, Option<Hash>> = HashMap::with_capacity(prepared.len());
     let mut built = Vec::with_capacity(prepared.len());
-    let mut rng = rand::rngs::OsRng;
-    for (i, item) in prepared.iter().enumerate() {
+    // Salts come from a CSPRNG seeded once per document from the operating system, rather
+    // than a system call per record.
+    let mut rng = rand::rngs::StdRng::from_rng(rand::rngs::OsRng)
+        .map_err(|e| Refusal::Internal(format!("no randomness for salts: {e}")))?;
+    for ((i, item), stored) in prepared.iter().enumerate().zip(stored) {
         let prev = match heads.get(item.subject.as_str()) {
             Some(prev) => *prev,
-            None => store
-                .trace_head(&item.subject)
-                .map_err(|e| Refusal::Internal(e.to_string()))?
-                .map(|head| head.digest),
+            None => stored.map(|head| head.digest),
         };
         let mut salt = [0u8; 16];
         rng.fill_bytes(&mut salt);
@@ -449,12 +477,14 @@ fn sign_all(state: &State, document: &Document) -> Result<Signed, Refusal> {
     let mut entries = Vec::with_capacity(prepared.len());
     let mut receipts = Vec::with_capacity(prepared.len());
     for (i, (item, (signed, prev))) in prepared.iter().zip(signed).enumerate() {
-        receipts.push(json!({
-            "eventIndex": i,
-            "subject": item.subject,
-            "digest": signed.digest.to_hex(),
-            "jws": signed.jws,
-        }));
+        receipts.push(Receipt {
+            event_index: i,
+            subject: item.subject.clone(),
+            digest: signed.digest.to_hex(),
+            jws: signed.jws.clone(),
+            // Known once the batch is committed.
+            index: 0,
+        });
         entries.push(TraceEntry {
             digest: signed.digest,
             record: signed.jws.into_bytes(),
