@@ -7,9 +7,11 @@
 //! `float()` syntax (underscores between digits, `inf`, `nan`), `repr(float)`, banker's rounding
 //! of microseconds to milliseconds, `re.match` anchoring and `$` matching before a final newline.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 /// Why a value made the whole event fail, where the reference generator raises an exception
 /// and drops the event.
@@ -33,27 +35,78 @@ pub(crate) fn py_strip(text: &str) -> &str {
     text.trim_matches(is_py_space)
 }
 
+/// The canonical values and timestamps of one document, memoised.
+///
+/// The same strings (locations, business steps, dispositions, units, often event times) recur
+/// in every event of a document, and [`canonize_value`] and [`fix_timestamp`] are pure
+/// functions of their text, so each distinct text is converted once.
+#[derive(Debug, Default)]
+pub(crate) struct ValueCache {
+    values: HashMap<String, Result<String, ValueFailure>>,
+    timestamps: HashMap<String, Result<String, ValueFailure>>,
+}
+
+impl ValueCache {
+    /// Appends [`canonize_value`] of `text` to `out`.
+    pub(crate) fn push_value(&mut self, text: &str, out: &mut String) -> Result<(), ValueFailure> {
+        push_memoised(&mut self.values, text, out, canonize_value)
+    }
+
+    /// Appends [`fix_timestamp`] of `text` to `out`.
+    pub(crate) fn push_timestamp(
+        &mut self,
+        text: &str,
+        out: &mut String,
+    ) -> Result<(), ValueFailure> {
+        push_memoised(&mut self.timestamps, text, out, fix_timestamp)
+    }
+}
+
+fn push_memoised(
+    memo: &mut HashMap<String, Result<String, ValueFailure>>,
+    text: &str,
+    out: &mut String,
+    convert: fn(&str) -> Result<String, ValueFailure>,
+) -> Result<(), ValueFailure> {
+    if let Some(result) = memo.get(text) {
+        out.push_str(result.as_ref().map_err(Clone::clone)?);
+        return Ok(());
+    }
+    let result = convert(text);
+    let outcome = match &result {
+        Ok(converted) => {
+            out.push_str(converted);
+            Ok(())
+        }
+        Err(failure) => Err(failure.clone()),
+    };
+    memo.insert(text.to_owned(), result);
+    outcome
+}
+
 /// `_canonize_value`: CBV URNs to Web URIs, then numbers, then the Digital Link normaliser.
 pub(crate) fn canonize_value(text: &str) -> Result<String, ValueFailure> {
     let text = format_web_vocabulary(text);
     let text = format_numeric(&text)?;
-    Ok(dl_normalise(&text).unwrap_or(text))
+    Ok(dl_normalise(&text).unwrap_or_else(|| text.into_owned()))
 }
 
 /// `_try_format_web_vocabulary`: replaces the CBV 1.x URN prefixes by the CBV 2.0 Web URIs.
-fn format_web_vocabulary(text: &str) -> String {
+fn format_web_vocabulary(text: &str) -> Cow<'_, str> {
     // Every prefix replaced below starts so; most values have none.
     if !text.contains("urn:epcglobal:cbv:") {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
-    text.replace(
-        "urn:epcglobal:cbv:bizstep:",
-        "https://ref.gs1.org/cbv/BizStep-",
+    Cow::Owned(
+        text.replace(
+            "urn:epcglobal:cbv:bizstep:",
+            "https://ref.gs1.org/cbv/BizStep-",
+        )
+        .replace("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-")
+        .replace("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-")
+        .replace("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-")
+        .replace("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-"),
     )
-    .replace("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-")
-    .replace("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-")
-    .replace("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-")
-    .replace("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-")
 }
 
 /// `_try_format_numeric`: a text that Python's `float()` accepts becomes `str(int(x))` when
@@ -61,20 +114,20 @@ fn format_web_vocabulary(text: &str) -> String {
 ///
 /// `nan` stays as written (Python's `int(nan)` raises the `ValueError` that is caught), and an
 /// infinite number fails the event (Python's `int(inf)` raises an uncaught `OverflowError`).
-fn format_numeric(text: &str) -> Result<String, ValueFailure> {
+fn format_numeric(text: &str) -> Result<Cow<'_, str>, ValueFailure> {
     let Some(number) = py_float(text) else {
-        return Ok(text.to_owned());
+        return Ok(Cow::Borrowed(text));
     };
     if number.is_nan() {
-        return Ok(text.to_owned());
+        return Ok(Cow::Borrowed(text));
     }
     if number.is_infinite() {
         return Err(ValueFailure::InfiniteNumber(text.to_owned()));
     }
     if number.fract() == 0.0 {
-        Ok(integral_f64_to_decimal(number))
+        Ok(Cow::Owned(integral_f64_to_decimal(number)))
     } else {
-        Ok(py_float_repr(number))
+        Ok(Cow::Owned(py_float_repr(number)))
     }
 }
 
@@ -88,11 +141,12 @@ pub(crate) fn py_float(text: &str) -> Option<f64> {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let lower = body.to_ascii_lowercase();
-    let magnitude = match lower.as_str() {
-        "inf" | "infinity" => f64::INFINITY,
-        "nan" => f64::NAN,
-        _ => parse_decimal_literal(body)?,
+    let magnitude = if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
+        f64::INFINITY
+    } else if body.eq_ignore_ascii_case("nan") {
+        f64::NAN
+    } else {
+        parse_decimal_literal(body)?
     };
     Some(if negative { -magnitude } else { magnitude })
 }
@@ -101,6 +155,13 @@ pub(crate) fn py_float(text: &str) -> Option<f64> {
 /// digitpart is ASCII digits with single underscores between them.
 fn parse_decimal_literal(body: &str) -> Option<f64> {
     let bytes = body.as_bytes();
+    // Every literal starts with a digit or the point; most texts are passed over here.
+    if !bytes
+        .first()
+        .is_some_and(|b| b.is_ascii_digit() || *b == b'.')
+    {
+        return None;
+    }
     let mut cleaned = String::with_capacity(body.len());
     let mut index = 0;
     let digit_part = |index: &mut usize, cleaned: &mut String| -> bool {
@@ -409,6 +470,12 @@ const DLV: &str = r"[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]";
 /// `$` also matching before one final newline. With `ascii_digits`, `\d` is `[0-9]` (used where
 /// the reference converts the digits with `int()`).
 fn py_match_regex(pattern: &str, ascii_digits: bool) -> Regex {
+    // The patterns are literals of this module and are covered by tests.
+    Regex::new(&py_match_pattern(pattern, ascii_digits)).expect("normaliser pattern compiles")
+}
+
+/// The text of [`py_match_regex`]'s regex.
+fn py_match_pattern(pattern: &str, ascii_digits: bool) -> String {
     let mut pattern = pattern
         .replace("{CS82}", CS82)
         .replace("{CPI}", CPI)
@@ -417,8 +484,7 @@ fn py_match_regex(pattern: &str, ascii_digits: bool) -> Regex {
     if ascii_digits {
         pattern = pattern.replace(r"\d", "[0-9]");
     }
-    // The patterns are literals of this module and are covered by tests.
-    Regex::new(&format!("^(?:{pattern})")).expect("normaliser pattern compiles")
+    format!("^(?:{pattern})")
 }
 
 /// The EPC URN schemes the normaliser converts, in the reference's order.
@@ -449,7 +515,14 @@ enum Urn {
     PatUpui,
 }
 
-static URN_PATTERNS: LazyLock<Vec<(Urn, Regex)>> = LazyLock::new(|| {
+/// A URN pattern of the normaliser with its literal start.
+struct UrnPattern {
+    urn: Urn,
+    prefix: String,
+    regex: Regex,
+}
+
+static URN_PATTERNS: LazyLock<Vec<UrnPattern>> = LazyLock::new(|| {
     let gtin_parts = r"((\d{6}\.\d{7})|(\d{7}\.\d{6})|(\d{8}\.\d{5})|(\d{9}\.\d{4})|(\d{10}\.\d{3})|(\d{11}\.\d{2})|(\d{12}\.\d{1}))";
     let gln_parts = r"((\d{6}\.\d{6})|(\d{7}\.\d{5})|(\d{8}\.\d{4})|(\d{9}\.\d{3})|(\d{10}\.\d{2})|(\d{11}\.\d{1})|(\d{12}\.))";
     let asset_parts = r"(([\d]{6}\.[\d]{6})|([\d]{7}\.[\d]{5})|([\d]{8}\.[\d]{4})|([\d]{9}\.[\d]{3})|([\d]{10}\.[\d]{2})|([\d]{11}\.[\d]{1})|([\d]{12}\.\.))";
@@ -503,9 +576,29 @@ static URN_PATTERNS: LazyLock<Vec<(Urn, Regex)>> = LazyLock::new(|| {
     ];
     patterns
         .into_iter()
-        .map(|(urn, pattern)| (urn, py_match_regex(&pattern, true)))
+        .map(|(urn, pattern)| UrnPattern {
+            urn,
+            prefix: literal_prefix(&pattern),
+            regex: py_match_regex(&pattern, true),
+        })
         .collect()
 });
+
+/// The literal start of a URN pattern, `^urn:epc:<kind>:<scheme>:`, without the caret: a text
+/// that does not start with it cannot match, so the pattern need not run.
+fn literal_prefix(pattern: &str) -> String {
+    let mut prefix = String::new();
+    let mut n_colons = 0;
+    for c in pattern.chars().skip_while(|c| *c == '^') {
+        // Only letters and colons, which are literal in a pattern, are taken.
+        if !(c.is_ascii_lowercase() || c == ':') || n_colons == 4 {
+            break;
+        }
+        prefix.push(c);
+        n_colons += usize::from(c == ':');
+    }
+    prefix
+}
 
 /// The first pattern a GS1 Digital Link URI must match.
 static DL_SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
@@ -539,33 +632,35 @@ static DL_MISC: LazyLock<[Regex; 9]> = LazyLock::new(|| {
 });
 
 /// The constrained canonical forms the normaliser may return.
-static DL_VALID: LazyLock<Vec<Regex>> = LazyLock::new(|| {
-    [
-        r"https:\/\/id.gs1.org\/00\/(\d{18})$",
-        r"https:\/\/id.gs1.org\/01\/(\d{14})\/21\/({DLV}{0,20})$",
-        r"https:\/\/id.gs1.org\/01\/(\d{14})\/10\/({DLV}{0,20})$",
-        r"https:\/\/id.gs1.org\/01\/(\d{14})$",
-        r"https:\/\/id.gs1.org\/01\/(\d{14})\/235\/({DLV}{0,28})$",
-        r"https:\/\/id.gs1.org\/253\/(\d{13})({DLV}{0,17})$",
-        r"https:\/\/id.gs1.org\/255\/(\d{13})(\d{0,12})$",
-        r"https:\/\/id.gs1.org\/401\/({DLV}{0,30})$",
-        r"https:\/\/id.gs1.org\/402\/(\d{17})$",
-        r"https:\/\/id.gs1.org\/414\/(\d{13})$",
-        r"https:\/\/id.gs1.org\/414\/(\d{13})\/254\/({DLV}{0,20})$",
-        r"https:\/\/id.gs1.org\/417\/(\d{13})$",
-        r"https:\/\/id.gs1.org\/8003\/(\d{14})({DLV}{0,16})$",
-        r"https:\/\/id.gs1.org\/8004\/({DLV}{0,30})$",
-        r"https:\/\/id.gs1.org\/8006\/(\d{18})\/21\/({DLV}{0,20})$",
-        r"https:\/\/id.gs1.org\/8006\/(\d{18})\/10\/({DLV}{0,20})$",
-        r"https:\/\/id.gs1.org\/8006\/(\d{18})$",
-        r"https:\/\/id.gs1.org\/8010\/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})\/8011/(\d{0,12})$",
-        r"https:\/\/id.gs1.org\/8010\/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})$",
-        r"https:\/\/id.gs1.org\/8017\/(\d{18})$",
-        r"https:\/\/id.gs1.org\/8018\/(\d{18})$",
-    ]
-    .iter()
-    .map(|pattern| py_match_regex(pattern, false))
-    .collect()
+const DL_VALID_PATTERNS: [&str; 21] = [
+    r"https:\/\/id.gs1.org\/00\/(\d{18})$",
+    r"https:\/\/id.gs1.org\/01\/(\d{14})\/21\/({DLV}{0,20})$",
+    r"https:\/\/id.gs1.org\/01\/(\d{14})\/10\/({DLV}{0,20})$",
+    r"https:\/\/id.gs1.org\/01\/(\d{14})$",
+    r"https:\/\/id.gs1.org\/01\/(\d{14})\/235\/({DLV}{0,28})$",
+    r"https:\/\/id.gs1.org\/253\/(\d{13})({DLV}{0,17})$",
+    r"https:\/\/id.gs1.org\/255\/(\d{13})(\d{0,12})$",
+    r"https:\/\/id.gs1.org\/401\/({DLV}{0,30})$",
+    r"https:\/\/id.gs1.org\/402\/(\d{17})$",
+    r"https:\/\/id.gs1.org\/414\/(\d{13})$",
+    r"https:\/\/id.gs1.org\/414\/(\d{13})\/254\/({DLV}{0,20})$",
+    r"https:\/\/id.gs1.org\/417\/(\d{13})$",
+    r"https:\/\/id.gs1.org\/8003\/(\d{14})({DLV}{0,16})$",
+    r"https:\/\/id.gs1.org\/8004\/({DLV}{0,30})$",
+    r"https:\/\/id.gs1.org\/8006\/(\d{18})\/21\/({DLV}{0,20})$",
+    r"https:\/\/id.gs1.org\/8006\/(\d{18})\/10\/({DLV}{0,20})$",
+    r"https:\/\/id.gs1.org\/8006\/(\d{18})$",
+    r"https:\/\/id.gs1.org\/8010\/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})\/8011/(\d{0,12})$",
+    r"https:\/\/id.gs1.org\/8010\/([\x23\x2D\x2F\x30-\x39\x41-\x5A]{0,30})$",
+    r"https:\/\/id.gs1.org\/8017\/(\d{18})$",
+    r"https:\/\/id.gs1.org\/8018\/(\d{18})$",
+];
+
+/// [`DL_VALID_PATTERNS`] as one set: the normaliser asks whether any of them matches.
+static DL_VALID: LazyLock<RegexSet> = LazyLock::new(|| {
+    // The patterns are literals of this module and are covered by tests.
+    RegexSet::new(DL_VALID_PATTERNS.map(|pattern| py_match_pattern(pattern, false)))
+        .expect("normaliser patterns compile")
 });
 
 /// `__web_uri_percent_encoder`.
@@ -633,12 +728,14 @@ fn py_slice(text: &str, start: isize, end: Option<isize>) -> String {
 pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
     // The URN branches slice at byte offsets: their patterns only match ASCII text.
     let partition = uri.find('.')?;
-    // Every URN pattern is anchored on `urn:epc:`, and the Digital Link syntax on `http:` or
-    // `https:`: other text is passed over without running the patterns.
+    // Every URN pattern starts with a literal `urn:epc:<kind>:<scheme>:`, and the Digital Link
+    // syntax with `http:` or `https:`: other text is passed over without running the patterns.
+    // Below, a pattern also runs only when the text holds the literal path segments (such as
+    // `/22/`) without which it cannot match; the result is the same as running it.
     if uri.starts_with("urn:epc:") {
-        for (urn, pattern) in URN_PATTERNS.iter() {
-            if pattern.is_match(uri) {
-                return Some(convert_urn(*urn, uri, partition));
+        for pattern in URN_PATTERNS.iter() {
+            if uri.starts_with(&pattern.prefix) && pattern.regex.is_match(uri) {
+                return Some(convert_urn(pattern.urn, uri, partition));
             }
         }
     }
@@ -668,7 +765,9 @@ pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
         ("/lot/", "/10/"),
         ("/ser/", "/21/"),
     ] {
-        uri = uri.replace(short, ai);
+        if uri.contains(short) {
+            uri = uri.replace(short, ai);
+        }
     }
     if !DL_CANONICAL_DOMAIN.is_match(&uri) {
         for key in [
@@ -692,7 +791,8 @@ pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
         cpv_01_more,
         lot_and_serial,
     ] = &*DL_MISC;
-    if !gtin14.is_match(&uri) {
+    // The GTIN patterns all contain `/01/`.
+    if uri.contains("/01/") && !gtin14.is_match(&uri) {
         if gtin13.is_match(&uri) {
             uri = uri.replace("/01/", "/01/0");
         } else if gtin12.is_match(&uri) {
@@ -701,26 +801,26 @@ pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
             uri = uri.replace("/01/", "/01/000000");
         }
     }
-    // Drops a CPV qualifier (`/22/…`), which is coarser than the key it qualifies.
-    let after_cpv = py_slice(&uri, py_find(&uri, "/22/") + 4, None);
-    if cpv_8006.is_match(&uri) || cpv_01.is_match(&uri) {
-        let head = py_slice(&uri, 0, Some(py_find(&uri, "/22/")));
-        uri = head + &py_slice(&after_cpv, py_find(&after_cpv, "/"), Some(-1));
+    // Drops a CPV qualifier (`/22/…`), which is coarser than the key it qualifies. The four
+    // CPV patterns contain `/22/`; without it neither step changes the text.
+    if uri.contains("/22/") {
+        let after_cpv = py_slice(&uri, py_find(&uri, "/22/") + 4, None);
+        if cpv_8006.is_match(&uri) || cpv_01.is_match(&uri) {
+            let head = py_slice(&uri, 0, Some(py_find(&uri, "/22/")));
+            uri = head + &py_slice(&after_cpv, py_find(&after_cpv, "/"), Some(-1));
+        }
+        if cpv_8006_more.is_match(&uri) || cpv_01_more.is_match(&uri) {
+            let head = py_slice(&uri, 0, Some(py_find(&uri, "/22/")));
+            uri = head + &py_slice(&after_cpv, py_find(&after_cpv, "/"), None);
+        }
     }
-    if cpv_8006_more.is_match(&uri) || cpv_01_more.is_match(&uri) {
-        let head = py_slice(&uri, 0, Some(py_find(&uri, "/22/")));
-        uri = head + &py_slice(&after_cpv, py_find(&after_cpv, "/"), None);
-    }
-    // Keeps the serial and drops the lot when both are present.
-    if lot_and_serial.is_match(&uri) {
+    // Keeps the serial and drops the lot when both are present (the pattern contains `/10/`).
+    if uri.contains("/10/") && lot_and_serial.is_match(&uri) {
         let after_lot = py_slice(&uri, py_find(&uri, "/10/") + 4, None);
         let head = py_slice(&uri, 0, Some(py_find(&uri, "/10/")));
         uri = head + &py_slice(&after_lot, py_find(&after_lot, "/"), None);
     }
-    DL_VALID
-        .iter()
-        .any(|pattern| pattern.is_match(&uri))
-        .then_some(uri)
+    DL_VALID.is_match(&uri).then_some(uri)
 }
 
 /// The EPC URN branches of the normaliser; `uri` is ASCII and matched `urn`'s pattern.
@@ -874,6 +974,8 @@ fn convert_urn(urn: Urn, uri: &str, partition: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -882,6 +984,13 @@ mod tests {
         assert!(DL_SYNTAX.is_match("https://id.gs1.org/01/09506000134352"));
         assert_eq!(DL_MISC.len(), 9);
         assert_eq!(DL_VALID.len(), 21);
+        for pattern in URN_PATTERNS.iter() {
+            assert_eq!(pattern.prefix.matches(':').count(), 4, "{}", pattern.prefix);
+            assert!(pattern.prefix.starts_with("urn:epc:"), "{}", pattern.prefix);
+        }
+        assert_eq!(URN_PATTERNS[0].prefix, "urn:epc:id:sgtin:");
+        assert_eq!(URN_PATTERNS[15].prefix, "urn:epc:class:lgtin:");
+        assert_eq!(URN_PATTERNS[22].prefix, "urn:epc:idpat:upui:");
     }
 
     #[test]
@@ -941,7 +1050,7 @@ mod tests {
             ("123456789.123", "123456789.123"),
         ];
         for (text, expected) in cases {
-            assert_eq!(format_numeric(text), Ok(expected.to_owned()), "{text}");
+            assert_eq!(format_numeric(text).as_deref(), Ok(expected), "{text}");
         }
         assert!(format_numeric("1e400").is_err());
         assert!(format_numeric("-inf").is_err());
@@ -980,5 +1089,328 @@ mod tests {
     #[test]
     fn python_strip_includes_separators() {
         assert_eq!(py_strip("\u{1c} a \u{a0}\n"), "a");
+    }
+
+    /// [`DL_VALID_PATTERNS`] one by one, as the reference runs them.
+    static DL_VALID_EACH: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+        DL_VALID_PATTERNS
+            .iter()
+            .map(|pattern| py_match_regex(pattern, false))
+            .collect()
+    });
+
+    /// The normaliser as the reference runs it: every pattern in turn, with no literal
+    /// guards and no pattern set.
+    fn dl_normalise_unguarded(uri: &str) -> Option<String> {
+        let partition = uri.find('.')?;
+        for pattern in URN_PATTERNS.iter() {
+            if pattern.regex.is_match(uri) {
+                return Some(convert_urn(pattern.urn, uri, partition));
+            }
+        }
+        if !DL_SYNTAX.is_match(uri) {
+            return None;
+        }
+        let mut uri = match uri.find('?') {
+            Some(query) => uri[..query].to_owned(),
+            None => uri.to_owned(),
+        };
+        for (short, ai) in [
+            ("/gtin/", "/01/"),
+            ("/itip/", "/8006/"),
+            ("/cpid/", "/8010/"),
+            ("/gln/", "/414/"),
+            ("/party/", "/417/"),
+            ("/gsrnp/", "/8017/"),
+            ("/gsrn/", "/8018/"),
+            ("/gcn/", "/255/"),
+            ("/sscc/", "/00/"),
+            ("/gdti/", "/253/"),
+            ("/ginc/", "/401/"),
+            ("/gsin/", "/402/"),
+            ("/grai/", "/8003/"),
+            ("/giai/", "/8004/"),
+            ("/cpv/", "/22/"),
+            ("/lot/", "/10/"),
+            ("/ser/", "/21/"),
+        ] {
+            uri = uri.replace(short, ai);
+        }
+        if !DL_CANONICAL_DOMAIN.is_match(&uri) {
+            for key in [
+                "/00/", "/01/", "/253/", "/255/", "/401/", "/402/", "/414/", "/417/", "/8003/",
+                "/8004/", "/8006/", "/8010/", "/8017/", "/8018/",
+            ] {
+                if let Some(position) = uri.find(key) {
+                    uri = format!("https://id.gs1.org{}", &uri[position..]);
+                    break;
+                }
+            }
+        }
+        let [
+            gtin14,
+            gtin13,
+            gtin12,
+            gtin8,
+            cpv_8006,
+            cpv_01,
+            cpv_8006_more,
+            cpv_01_more,
+            lot_and_serial,
+        ] = &*DL_MISC;
+        if !gtin14.is_match(&uri) {
+            if gtin13.is_match(&uri) {
+                uri = uri.replace("/01/", "/01/0");
+            } else if gtin12.is_match(&uri) {
+                uri = uri.replace("/01/", "/01/00");
+            } else if gtin8.is_match(&uri) {
+                uri = uri.replace("/01/", "/01/000000");
+            }
+        }
+        let after_cpv = py_slice(&uri, py_find(&uri, "/22/") + 4, None);
+        if cpv_8006.is_match(&uri) || cpv_01.is_match(&uri) {
+            let head = py_slice(&uri, 0, Some(py_find(&uri, "/22/")));
+            uri = head + &py_slice(&after_cpv, py_find(&after_cpv, "/"), Some(-1));
+        }
+        if cpv_8006_more.is_match(&uri) || cpv_01_more.is_match(&uri) {
+            let head = py_slice(&uri, 0, Some(py_find(&uri, "/22/")));
+            uri = head + &py_slice(&after_cpv, py_find(&after_cpv, "/"), None);
+        }
+        if lot_and_serial.is_match(&uri) {
+            let after_lot = py_slice(&uri, py_find(&uri, "/10/") + 4, None);
+            let head = py_slice(&uri, 0, Some(py_find(&uri, "/10/")));
+            uri = head + &py_slice(&after_lot, py_find(&after_lot, "/"), None);
+        }
+        DL_VALID_EACH
+            .iter()
+            .any(|pattern| pattern.is_match(&uri))
+            .then_some(uri)
+    }
+
+    /// `_canonize_value` with the plain steps: owned strings, Python's `float()` through a
+    /// lowercased copy, and the unguarded normaliser.
+    fn canonize_value_plain(text: &str) -> Result<String, ValueFailure> {
+        let text = text
+            .replace(
+                "urn:epcglobal:cbv:bizstep:",
+                "https://ref.gs1.org/cbv/BizStep-",
+            )
+            .replace("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-")
+            .replace("urn:epcglobal:cbv:btt:", "https://ref.gs1.org/cbv/BTT-")
+            .replace("urn:epcglobal:cbv:sdt:", "https://ref.gs1.org/cbv/SDT-")
+            .replace("urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-");
+        let stripped = py_strip(&text);
+        let (negative, body) = match stripped.as_bytes().first() {
+            Some(b'-') => (true, &stripped[1..]),
+            Some(b'+') => (false, &stripped[1..]),
+            _ => (false, stripped),
+        };
+        let magnitude = match body.to_ascii_lowercase().as_str() {
+            "inf" | "infinity" => Some(f64::INFINITY),
+            "nan" => Some(f64::NAN),
+            _ => parse_decimal_literal(body),
+        };
+        let text = match magnitude.map(|m| if negative { -m } else { m }) {
+            Some(number) if number.is_infinite() => {
+                return Err(ValueFailure::InfiniteNumber(text));
+            }
+            Some(number) if number.is_nan() => text,
+            Some(number) if number.fract() == 0.0 => integral_f64_to_decimal(number),
+            Some(number) => py_float_repr(number),
+            None => text,
+        };
+        Ok(dl_normalise_unguarded(&text).unwrap_or(text))
+    }
+
+    /// Pieces of identifiers, numbers and timestamps, to be strung together into texts that
+    /// come close to matching the normaliser's patterns.
+    const FRAGMENTS: &[&str] = &[
+        "https://",
+        "http://",
+        "https:",
+        "id.gs1.org",
+        "idXgs1Xorg",
+        "example.com",
+        "/01/",
+        "/21/",
+        "/10/",
+        "/22/",
+        "/8006/",
+        "/414/",
+        "/254/",
+        "/gtin/",
+        "/ser/",
+        "/lot/",
+        "/cpv/",
+        "/00/",
+        "/8003/",
+        "/8004/",
+        "/8010/",
+        "/8011/",
+        "/253/",
+        "/255/",
+        "/401/",
+        "/402/",
+        "/417/",
+        "/8017/",
+        "/8018/",
+        "/235/",
+        "/sscc/",
+        "/gln/",
+        "/itip/",
+        "urn:epc:id:",
+        "urn:epc:class:",
+        "urn:epc:idpat:",
+        "sgtin:",
+        "sgln:",
+        "sscc:",
+        "lgtin:",
+        "giai:",
+        "grai:",
+        "gdti:",
+        "cpi:",
+        "itip:",
+        "upui:",
+        "pgln:",
+        "gsrn:",
+        "gsrnp:",
+        "sgcn:",
+        "ginc:",
+        "gsin:",
+        ".",
+        ".*",
+        "%2F",
+        "%3",
+        "?",
+        "?17=270101",
+        "#",
+        "\n",
+        " ",
+        "-",
+        "/",
+        "é",
+        "\u{663}",
+        "*",
+        "!",
+        "(",
+        "ABC",
+        "urn:epcglobal:cbv:",
+        "bizstep:",
+        "disp:",
+        "btt:",
+        "e",
+        "E",
+        "_",
+        "+",
+        "inf",
+        "NaN",
+        "abcdefghij",
+        "0614141",
+        "107346",
+        "9506000134352",
+        "09506000134352",
+        "106141412345678908",
+        "123456789012345678",
+    ];
+
+    fn near_identifier() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            3 => proptest::sample::select(FRAGMENTS).prop_map(str::to_owned),
+            2 => "[0-9]{1,20}",
+            1 => "[A-Za-z0-9%._-]{1,8}",
+            1 => any::<char>().prop_map(String::from),
+        ];
+        proptest::collection::vec(piece, 1..9).prop_map(|pieces| pieces.concat())
+    }
+
+    /// Known identifiers of every kind the normaliser converts, and near misses.
+    const IDENTIFIERS: &[&str] = &[
+        "urn:epc:id:sgtin:0614141.107346.2017",
+        "urn:epc:id:sgtin:0614141.107346.20%2F17\n",
+        "urn:epc:id:sscc:0614141.1234567890",
+        "urn:epc:id:sgln:0614141.07346.1234",
+        "urn:epc:id:grai:0614141.12345.400",
+        "urn:epc:id:giai:0614141.TANK8",
+        "urn:epc:id:gsrn:0614141.1234567890",
+        "urn:epc:id:gsrnp:0614141.1234567890",
+        "urn:epc:id:gdti:0614141.12345.400",
+        "urn:epc:id:cpi:0614141.123ABC.123456789",
+        "urn:epc:id:sgcn:4012345.67890.04711",
+        "urn:epc:id:ginc:0614141.xyz47%2F11",
+        "urn:epc:id:gsin:0614141.123456789",
+        "urn:epc:id:itip:4012345.012345.01.02.987",
+        "urn:epc:id:upui:1234567.089456.51qIgY)%3C%26Jp3*j7'SDB",
+        "urn:epc:id:pgln:1234567.89012",
+        "urn:epc:class:lgtin:4012345.012345.998877",
+        "urn:epc:idpat:sgtin:4012345.012345.*",
+        "urn:epc:idpat:grai:4012345.12345.*",
+        "urn:epc:idpat:gdti:4012345.12345.*",
+        "urn:epc:idpat:sgcn:4012345.12345.*",
+        "urn:epc:idpat:cpi:0614141.123ABC.*",
+        "urn:epc:idpat:itip:4012345.012345.01.02.*",
+        "urn:epc:idpat:upui:1234567.089456.*",
+        "https://id.gs1.org/01/09506000134352/21/D1-5",
+        "https://example.com/01/9506000134352/10/LOT/21/S1?17=270101",
+        "http://example.com/gtin/506000134352/ser/1",
+        "https://id.gs1.org/01/95060001/22/ABC/10/LOT",
+        "https://id.gs1.org/8006/123456789012345678/22/X/21/1",
+        "https://id.gs1.org/414/9506000134369/254/1",
+        "https://id.gs1.org/8010/0614141ABC/8011/12",
+        "https://idXgs1Xorg/01/09506000134352\n",
+        "urn:epcglobal:cbv:bizstep:shipping",
+        " 1_000.5e3 ",
+        "-Infinity",
+    ];
+
+    fn value_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            2 => near_identifier(),
+            1 => proptest::sample::select(IDENTIFIERS).prop_map(str::to_owned),
+            1 => (proptest::sample::select(IDENTIFIERS), "[0-9A-Za-z/.%\n*-]{0,4}", 0..40usize)
+                .prop_map(|(text, insert, at)| {
+                    let at = (0..=at.min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+                    format!("{}{insert}{}", &text[..at], &text[at..])
+                }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The literal guards, the pattern prefixes and the pattern set change no result.
+        #[test]
+        fn guarded_normaliser_is_the_unguarded_one(text in value_text()) {
+            prop_assert_eq!(dl_normalise(&text), dl_normalise_unguarded(&text));
+        }
+
+        /// Borrowed intermediate texts and the early rejection of non-numbers change no
+        /// result, and neither does the memo.
+        #[test]
+        fn canonical_values_are_the_plain_ones(texts in proptest::collection::vec(value_text(), 1..6)) {
+            let mut cache = ValueCache::default();
+            // Each text twice: once converted, once from the memo.
+            for text in texts.iter().chain(&texts) {
+                let expected = canonize_value_plain(text);
+                prop_assert_eq!(&canonize_value(text), &expected);
+                let mut out = String::from("x");
+                let pushed = cache.push_value(text, &mut out);
+                match &expected {
+                    Ok(value) => {
+                        prop_assert_eq!(pushed, Ok(()));
+                        prop_assert_eq!(&out[1..], value.as_str());
+                    }
+                    Err(failure) => prop_assert_eq!(pushed, Err(failure.clone())),
+                }
+                let mut out = String::new();
+                let pushed = cache.push_timestamp(text, &mut out);
+                match fix_timestamp(text) {
+                    Ok(value) => {
+                        prop_assert_eq!(pushed, Ok(()));
+                        prop_assert_eq!(out, value);
+                    }
+                    Err(failure) => prop_assert_eq!(pushed, Err(failure)),
+                }
+            }
+        }
     }
 }
