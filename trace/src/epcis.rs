@@ -53,6 +53,7 @@
 mod jsonld;
 mod normalise;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
@@ -60,7 +61,7 @@ use sha2::{Digest, Sha256};
 
 pub use jsonld::JsonLdError;
 
-use normalise::{ValueFailure, canonize_value, fix_timestamp, py_float_repr, py_strip};
+use normalise::{ValueCache, ValueFailure, py_float_repr, py_strip};
 
 /// The JSON-LD context URL of EPCIS 2.0, used for single events that carry no `@context`.
 pub const EPCIS_CONTEXT_URL: &str =
@@ -366,12 +367,12 @@ fn check_bounds(root: &Value) -> Result<(), EpcisError> {
 /// `event_list_from_epcis_document_json` followed by `derive_prehashes_from_events`.
 fn document_prehashes(document: &Value) -> Result<Vec<String>, EpcisError> {
     let vocabulary = jsonld::collect_vocabulary_iris(document)?;
-    let index = SuffixIndex::new(&vocabulary);
-    let mut document = document.clone();
-    replace_bare_strings(&mut document, &index);
+    // The reference replaces the bare strings of a copy of the document before reading it;
+    // here each string value is replaced where it is read, which gives the same values.
+    let bare = BareStrings::new(&vocabulary);
     let mut namespaces = Namespaces::default();
     if let Some(context) = document.get("@context").filter(|c| !c.is_null()) {
-        namespaces.collect_from_context(context)?;
+        namespaces.collect_from_context(context, &bare)?;
     }
     let body = document
         .get("epcisBody")
@@ -403,14 +404,16 @@ fn document_prehashes(document: &Value) -> Result<Vec<String>, EpcisError> {
     // namespace table shared by all of them.
     let mut converted = Vec::with_capacity(events.len());
     for event in events {
-        let tree = json_to_py(event, &mut namespaces)?;
+        let tree = json_to_py(event, &mut namespaces, &bare)?;
         converted.push(correct_structure(tree)?);
     }
+    let mut values = ValueCache::default();
+    let mut writer = PrehashWriter::new(&mut values);
     converted
         .into_iter()
         .enumerate()
         .map(|(index, event)| {
-            event_prehash(event).map_err(|failure| EpcisError::Event {
+            writer.event(event).map_err(|failure| EpcisError::Event {
                 index,
                 reason: match failure {
                     ValueFailure::InfiniteNumber(text) => format!("infinite number {text:?}"),
@@ -421,13 +424,15 @@ fn document_prehashes(document: &Value) -> Result<Vec<String>, EpcisError> {
         .collect()
 }
 
-/// The expanded vocabulary strings, reversed and sorted, to find those ending in
-/// `-<value>` or `/<value>` by binary search.
-struct SuffixIndex<'a> {
+/// `_replace_bare_string_values`: a string value (not a member name) that is the text after
+/// a `-` or `/` at the end of exactly one expanded vocabulary string is replaced by it.
+struct BareStrings<'a> {
+    /// The expanded vocabulary strings with their bytes reversed, sorted, to find those ending
+    /// in `-<value>` or `/<value>` by binary search.
     reversed: Vec<(Vec<u8>, &'a str)>,
 }
 
-impl<'a> SuffixIndex<'a> {
+impl<'a> BareStrings<'a> {
     fn new(vocabulary: &'a [String]) -> Self {
         let mut reversed: Vec<(Vec<u8>, &str)> = vocabulary
             .iter()
@@ -437,48 +442,40 @@ impl<'a> SuffixIndex<'a> {
         Self { reversed }
     }
 
+    /// The string value `value` after the replacement.
+    fn value<'t>(&self, value: &'t str) -> &'t str
+    where
+        'a: 't,
+    {
+        self.replacement(value).unwrap_or(value)
+    }
+
     /// `_find_replacement_string_values`: the one expanded string ending in `-value` or
     /// `/value`, if there is exactly one.
     fn replacement(&self, value: &str) -> Option<&'a str> {
         if self.reversed.is_empty() {
             return None;
         }
-        let mut key: Vec<u8> = value.bytes().rev().collect();
         let mut n_matches = 0;
         let mut found = None;
         for delimiter in [b'-', b'/'] {
-            key.push(delimiter);
+            // The reversed key: the value's bytes from the end, then the delimiter.
+            let key = || value.bytes().rev().chain([delimiter]);
+            let key_len = value.len() + 1;
             let start = self
                 .reversed
-                .partition_point(|(text, _)| text.as_slice() < key.as_slice());
+                .partition_point(|(text, _)| text.iter().copied().lt(key()));
             let end = self.reversed.partition_point(|(text, _)| {
-                text.as_slice() < key.as_slice() || text.starts_with(&key)
+                text.iter().copied().lt(key())
+                    || (text.len() >= key_len
+                        && text.iter().copied().zip(key()).all(|(a, b)| a == b))
             });
             n_matches += end - start;
             if end - start == 1 {
                 found = Some(self.reversed[start].1);
             }
-            key.pop();
         }
         if n_matches == 1 { found } else { None }
-    }
-}
-
-/// `_replace_bare_string_values`: replaces string values (not member names) everywhere.
-fn replace_bare_strings(value: &mut Value, index: &SuffixIndex<'_>) {
-    match value {
-        Value::String(text) => {
-            if let Some(replacement) = index.replacement(text) {
-                *text = replacement.to_owned();
-            }
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|item| replace_bare_strings(item, index)),
-        Value::Object(map) => map
-            .values_mut()
-            .for_each(|item| replace_bare_strings(item, index)),
-        _ => {}
     }
 }
 
@@ -491,14 +488,19 @@ struct Namespaces {
 impl Namespaces {
     /// `_collect_namespaces_from_jsonld_context`: only a list context is read; its strings map
     /// to themselves and its objects' members are prefixes.
-    fn collect_from_context(&mut self, context: &Value) -> Result<(), EpcisError> {
+    fn collect_from_context(
+        &mut self,
+        context: &Value,
+        bare: &BareStrings<'_>,
+    ) -> Result<(), EpcisError> {
         let Value::Array(entries) = context else {
             return Ok(());
         };
         for entry in entries {
             match entry {
                 Value::String(url) => {
-                    self.braced.insert(url.clone(), format!("{{{url}}}"));
+                    let url = bare.value(url);
+                    self.braced.insert(url.to_owned(), format!("{{{url}}}"));
                 }
                 Value::Object(map) => {
                     for (prefix, namespace) in map {
@@ -507,6 +509,7 @@ impl Namespaces {
                                 "@context member {prefix:?} is not a plain namespace"
                             )));
                         };
+                        let namespace = bare.value(namespace);
                         self.braced
                             .insert(prefix.clone(), format!("{{{namespace}}}"));
                     }
@@ -523,76 +526,91 @@ impl Namespaces {
 
     /// `_namespace_replace`: `prefix:rest` with a known prefix becomes `{namespace}rest` for
     /// names and `namespace rest` (braces removed) for values.
-    fn replace(&self, text: &str, is_value: bool) -> String {
-        if let Some((prefix, rest)) = text.split_once(':')
-            && let Some(braced) = self.braced.get(prefix)
-        {
-            if is_value {
-                return format!("{}{rest}", braced.replace(['{', '}'], ""));
-            }
-            return format!("{braced}{rest}");
+    fn replace<'a>(&self, text: &'a str, is_value: bool) -> Text<'a> {
+        self.replaced(text, is_value)
+            .map_or(Cow::Borrowed(text), Cow::Owned)
+    }
+
+    /// [`Self::replace`] of a text that may be owned already.
+    fn replace_text<'a>(&self, text: Text<'a>, is_value: bool) -> Text<'a> {
+        self.replaced(&text, is_value).map_or(text, Cow::Owned)
+    }
+
+    /// The replacement of [`Self::replace`], if the text has a known prefix.
+    fn replaced(&self, text: &str, is_value: bool) -> Option<String> {
+        let (prefix, rest) = text.split_once(':')?;
+        let braced = self.braced.get(prefix)?;
+        if is_value {
+            return Some(format!("{}{rest}", braced.replace(['{', '}'], "")));
         }
-        text.to_owned()
+        Some(format!("{braced}{rest}"))
     }
 }
 
+/// A name or value of the trees below: most are borrowed from the document (or the expanded
+/// vocabulary), and those the conversion changes are owned.
+type Text<'a> = Cow<'a, str>;
+
 /// The reference's `(name, value, children)` triple before the structure correction.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct PyNode {
-    name: String,
-    value: String,
+struct PyNode<'a> {
+    name: Text<'a>,
+    value: Text<'a>,
     children: Vec<Self>,
 }
 
 /// Python's `str()` of a JSON scalar.
-fn py_str(value: &Value) -> String {
+fn py_str(value: &Value) -> Text<'_> {
     match value {
-        Value::Null => "None".to_owned(),
-        Value::Bool(true) => "True".to_owned(),
-        Value::Bool(false) => "False".to_owned(),
-        Value::Number(number) => {
-            if number.is_i64() || number.is_u64() {
-                number.to_string()
-            } else {
-                py_float_repr(number.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Value::String(text) => text.clone(),
-        Value::Array(_) | Value::Object(_) => String::new(),
+        Value::Null => Cow::Borrowed("None"),
+        Value::Bool(true) => Cow::Borrowed("True"),
+        Value::Bool(false) => Cow::Borrowed("False"),
+        Value::Number(number) => Cow::Owned(if number.is_i64() || number.is_u64() {
+            number.to_string()
+        } else {
+            py_float_repr(number.as_f64().unwrap_or(f64::NAN))
+        }),
+        Value::String(text) => Cow::Borrowed(text),
+        Value::Array(_) | Value::Object(_) => Cow::Borrowed(""),
     }
 }
 
-/// `_json_to_py`.
-fn json_to_py(json: &Value, namespaces: &mut Namespaces) -> Result<PyNode, EpcisError> {
+/// `_json_to_py`, reading string values after the bare-string replacement.
+fn json_to_py<'a>(
+    json: &'a Value,
+    namespaces: &mut Namespaces,
+    bare: &BareStrings<'a>,
+) -> Result<PyNode<'a>, EpcisError> {
     let mut node = PyNode {
-        name: String::new(),
-        value: String::new(),
+        name: Cow::Borrowed(""),
+        value: Cow::Borrowed(""),
         children: Vec::new(),
     };
     match json {
         Value::Array(items) => {
             for item in items {
-                node.children.push(json_to_py(item, namespaces)?);
+                node.children.push(json_to_py(item, namespaces, bare)?);
             }
-            let unsorted = items
-                .iter()
-                .any(|item| item.as_str().is_some_and(|s| UNSORTED_MEMBERS.contains(&s)));
+            let unsorted = items.iter().any(|item| {
+                item.as_str()
+                    .is_some_and(|s| UNSORTED_MEMBERS.contains(&bare.value(s)))
+            });
             if !unsorted {
                 node.children.sort();
             }
         }
         Value::Object(map) => {
             if let Some(kind) = map.get("type") {
-                node.name = kind
+                let kind = kind
                     .as_str()
-                    .ok_or_else(|| EpcisError::Malformed("a type is not a string".to_owned()))?
-                    .to_owned();
+                    .ok_or_else(|| EpcisError::Malformed("a type is not a string".to_owned()))?;
+                node.name = Cow::Borrowed(bare.value(kind));
             }
             if let Some(text) = map.get("#text") {
-                node.value = text
+                let text = text
                     .as_str()
-                    .ok_or_else(|| EpcisError::Malformed("#text is not a string".to_owned()))?
-                    .to_owned();
+                    .ok_or_else(|| EpcisError::Malformed("#text is not a string".to_owned()))?;
+                node.value = Cow::Borrowed(bare.value(text));
             }
             for (key, value) in map {
                 if matches!(key.as_str(), "#text" | "rdfs:comment" | "comment") {
@@ -602,13 +620,14 @@ fn json_to_py(json: &Value, namespaces: &mut Namespaces) -> Result<PyNode, Epcis
                     let Value::String(namespace) = value else {
                         return Err(EpcisError::Malformed(format!("{key} is not a string")));
                     };
+                    let namespace = bare.value(namespace);
                     let prefix: String = key.chars().skip(7).collect();
                     namespaces.braced.insert(prefix, format!("{{{namespace}}}"));
-                    node.name = namespaces.replace(&node.name, false);
+                    node.name = namespaces.replace_text(std::mem::take(&mut node.name), false);
                     continue;
                 }
                 // The child is converted first: it may declare namespaces used by the key.
-                let child = json_to_py(value, namespaces)?;
+                let child = json_to_py(value, namespaces, bare)?;
                 let key = namespaces.replace(key, false);
                 if value.is_array() {
                     for element in child.children {
@@ -630,7 +649,7 @@ fn json_to_py(json: &Value, namespaces: &mut Namespaces) -> Result<PyNode, Epcis
                 node.children.sort();
             }
         }
-        Value::String(text) => node.value = namespaces.replace(text, true),
+        Value::String(text) => node.value = namespaces.replace(bare.value(text), true),
         scalar => node.value = py_str(scalar),
     }
     Ok(node)
@@ -638,20 +657,20 @@ fn json_to_py(json: &Value, namespaces: &mut Namespaces) -> Result<PyNode, Epcis
 
 /// A node after the structure correction: children may be pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Node {
-    name: String,
-    value: String,
-    children: Vec<Item>,
+struct Node<'a> {
+    name: Text<'a>,
+    value: Text<'a>,
+    children: Vec<Item<'a>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Item {
-    Node(Node),
-    Pair(Node, Node),
+enum Item<'a> {
+    Node(Node<'a>),
+    Pair(Node<'a>, Node<'a>),
 }
 
-impl From<PyNode> for Node {
-    fn from(node: PyNode) -> Self {
+impl<'a> From<PyNode<'a>> for Node<'a> {
+    fn from(node: PyNode<'a>) -> Self {
         Self {
             name: node.name,
             value: node.value,
@@ -664,14 +683,25 @@ impl From<PyNode> for Node {
     }
 }
 
+/// `name` without a final `List`, if it has one.
+fn list_element_name<'a>(name: &Text<'a>) -> Option<Text<'a>> {
+    match name {
+        Cow::Borrowed(name) => name.strip_suffix("List").map(Cow::Borrowed),
+        Cow::Owned(name) => name
+            .strip_suffix("List")
+            .map(|element| Cow::Owned(element.to_owned())),
+    }
+}
+
 /// `deep_structure_correction`: maps the JSON data model onto the XML one.
-fn correct_structure(node: PyNode) -> Result<Node, EpcisError> {
+fn correct_structure(node: PyNode<'_>) -> Result<Node<'_>, EpcisError> {
     let mut rest = Vec::new();
-    let mut lists: Vec<(String, Vec<PyNode>)> = Vec::new();
+    let mut lists: Vec<(Text<'_>, Vec<PyNode<'_>>)> = Vec::new();
+    let mut child_epcs = Vec::new();
     for child in node.children {
-        if let Some(element_name) = child.name.strip_suffix("List") {
+        if let Some(element_name) = list_element_name(&child.name) {
             let element = PyNode {
-                name: element_name.to_owned(),
+                name: element_name,
                 value: child.value,
                 children: child.children,
             };
@@ -679,29 +709,22 @@ fn correct_structure(node: PyNode) -> Result<Node, EpcisError> {
                 Some((_, elements)) => elements.push(element),
                 None => lists.push((child.name, vec![element])),
             }
+        } else if child.name == "childEPCs" {
+            child_epcs.push(PyNode {
+                name: Cow::Borrowed("epc"),
+                value: child.value,
+                children: Vec::new(),
+            });
         } else {
             rest.push(child);
         }
     }
-    let mut child_epcs = Vec::new();
-    rest.retain(|child| {
-        if child.name == "childEPCs" {
-            child_epcs.push(PyNode {
-                name: "epc".to_owned(),
-                value: child.value.clone(),
-                children: Vec::new(),
-            });
-            false
-        } else {
-            true
-        }
-    });
     let mut corrected = Vec::new();
     for child in rest {
         corrected.push(Item::Node(correct_structure(child)?));
     }
     for (name, elements) in lists {
-        if PAIR_LISTS.contains(&name.as_str()) {
+        if PAIR_LISTS.contains(&&*name) {
             let mut pairs = Vec::with_capacity(elements.len());
             for element in elements {
                 let mut members = element.children.into_iter();
@@ -714,13 +737,13 @@ fn correct_structure(node: PyNode) -> Result<Node, EpcisError> {
             }
             corrected.push(Item::Node(Node {
                 name,
-                value: String::new(),
+                value: Cow::Borrowed(""),
                 children: pairs,
             }));
         } else {
             let list = PyNode {
                 name,
-                value: String::new(),
+                value: Cow::Borrowed(""),
                 children: elements,
             };
             corrected.push(Item::Node(correct_structure(list)?));
@@ -728,16 +751,16 @@ fn correct_structure(node: PyNode) -> Result<Node, EpcisError> {
     }
     if !child_epcs.is_empty() {
         let list = PyNode {
-            name: "childEPCs".to_owned(),
-            value: String::new(),
+            name: Cow::Borrowed("childEPCs"),
+            value: Cow::Borrowed(""),
             children: child_epcs,
         };
         corrected.push(Item::Node(correct_structure(list)?));
     }
-    let name = match node.name.as_str() {
-        "inputEPC" | "outputEPC" => "epc".to_owned(),
-        "inputQuantity" | "outputQuantity" | "childQuantity" => "quantityElement".to_owned(),
-        "quantity" if !corrected.is_empty() => "quantityElement".to_owned(),
+    let name = match &*node.name {
+        "inputEPC" | "outputEPC" => Cow::Borrowed("epc"),
+        "inputQuantity" | "outputQuantity" | "childQuantity" => Cow::Borrowed("quantityElement"),
+        "quantity" if !corrected.is_empty() => Cow::Borrowed("quantityElement"),
         _ => node.name,
     };
     Ok(Node {
@@ -747,65 +770,228 @@ fn correct_structure(node: PyNode) -> Result<Node, EpcisError> {
     })
 }
 
-/// `"eventType=" + name + ordered fields + remaining fields` for one event.
-fn event_prehash(mut event: Node) -> Result<String, ValueFailure> {
-    let ordered = ordered_prehash(&mut event.children, PROP_ORDER)?;
-    let remaining: Vec<Item> = event
-        .children
-        .into_iter()
-        .filter(|item| !matches!(item, Item::Node(n) if IGNORED_FIELDS.contains(&n.name.as_str())))
-        .collect();
-    let unordered = generic_prehash(&remaining)?;
-    Ok(format!("eventType={}{ordered}{unordered}", event.name))
+/// Writes the pre-hash strings of the events of one document.
+///
+/// The reference builds a string per field and joins them; here each event's string is written
+/// into one buffer. Where the reference sorts the strings of sibling fields, their extents in
+/// the buffer are recorded (as end positions on the `ends` stack) and sorted as strings.
+struct PrehashWriter<'c> {
+    out: String,
+    /// The end positions of the sibling entries written so far, for every open level.
+    ends: Vec<usize>,
+    values: &'c mut ValueCache,
 }
 
-/// `_recurse_through_children_in_order`: emits the children named in `order`, removing those
-/// fully consumed, and appends the user extensions of non-event levels.
-fn ordered_prehash(children: &mut Vec<Item>, order: &[OrderEntry]) -> Result<String, ValueFailure> {
-    let mut prehash = String::new();
-    let extensions = take_user_extensions(children);
-    for entry in order {
-        let Some(name) = entry.name else {
-            continue;
-        };
-        let mut values = Vec::new();
-        let mut consumed = Vec::new();
-        for (position, item) in children.iter_mut().enumerate() {
-            let Item::Node(child) = item else {
+impl<'c> PrehashWriter<'c> {
+    fn new(values: &'c mut ValueCache) -> Self {
+        Self {
+            out: String::new(),
+            ends: Vec::new(),
+            values,
+        }
+    }
+
+    /// `"eventType=" + name + ordered fields + remaining fields` for one event.
+    fn event(&mut self, mut event: Node<'_>) -> Result<String, ValueFailure> {
+        self.out.clear();
+        self.ends.clear();
+        self.out.push_str("eventType=");
+        self.out.push_str(&event.name);
+        self.ordered(&mut event.children, PROP_ORDER)?;
+        event
+            .children
+            .retain(|item| !matches!(item, Item::Node(n) if IGNORED_FIELDS.contains(&&*n.name)));
+        self.generic(&event.children)?;
+        Ok(self.out.clone())
+    }
+
+    /// `_recurse_through_children_in_order`: writes the children named in `order`, removing
+    /// those fully consumed, and appends the user extensions of non-event levels.
+    fn ordered(
+        &mut self,
+        children: &mut Vec<Item<'_>>,
+        order: &[OrderEntry],
+    ) -> Result<(), ValueFailure> {
+        let extensions = take_user_extensions(children);
+        for entry in order {
+            let Some(name) = entry.name else {
                 continue;
             };
-            if child.name != name {
-                continue;
+            let start = self.out.len();
+            let base = self.ends.len();
+            let mut consumed = false;
+            for item in children.iter_mut() {
+                let Item::Node(child) = item else {
+                    continue;
+                };
+                if child.name != name {
+                    continue;
+                }
+                let before = self.out.len();
+                self.child(child, entry.children)?;
+                // Empty texts are left out.
+                if self.out.len() > before {
+                    self.ends.push(self.out.len());
+                }
+                consumed |= child.children.is_empty();
             }
-            let text = child_prehash(child, entry.children)?;
-            if !text.is_empty() {
-                values.push(text);
+            if consumed {
+                children.retain(
+                    |item| !matches!(item, Item::Node(c) if c.name == name && c.children.is_empty()),
+                );
             }
-            if child.children.is_empty() {
-                consumed.push(position);
+            self.sort_entries(start, base);
+        }
+        if !extensions.is_empty() {
+            self.generic(&extensions)?;
+        }
+        Ok(())
+    }
+
+    /// `_child_to_pre_hash_string`: the name, `=value` unless the value is empty, and the
+    /// children in `order`; nothing when both are empty. The children are converted before
+    /// the value, as in the reference, so that the same failure is reported.
+    fn child(
+        &mut self,
+        child: &mut Node<'_>,
+        order: Option<&[OrderEntry]>,
+    ) -> Result<(), ValueFailure> {
+        let start = self.out.len();
+        self.out.push_str(&child.name);
+        let name_end = self.out.len();
+        if let Some(order) = order {
+            self.ordered(&mut child.children, order)?;
+        }
+        let grandchildren_end = self.out.len();
+        if !child.value.is_empty() {
+            let stripped = py_strip(&child.value);
+            self.out.push('=');
+            if is_time_name(&child.name) {
+                self.values.push_timestamp(stripped, &mut self.out)?;
+            } else {
+                self.values.push_value(stripped, &mut self.out)?;
+            }
+            if self.out.len() == grandchildren_end + 1 {
+                // An empty value: no `=` either.
+                self.out.truncate(grandchildren_end);
+            } else if grandchildren_end > name_end {
+                // The value goes before the children.
+                let tail = self.out.split_off(name_end);
+                let (grandchildren, value) = tail.split_at(grandchildren_end - name_end);
+                self.out.push_str(value);
+                self.out.push_str(grandchildren);
             }
         }
-        for position in consumed.into_iter().rev() {
-            children.remove(position);
+        if self.out.len() == name_end {
+            self.out.truncate(start);
         }
-        values.sort();
-        prehash.push_str(&values.concat());
+        Ok(())
     }
-    if !extensions.is_empty() {
-        prehash.push_str(&generic_prehash(&extensions)?);
+
+    /// `_generic_child_list_to_prehash_string`: `name=value` plus children for every item,
+    /// sorted unless an item is named `bizTransaction`, `source` or `destination`.
+    fn generic(&mut self, children: &[Item<'_>]) -> Result<(), ValueFailure> {
+        let keep_order = children
+            .iter()
+            .any(|item| matches!(item, Item::Node(n) if UNSORTED_MEMBERS.contains(&&*n.name)));
+        let start = self.out.len();
+        let base = self.ends.len();
+        for child in children {
+            match child {
+                // The reference hashes a pair as the generic list of its two members.
+                Item::Pair(first, second) => {
+                    let pair_start = self.out.len();
+                    let pair_base = self.ends.len();
+                    for member in [first, second] {
+                        self.generic_node(member)?;
+                        self.ends.push(self.out.len());
+                    }
+                    if !UNSORTED_MEMBERS
+                        .iter()
+                        .any(|m| first.name == *m || second.name == *m)
+                    {
+                        self.sort_entries(pair_start, pair_base);
+                    } else {
+                        self.ends.truncate(pair_base);
+                    }
+                }
+                Item::Node(node) => self.generic_node(node)?,
+            }
+            self.ends.push(self.out.len());
+        }
+        if keep_order {
+            self.ends.truncate(base);
+        } else {
+            self.sort_entries(start, base);
+        }
+        Ok(())
     }
-    Ok(prehash)
+
+    /// One item of [`Self::generic`].
+    fn generic_node(&mut self, node: &Node<'_>) -> Result<(), ValueFailure> {
+        self.out.push_str(&node.name);
+        let text = py_strip(&node.value);
+        if !text.is_empty() {
+            self.out.push('=');
+            self.values.push_value(text, &mut self.out)?;
+        }
+        self.generic(&node.children)
+    }
+
+    /// Sorts the entries written since `start`, whose end positions are on the `ends` stack
+    /// from `base`, and takes them off the stack.
+    fn sort_entries(&mut self, start: usize, base: usize) {
+        let ends = self.ends.split_off(base);
+        if ends.len() < 2 {
+            return;
+        }
+        // Every position was the buffer's length after a whole text was written, so each
+        // range is on character boundaries and within the buffer.
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(ends.len());
+        let mut from = start;
+        for end in ends {
+            ranges.push(from..end);
+            from = end;
+        }
+        let out = &self.out;
+        if ranges
+            .windows(2)
+            .all(|pair| out[pair[0].clone()] <= out[pair[1].clone()])
+        {
+            return;
+        }
+        ranges.sort_by(|a, b| out[a.clone()].cmp(&out[b.clone()]));
+        let sorted: String = ranges.iter().map(|range| &out[range.clone()]).collect();
+        self.out.truncate(start);
+        self.out.push_str(&sorted);
+    }
+}
+
+/// `"time" in name.lower() and "offset" not in name.lower()`: whether the value of `name` is a
+/// timestamp.
+fn is_time_name(name: &str) -> bool {
+    if name.is_ascii() {
+        // ASCII lowercasing is Unicode lowercasing for ASCII text, without the copy.
+        let contains = |needle: &str| {
+            name.as_bytes()
+                .windows(needle.len())
+                .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+        };
+        return contains("time") && !contains("offset");
+    }
+    let lower = name.to_lowercase();
+    lower.contains("time") && !lower.contains("offset")
 }
 
 /// `_gather_user_extensions`: below the event level, `{namespace/}name` children are taken out
 /// to be appended after the ordered ones.
-fn take_user_extensions(children: &mut Vec<Item>) -> Vec<Item> {
+fn take_user_extensions<'a>(children: &mut Vec<Item<'a>>) -> Vec<Item<'a>> {
     if children.len() <= 1 {
         return Vec::new();
     }
     // Python's `in` is a substring test on a name and a membership test on a pair's first
     // triple.
-    let pair_has = |node: &Node, text: &str| node.name == text || node.value == text;
+    let pair_has = |node: &Node<'_>, text: &str| node.name == text || node.value == text;
     let is_event_level = children.iter().any(|item| match item {
         Item::Node(node) => node.name.contains("eventTime") || node.name.contains("action"),
         Item::Pair(first, _) => pair_has(first, "eventTime") || pair_has(first, "action"),
@@ -813,72 +999,14 @@ fn take_user_extensions(children: &mut Vec<Item>) -> Vec<Item> {
     if is_event_level {
         return Vec::new();
     }
-    let is_extension = |item: &Item| match item {
+    let is_extension = |item: &Item<'_>| match item {
         Item::Node(node) => node.name.contains('{') && node.name.contains("/}"),
         Item::Pair(first, _) => pair_has(first, "{") && pair_has(first, "/}"),
     };
-    let (extensions, kept): (Vec<Item>, Vec<Item>) =
+    let (extensions, kept): (Vec<Item<'a>>, Vec<Item<'a>>) =
         std::mem::take(children).into_iter().partition(is_extension);
     *children = kept;
     extensions
-}
-
-/// `_child_to_pre_hash_string`.
-fn child_prehash(child: &mut Node, order: Option<&[OrderEntry]>) -> Result<String, ValueFailure> {
-    let grandchildren = match order {
-        Some(order) => ordered_prehash(&mut child.children, order)?,
-        None => String::new(),
-    };
-    let mut text = String::new();
-    if !child.value.is_empty() {
-        let stripped = py_strip(&child.value);
-        let lower = child.name.to_lowercase();
-        text = if lower.contains("time") && !lower.contains("offset") {
-            fix_timestamp(stripped)?
-        } else {
-            canonize_value(stripped)?
-        };
-        if !text.is_empty() {
-            text.insert(0, '=');
-        }
-    }
-    if text.is_empty() && grandchildren.is_empty() {
-        return Ok(String::new());
-    }
-    Ok(format!("{}{text}{grandchildren}", child.name))
-}
-
-/// `_generic_child_list_to_prehash_string`: `name=value` plus children for every item, sorted
-/// unless an item is named `bizTransaction`, `source` or `destination`.
-fn generic_prehash(children: &[Item]) -> Result<String, ValueFailure> {
-    let mut values = Vec::with_capacity(children.len());
-    for child in children {
-        match child {
-            Item::Pair(first, second) => values.push(generic_prehash(&[
-                Item::Node(first.clone()),
-                Item::Node(second.clone()),
-            ])?),
-            Item::Node(node) => {
-                let mut text = py_strip(&node.value).to_owned();
-                if !text.is_empty() {
-                    text = format!("={}", canonize_value(&text)?);
-                }
-                values.push(format!(
-                    "{}{text}{}",
-                    node.name,
-                    generic_prehash(&node.children)?
-                ));
-            }
-        }
-    }
-    let sort = children.len() > 1
-        && !children.iter().any(
-            |item| matches!(item, Item::Node(n) if UNSORTED_MEMBERS.contains(&n.name.as_str())),
-        );
-    if sort {
-        values.sort();
-    }
-    Ok(values.concat())
 }
 
 #[cfg(test)]
