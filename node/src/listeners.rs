@@ -1,10 +1,18 @@
 //! HTTP and HTTPS listeners: hyper 1 with hyper-util's `auto` builder (HTTP/1.1 and HTTP/2 on
 //! one port), rustls for TLS, and one task per connection.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -93,15 +101,50 @@ async fn serve_connection<I>(
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let conn = Conn { peer, tls };
-    let service = service_fn(move |req| {
-        let state = state.clone();
+    let service = service_fn(move |req: Request<Incoming>| {
         let span = tracing::debug_span!("req", method = %req.method(), path = %req.uri().path());
-        async move { Ok::<_, std::convert::Infallible>(rest::serve(state, conn, req).await) }
-            .instrument(span)
+        // The cached path answers at once: no task state to build, move or box.
+        if let Some(response) = span.in_scope(|| rest::serve_cached(&state, &req)) {
+            return Answer::Ready(Some(response));
+        }
+        let state = state.clone();
+        Answer::Pending(Box::pin(rest::serve(state, conn, req).instrument(span)))
     });
     let builder = auto::Builder::new(TokioExecutor::new());
     let connection = builder.serve_connection_with_upgrades(io, service);
     if let Err(e) = watcher.watch(connection.into_owned()).await {
         tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// The future of one request's response.
+///
+/// Answers computed before the service returns are handed back as they are, and the rest are
+/// boxed: hyper moves the service future into the connection's state on every request, and the
+/// full routing future is several kilobytes that a cached answer does not need.
+enum Answer {
+    /// An answer ready now; `None` once taken.
+    Ready(Option<Response<Full<Bytes>>>),
+    /// An answer still being computed.
+    Pending(Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>),
+}
+
+impl Future for Answer {
+    type Output = Result<Response<Full<Bytes>>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Ready(response) => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                // Polled again after completing, which futures need not support: an empty 500
+                // rather than a panic.
+                None => {
+                    let mut response = Response::new(Full::new(Bytes::new()));
+                    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    Poll::Ready(Ok(response))
+                }
+            },
+            Self::Pending(future) => future.as_mut().poll(cx).map(Ok),
+        }
     }
 }

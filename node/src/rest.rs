@@ -34,7 +34,21 @@ pub(crate) struct Conn {
 
 const JSON: &str = "application/json;charset=utf-8";
 
-/// Answers one HTTP request.
+/// Answers an anonymous `GET /api/handles/{handle}` without parameters from the cache of
+/// rendered resolutions, when it holds the handle in this spelling: the hot path, which the
+/// listeners try before [`serve`], synchronously and without cloning the state.
+pub(crate) fn serve_cached<B>(state: &State, req: &Request<B>) -> Option<Response<Full<Bytes>>> {
+    let mut response = cached_resolution(state, req)?;
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        response
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+    Some(response)
+}
+
+/// Answers one HTTP request. Correct for any request; the listeners call it for those that
+/// [`serve_cached`] did not answer.
 pub(crate) async fn serve<B>(
     state: Arc<State>,
     conn: Conn,
@@ -45,10 +59,7 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let mut response = match cached_resolution(&state, &req) {
-        Some(response) => response,
-        None => route(state, conn, req).await,
-    };
+    let mut response = route(state, conn, req).await;
     if let Some(origin) = origin {
         response
             .headers_mut()
@@ -57,13 +68,12 @@ where
     response
 }
 
-/// The hot path: an anonymous `GET /api/handles/{handle}` without parameters, answered from
-/// the cache of rendered resolutions when it holds the handle in this spelling.
+/// An anonymous `GET /api/handles/{handle}` without parameters, answered from the cache.
 fn cached_resolution<B>(state: &State, req: &Request<B>) -> Option<Response<Full<Bytes>>> {
     if req.method() != Method::GET
         || req.uri().query().is_some()
-        || req.headers().contains_key(header::AUTHORIZATION)
         || !state.cache.enabled()
+        || req.headers().contains_key(header::AUTHORIZATION)
     {
         return None;
     }
@@ -76,7 +86,7 @@ fn cached_resolution<B>(state: &State, req: &Request<B>) -> Option<Response<Full
     } else {
         return None;
     };
-    let body = state.cache.get(&idnode_proto::normalize(&text), &text)?;
+    let body = state.cache.spelled(&text)?;
     let mut response = Response::new(Full::new(body));
     response
         .headers_mut()
@@ -712,11 +722,8 @@ async fn resolve_response(
             }
             body.extend_from_slice(b"]}");
             if let Some(generation) = generation {
-                let body = Bytes::from(body);
-                state
-                    .cache
-                    .insert(handle.key(), text, body.clone(), generation);
-                let mut response = Response::new(Full::new(body));
+                state.cache.insert(&handle.key(), text, &body, generation);
+                let mut response = Response::new(Full::new(Bytes::from(body)));
                 response
                     .headers_mut()
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));

@@ -14,7 +14,6 @@
 //! other request (or a miss) goes through the full decoder and pipeline, which fills the cache;
 //! the two paths give byte-identical answers (tested in `node/tests/native_protocol.rs`).
 
-use bytes::Bytes;
 use idnode_proto::wire::{ENVELOPE_LEN, Envelope, HEADER_LEN, OpCode, OpFlags, Version};
 use idnode_proto::{PREFIX_HANDLE_PREFIX, ResponseCode};
 use idnode_registry::CommitNotice;
@@ -65,10 +64,10 @@ impl AnswerCache {
     /// handle whose key is `key`, spelled `spelling`, read from the store at `generation`.
     pub(crate) fn insert(
         &self,
-        key: Vec<u8>,
+        key: &[u8],
         spelling: &str,
         public_only: bool,
-        body: Bytes,
+        body: &[u8],
         generation: (u64, u64),
     ) {
         let generation = if public_only {
@@ -284,13 +283,7 @@ mod tests {
         let bytes = request("88.118.8/a", OpFlags::PO, vec![]);
         assert!(!fast_answer(&cache, &bytes, &mut scratch, &mut out));
         let generation = cache.generation();
-        cache.insert(
-            b"88.118.8/A".to_vec(),
-            "88.118.8/a",
-            true,
-            Bytes::from_static(b"body"),
-            generation,
-        );
+        cache.insert(b"88.118.8/A", "88.118.8/a", true, b"body", generation);
         assert!(fast_answer(&cache, &bytes, &mut scratch, &mut out));
         let answer = idnode_proto::wire::decode_envelope(&out).unwrap();
         assert_eq!(answer.request_id, 99);

@@ -391,10 +391,10 @@ impl Native {
                 body.extend_from_slice(&values);
                 if let Some(generation) = generation {
                     self.answers.insert(
-                        handle.key(),
+                        &handle.key(),
                         spelled,
                         req.flags().contains(OpFlags::PO),
-                        bytes::Bytes::copy_from_slice(&body),
+                        &body,
                         generation,
                     );
                 }
