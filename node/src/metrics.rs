@@ -1,7 +1,17 @@
 //! Prometheus metrics: request counts and latency histograms per interface and operation,
-//! recorded through the `metrics` facade and rendered at `/metrics`.
+//! rendered at `/metrics`.
+//!
+//! Counters go through the `metrics` facade and its Prometheus recorder. The latency histogram
+//! `idnode_request_duration_seconds` is kept here instead, in atomics: the recorder's histograms
+//! store every sample until the next scrape (memory that grows without bound when nobody
+//! scrapes, and an allocation and an epoch pin per sample), while these are a fixed set of
+//! counters per series, exact and cheap enough for the cached resolution path. Answers from the
+//! resolution cache are also counted here and handed to the recorder's counter when metrics are
+//! rendered.
 
-use std::sync::OnceLock;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,27 +21,37 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// The name of the latency histogram.
+const DURATION: &str = "idnode_request_duration_seconds";
+
+/// The upper bounds of the latency buckets, in seconds as they are rendered, and in nanoseconds
+/// as they are compared.
+const BUCKETS: [(&str, u64); 14] = [
+    ("0.00005", 50_000),
+    ("0.0001", 100_000),
+    ("0.00025", 250_000),
+    ("0.0005", 500_000),
+    ("0.001", 1_000_000),
+    ("0.0025", 2_500_000),
+    ("0.005", 5_000_000),
+    ("0.01", 10_000_000),
+    ("0.025", 25_000_000),
+    ("0.05", 50_000_000),
+    ("0.1", 100_000_000),
+    ("0.25", 250_000_000),
+    ("0.5", 500_000_000),
+    ("1", 1_000_000_000),
+];
+
 /// Installs the Prometheus recorder once per process.
 pub(crate) fn install() {
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets(&[
-                0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
-                0.1, 0.25, 0.5, 1.0,
-            ])
-            .map(PrometheusBuilder::build_recorder);
-        match recorder {
-            Ok(recorder) => {
-                let handle = recorder.handle();
-                if metrics::set_global_recorder(recorder).is_err() {
-                    tracing::warn!("a metrics recorder was already installed");
-                }
-                handle
-            }
-            // The bucket list above is not empty, so building cannot fail; fall back to a
-            // recorder with default buckets all the same.
-            Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed");
         }
+        handle
     });
 }
 
@@ -39,21 +59,20 @@ pub(crate) fn install() {
 pub(crate) fn record(interface: &'static str, op: &'static str, status: u16, elapsed: Duration) {
     metrics::counter!("idnode_requests_total", "interface" => interface, "op" => op, "status" => status_class(status))
         .increment(1);
-    metrics::histogram!("idnode_request_duration_seconds", "interface" => interface, "op" => op)
-        .record(elapsed.as_secs_f64());
+    latency(interface, op).record(elapsed);
 }
 
-/// Records one resolution answered from the cache, with handles registered once.
+/// Answers from the resolution cache not yet added to the recorder's counter.
+static CACHED_RESOLUTIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Records one resolution answered from the cache: as [`record`] with the REST interface, the
+/// resolve operation and a 2xx status, in a few atomic additions.
 pub(crate) fn record_cached_resolution(elapsed: Duration) {
-    static HANDLES: OnceLock<(metrics::Counter, metrics::Histogram)> = OnceLock::new();
-    let (counter, histogram) = HANDLES.get_or_init(|| {
-        (
-            metrics::counter!("idnode_requests_total", "interface" => "rest", "op" => "resolve", "status" => "2xx"),
-            metrics::histogram!("idnode_request_duration_seconds", "interface" => "rest", "op" => "resolve"),
-        )
-    });
-    counter.increment(1);
-    histogram.record(elapsed.as_secs_f64());
+    static LATENCY: OnceLock<Arc<Latency>> = OnceLock::new();
+    CACHED_RESOLUTIONS.fetch_add(1, Ordering::Relaxed);
+    LATENCY
+        .get_or_init(|| latency("rest", "resolve"))
+        .record(elapsed);
 }
 
 fn status_class(status: u16) -> &'static str {
@@ -67,10 +86,16 @@ fn status_class(status: u16) -> &'static str {
 
 /// The `/metrics` answer.
 pub(crate) fn render() -> Response<Full<Bytes>> {
-    let text = HANDLE
+    let cached = CACHED_RESOLUTIONS.swap(0, Ordering::Relaxed);
+    if cached > 0 {
+        metrics::counter!("idnode_requests_total", "interface" => "rest", "op" => "resolve", "status" => "2xx")
+            .increment(cached);
+    }
+    let mut text = HANDLE
         .get()
         .map(PrometheusHandle::render)
         .unwrap_or_default();
+    render_latencies(&mut text);
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(
@@ -78,4 +103,125 @@ pub(crate) fn render() -> Response<Full<Bytes>> {
         http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+}
+
+/// One latency histogram: the samples in each bucket (not cumulative; the last one above every
+/// bound) and their sum.
+#[derive(Default)]
+struct Latency {
+    counts: [AtomicU64; BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl Latency {
+    fn record(&self, elapsed: Duration) {
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = BUCKETS
+            .iter()
+            .position(|&(_, bound)| nanos <= bound)
+            .unwrap_or(BUCKETS.len());
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+/// A histogram's labels and counts.
+struct Series {
+    interface: &'static str,
+    op: &'static str,
+    latency: Arc<Latency>,
+}
+
+/// Every histogram recorded so far, in the order of first use.
+static SERIES: Mutex<Vec<Series>> = Mutex::new(Vec::new());
+
+/// The histogram of an interface and operation, made on first use.
+fn latency(interface: &'static str, op: &'static str) -> Arc<Latency> {
+    let mut series = SERIES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(found) = series
+        .iter()
+        .find(|s| s.interface == interface && s.op == op)
+    {
+        return Arc::clone(&found.latency);
+    }
+    let latency = Arc::new(Latency::default());
+    series.push(Series {
+        interface,
+        op,
+        latency: Arc::clone(&latency),
+    });
+    latency
+}
+
+/// Appends the latency histograms to `out` in the Prometheus text format, as the recorder
+/// renders its own histograms.
+fn render_latencies(out: &mut String) {
+    let series = SERIES.lock().unwrap_or_else(PoisonError::into_inner);
+    if series.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "# TYPE {DURATION} histogram");
+    for Series {
+        interface,
+        op,
+        latency,
+    } in series.iter()
+    {
+        // The labels are static names of interfaces and operations: nothing to escape.
+        let labels = format!("interface=\"{interface}\",op=\"{op}\"");
+        let mut count = 0u64;
+        for (i, (le, _)) in BUCKETS.iter().enumerate() {
+            count += latency.counts[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{DURATION}_bucket{{{labels},le=\"{le}\"}} {count}");
+        }
+        count += latency.counts[BUCKETS.len()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{DURATION}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let sum = latency.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{DURATION}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{DURATION}_count{{{labels}}} {count}");
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_bounds_match_their_rendering() {
+        for (le, nanos) in BUCKETS {
+            assert_eq!(le.parse::<f64>().unwrap(), nanos as f64 / 1e9, "{le}");
+        }
+        assert!(BUCKETS.windows(2).all(|w| w[0].1 < w[1].1));
+    }
+
+    #[test]
+    fn histograms_are_cumulative_and_exact() {
+        let latency = latency("test", "histogram");
+        for micros in [10, 50, 51, 700, 2_000_000] {
+            latency.record(Duration::from_micros(micros));
+        }
+        let mut text = String::new();
+        render_latencies(&mut text);
+        let value = |line: &str| -> f64 {
+            let found = text
+                .lines()
+                .find(|l| l.starts_with(line))
+                .unwrap_or_else(|| panic!("no {line} in {text}"));
+            found.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        let series = "interface=\"test\",op=\"histogram\"";
+        assert!(text.contains("# TYPE idnode_request_duration_seconds histogram\n"));
+        let bucket = |le: &str| value(&format!("{DURATION}_bucket{{{series},le=\"{le}\"}} "));
+        // 50 µs is in the first bucket: bounds are inclusive.
+        assert_eq!(bucket("0.00005"), 2.0);
+        assert_eq!(bucket("0.0001"), 3.0);
+        assert_eq!(bucket("0.001"), 4.0);
+        assert_eq!(bucket("1"), 4.0);
+        assert_eq!(bucket("+Inf"), 5.0);
+        assert_eq!(value(&format!("{DURATION}_count{{{series}}} ")), 5.0);
+        let sum = value(&format!("{DURATION}_sum{{{series}}} "));
+        assert!((sum - 2.000811).abs() < 1e-9, "{sum}");
+        assert!(text.ends_with("\n\n"));
+    }
 }
