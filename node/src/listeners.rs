@@ -6,7 +6,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -35,7 +36,7 @@ pub(crate) async fn serve_http(
     state: Arc<State>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let drain = Drain::new();
     let proto = if tls.is_some() { "https" } else { "http" };
     loop {
         let accepted = tokio::select! {
@@ -53,7 +54,7 @@ pub(crate) async fn serve_http(
         let _ = stream.set_nodelay(true);
         let state = state.clone();
         let tls = tls.clone();
-        let watcher = graceful.watcher();
+        let watcher = drain.watcher();
         let span = tracing::debug_span!("conn", %peer, proto);
         tokio::spawn(
             async move {
@@ -83,7 +84,7 @@ pub(crate) async fn serve_http(
             .instrument(span),
         );
     }
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+    if tokio::time::timeout(Duration::from_secs(10), drain.shutdown())
         .await
         .is_err()
     {
@@ -96,7 +97,7 @@ async fn serve_connection<I>(
     peer: SocketAddr,
     tls: bool,
     state: Arc<State>,
-    watcher: hyper_util::server::graceful::Watcher,
+    mut watcher: Watcher,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -111,9 +112,105 @@ async fn serve_connection<I>(
         Answer::Pending(Box::pin(rest::serve(state, conn, req).instrument(span)))
     });
     let builder = auto::Builder::new(TokioExecutor::new());
-    let connection = builder.serve_connection_with_upgrades(io, service);
-    if let Err(e) = watcher.watch(connection.into_owned()).await {
+    let mut connection = std::pin::pin!(builder.serve_connection_with_upgrades(io, service));
+    let ended = std::future::poll_fn(|cx| {
+        if watcher.poll_draining(cx).is_ready() {
+            // Finish the request in progress, if any, then close (HTTP/2: GOAWAY).
+            connection.as_mut().graceful_shutdown();
+        }
+        connection.as_mut().poll(cx)
+    })
+    .await;
+    if let Err(e) = ended {
         tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Graceful shutdown of a listener's connections: tells each to finish the request it is
+/// serving and close, and waits until all have.
+///
+/// This does what hyper-util's `GracefulShutdown` does, more cheaply for a busy connection:
+/// that one polls a `watch` receiver's change future on every poll of the connection, which
+/// takes a mutex shared by all connections each time, while [`Watcher::poll_draining`] reads
+/// one atomic flag unless the task's waker changed.
+struct Drain {
+    tx: watch::Sender<()>,
+    draining: Arc<AtomicBool>,
+}
+
+impl Drain {
+    fn new() -> Self {
+        Self {
+            tx: watch::Sender::new(()),
+            draining: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// A watcher for one connection; [`Self::shutdown`] waits until it is dropped.
+    fn watcher(&self) -> Watcher {
+        let mut rx = self.tx.subscribe();
+        Watcher {
+            signal: Some(Box::pin(async move {
+                // An error means the sender is gone, which only happens once draining is over.
+                let _ = rx.changed().await;
+                rx
+            })),
+            draining: Arc::clone(&self.draining),
+            registered: None,
+            _guard: None,
+        }
+    }
+
+    /// Tells every watcher that draining started, then waits until all are dropped.
+    async fn shutdown(self) {
+        // Set before the notification: a watcher that skips polling its signal because the
+        // flag is clear is registered for that notification.
+        self.draining.store(true, Ordering::Release);
+        let _ = self.tx.send(());
+        self.tx.closed().await;
+    }
+}
+
+/// One connection's view of a [`Drain`].
+struct Watcher {
+    /// Completes when draining starts, with the receiver that keeps the drain waiting; `None`
+    /// once it has completed.
+    signal: Option<Pin<Box<dyn Future<Output = watch::Receiver<()>> + Send>>>,
+    draining: Arc<AtomicBool>,
+    /// The waker `signal` is registered with, while it is pending.
+    registered: Option<Waker>,
+    /// The receiver, kept after `signal` completed until the connection ends.
+    _guard: Option<watch::Receiver<()>>,
+}
+
+impl Watcher {
+    /// Ready once, when draining has started; pending before and after, with the task woken
+    /// when it starts.
+    fn poll_draining(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(signal) = self.signal.as_mut() else {
+            return Poll::Pending;
+        };
+        let registered = self
+            .registered
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()));
+        if registered && !self.draining.load(Ordering::Acquire) {
+            // The signal was polled with this task's waker and will wake it when draining
+            // starts.
+            return Poll::Pending;
+        }
+        match signal.as_mut().poll(cx) {
+            Poll::Ready(rx) => {
+                self._guard = Some(rx);
+                self.signal = None;
+                self.registered = None;
+                Poll::Ready(())
+            }
+            Poll::Pending => {
+                self.registered = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
     }
 }
 
@@ -146,5 +243,57 @@ impl Future for Answer {
             },
             Self::Pending(future) => future.as_mut().poll(cx).map(Ok),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn watchers_see_draining_once_and_the_drain_waits_for_them() {
+        let drain = Drain::new();
+        let mut watcher = drain.watcher();
+        let mut idle = drain.watcher();
+        // Registered first with another waker, then with this task's: pending each time.
+        let mut other = Context::from_waker(Waker::noop());
+        assert!(watcher.poll_draining(&mut other).is_pending());
+        for _ in 0..3 {
+            assert!(
+                poll_fn(|cx| Poll::Ready(watcher.poll_draining(cx)))
+                    .await
+                    .is_pending()
+            );
+        }
+        let shutdown = tokio::spawn(drain.shutdown());
+        // Woken when draining starts (the shutdown task runs only once this task waits).
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            poll_fn(|cx| watcher.poll_draining(cx)),
+        )
+        .await
+        .expect("the watcher was woken");
+        assert!(
+            poll_fn(|cx| Poll::Ready(watcher.poll_draining(cx)))
+                .await
+                .is_pending(),
+            "ready only once"
+        );
+        // A watcher never polled before sees it at once.
+        assert!(
+            poll_fn(|cx| Poll::Ready(idle.poll_draining(cx)))
+                .await
+                .is_ready()
+        );
+        drop(idle);
+        tokio::task::yield_now().await;
+        assert!(!shutdown.is_finished(), "a watcher is still alive");
+        drop(watcher);
+        tokio::time::timeout(Duration::from_secs(10), shutdown)
+            .await
+            .expect("the drain ended")
+            .expect("the drain task");
     }
 }
