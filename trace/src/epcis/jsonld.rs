@@ -15,7 +15,9 @@
 //! `@import`, `@reverse`, `@nest`, index/language/id/type/graph containers, type-scoped
 //! contexts, `@propagate`) are rejected with [`JsonLdError::Unsupported`] rather than guessed.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::LazyLock;
 
@@ -95,13 +97,15 @@ static EPCIS_CONTEXT_GITHUB_VALUE: LazyLock<Value> = LazyLock::new(|| {
 /// `@value` or a datatype) that starts with `https://ref.gs1.org/cbv` or `https://gs1.org/voc`,
 /// sorted and without duplicates.
 pub(crate) fn collect_vocabulary_iris(document: &Value) -> Result<Vec<String>, JsonLdError> {
-    let mut collector = Collector::default();
+    let mut collector = Collector {
+        found: BTreeSet::new(),
+        cache: CONTEXT_CACHE.take(),
+    };
     let context = Rc::new(ActiveContext::default());
-    collector.expand(&context, None, document)?;
-    let mut found = collector.found;
-    found.sort_unstable();
-    found.dedup();
-    Ok(found)
+    let expanded = collector.expand(&context, None, document);
+    CONTEXT_CACHE.set(collector.cache);
+    expanded?;
+    Ok(collector.found.into_iter().collect())
 }
 
 /// The property-scoped contexts already applied, keyed by the identities of the active
@@ -110,10 +114,34 @@ pub(crate) fn collect_vocabulary_iris(document: &Value) -> Result<Vec<String>, J
 type ScopeCache =
     HashMap<(*const ActiveContext, *const Value), (Rc<ActiveContext>, Rc<ActiveContext>)>;
 
+/// The most entries of each map of [`ContextCache`]; a full map is emptied.
+const MAX_CACHED_CONTEXTS: usize = 256;
+
+/// The longest document context (as JSON text) that [`ContextCache`] keeps.
+const MAX_CACHED_CONTEXT_BYTES: usize = 4096;
+
+/// Processed contexts, kept between documents on one thread.
+///
+/// Processing the EPCIS context and its property-scoped contexts defines some two hundred
+/// terms, more work than expanding a hundred events, and the documents a node receives
+/// repeat the same `@context`. Processing is a function of its inputs, so a result is reused
+/// whenever they are the same.
 #[derive(Default)]
-struct Collector {
-    found: Vec<String>,
+struct ContextCache {
+    /// The `@context` of documents (as JSON text) processed against the empty active context.
+    documents: HashMap<String, Rc<ActiveContext>>,
     scopes: ScopeCache,
+}
+
+thread_local! {
+    static CONTEXT_CACHE: RefCell<ContextCache> = RefCell::default();
+}
+
+struct Collector {
+    /// The strings found, sorted and without duplicates.
+    found: BTreeSet<String>,
+    /// The thread's cache, taken for the time of one document.
+    cache: ContextCache,
 }
 
 impl Collector {
@@ -121,8 +149,9 @@ impl Collector {
         if VOCABULARY_PREFIXES
             .iter()
             .any(|prefix| text.starts_with(prefix))
+            && !self.found.contains(text)
         {
-            self.found.push(text.to_owned());
+            self.found.insert(text.to_owned());
         }
     }
 
@@ -141,7 +170,7 @@ impl Collector {
     fn expand(
         &mut self,
         context: &Rc<ActiveContext>,
-        property: Option<&str>,
+        property: Option<Property<'_>>,
         element: &Value,
     ) -> Result<(), JsonLdError> {
         match element {
@@ -155,48 +184,75 @@ impl Collector {
             Value::Object(map) => self.expand_object(context, property, map),
             scalar => {
                 // Free-floating scalars are dropped.
-                let Some(property) = property.filter(|p| *p != "@graph") else {
+                let Some(property) = property.filter(|p| p.name != "@graph") else {
                     return Ok(());
                 };
-                let context = self.apply_property_scope(context, property)?;
-                self.expand_value(&context, property, scalar)
+                match property.scoped_context() {
+                    None => self.expand_value(context, property.definition, scalar),
+                    Some(scoped) => {
+                        let context = self.apply_scope(context, scoped)?;
+                        let definition = context.terms.get(property.name);
+                        self.expand_value(&context, definition, scalar)
+                    }
+                }
             }
         }
     }
 
-    /// Applies the property-scoped context of `property`, if its term definition has one.
-    fn apply_property_scope(
+    /// Applies the property-scoped context `scoped` to `context`.
+    fn apply_scope(
         &mut self,
         context: &Rc<ActiveContext>,
-        property: &str,
+        scoped: Rc<Value>,
     ) -> Result<Rc<ActiveContext>, JsonLdError> {
-        let Some(scoped) = context
-            .terms
-            .get(property)
-            .and_then(|d| d.scoped_context.clone())
-        else {
-            return Ok(Rc::clone(context));
-        };
         let key = (Rc::as_ptr(context), Rc::as_ptr(&scoped));
-        if let Some((_, applied)) = self.scopes.get(&key) {
+        if let Some((_, applied)) = self.cache.scopes.get(&key) {
             return Ok(Rc::clone(applied));
         }
         let applied = Rc::new(process_context(context, &scoped, true, 1)?);
-        self.scopes
+        if self.cache.scopes.len() >= MAX_CACHED_CONTEXTS {
+            self.cache.scopes.clear();
+        }
+        self.cache
+            .scopes
             .insert(key, (Rc::clone(context), Rc::clone(&applied)));
         Ok(applied)
     }
 
-    /// Value expansion (§5.3.2) of a scalar under `property`.
+    /// Processes the `@context` of an object against the active context. The context of a
+    /// document (processed against the empty active context) is taken from the cache when the
+    /// same text was processed before.
+    fn process_object_context(
+        &mut self,
+        active: Rc<ActiveContext>,
+        local: &Value,
+    ) -> Result<Rc<ActiveContext>, JsonLdError> {
+        let key = (active.terms.is_empty() && active.vocab.is_none())
+            .then(|| serde_json::to_string(local).ok())
+            .flatten();
+        if let Some(cached) = key.as_ref().and_then(|key| self.cache.documents.get(key)) {
+            return Ok(Rc::clone(cached));
+        }
+        let processed = Rc::new(process_context(&active, local, false, 0)?);
+        if let Some(key) = key.filter(|key| key.len() <= MAX_CACHED_CONTEXT_BYTES) {
+            if self.cache.documents.len() >= MAX_CACHED_CONTEXTS {
+                self.cache.documents.clear();
+            }
+            self.cache.documents.insert(key, Rc::clone(&processed));
+        }
+        Ok(processed)
+    }
+
+    /// Value expansion (§5.3.2) of a scalar under a property with the term definition
+    /// `definition` in `context`.
     fn expand_value(
         &mut self,
         context: &Rc<ActiveContext>,
-        property: &str,
+        definition: Option<&Rc<TermDefinition>>,
         value: &Value,
     ) -> Result<(), JsonLdError> {
-        let definition = context.terms.get(property).cloned();
-        let type_mapping = definition.as_ref().and_then(|d| d.type_mapping.clone());
-        match (type_mapping.as_deref(), value) {
+        let type_mapping = definition.and_then(|d| d.type_mapping.as_deref());
+        match (type_mapping, value) {
             (Some("@id"), Value::String(text)) => {
                 if let Some(iri) = expand_iri(context, text, false)? {
                     self.note(&iri);
@@ -225,19 +281,25 @@ impl Collector {
     fn expand_object(
         &mut self,
         outer: &Rc<ActiveContext>,
-        property: Option<&str>,
+        property: Option<Property<'_>>,
         map: &Map<String, Value>,
     ) -> Result<(), JsonLdError> {
-        let mut context = match property {
-            Some(property) => self.apply_property_scope(outer, property)?,
+        let mut context = match property.and_then(|p| p.scoped_context()) {
+            Some(scoped) => self.apply_scope(outer, scoped)?,
             None => Rc::clone(outer),
         };
+        let property = property.map(|p| p.name);
         if let Some(local) = map.get("@context") {
-            context = Rc::new(process_context(&context, local, false, 0)?);
+            context = self.process_object_context(context, local)?;
         }
+        // Each key is expanded once, with its term definition.
+        let keys = map
+            .keys()
+            .map(|key| expand_key(&context, key))
+            .collect::<Result<Vec<_>, _>>()?;
         // Type-scoped contexts would change the active context; reject them.
-        for (key, value) in map {
-            if expand_iri(&context, key, true)?.as_deref() != Some("@type") {
+        for ((_, value), (expanded, _)) in map.iter().zip(&keys) {
+            if expanded.as_deref() != Some("@type") {
                 continue;
             }
             let types: Vec<&Value> = match value {
@@ -261,22 +323,21 @@ impl Collector {
                 }
             }
         }
-        for (key, value) in map {
+        for ((key, value), (expanded, definition)) in map.iter().zip(&keys) {
             if key == "@context" {
                 continue;
             }
-            let Some(expanded) = expand_iri(&context, key, true)? else {
+            let Some(expanded) = expanded else {
                 continue;
             };
             if expanded.starts_with('@') {
-                self.expand_keyword(&context, property, &expanded, value)?;
+                self.expand_keyword(&context, property, expanded, value)?;
                 continue;
             }
             if !expanded.contains(':') {
                 // Not an IRI: the key and its value are dropped.
                 continue;
             }
-            let definition = context.terms.get(key.as_str());
             if let Some(definition) = definition {
                 if definition
                     .container
@@ -292,7 +353,11 @@ impl Collector {
                     continue;
                 }
             }
-            self.expand(&context, Some(key), value)?;
+            let property = Property {
+                name: key,
+                definition: *definition,
+            };
+            self.expand(&context, Some(property), value)?;
         }
         Ok(())
     }
@@ -341,14 +406,62 @@ impl Collector {
                     self.note(text);
                 }
             }
-            "@list" | "@set" => self.expand(context, property, value)?,
-            "@graph" | "@included" => self.expand(context, Some("@graph"), value)?,
+            "@list" | "@set" => {
+                let property = property.map(|name| Property::new(context, name));
+                self.expand(context, property, value)?;
+            }
+            "@graph" | "@included" => {
+                self.expand(context, Some(Property::new(context, "@graph")), value)?;
+            }
             "@reverse" | "@nest" => {
                 return Err(JsonLdError::Unsupported(keyword.to_owned()));
             }
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// A member key with its term definition in the active context it is expanded with.
+#[derive(Clone, Copy)]
+struct Property<'p> {
+    name: &'p str,
+    definition: Option<&'p Rc<TermDefinition>>,
+}
+
+impl<'p> Property<'p> {
+    fn new(context: &'p ActiveContext, name: &'p str) -> Self {
+        Self {
+            name,
+            definition: context.terms.get(name),
+        }
+    }
+
+    /// The property-scoped context of the term, if it has one.
+    fn scoped_context(&self) -> Option<Rc<Value>> {
+        self.definition.and_then(|d| d.scoped_context.clone())
+    }
+}
+
+/// A member key's IRI (or keyword) and its term definition.
+type ExpandedKey<'a> = (Option<Cow<'a, str>>, Option<&'a Rc<TermDefinition>>);
+
+/// [`expand_iri`] of a member key (with `@vocab`), and the key's term definition, if the key
+/// is a term rather than a keyword.
+fn expand_key<'a>(
+    context: &'a ActiveContext,
+    key: &'a str,
+) -> Result<ExpandedKey<'a>, JsonLdError> {
+    if is_keyword(key) || looks_like_keyword(key) {
+        return Ok((expand_iri(context, key, true)?, None));
+    }
+    match context.terms.get(key) {
+        // What `expand_iri` returns for a term.
+        Some(definition) => Ok((
+            definition.id.as_deref().map(Cow::Borrowed),
+            Some(definition),
+        )),
+        None => Ok((expand_iri(context, key, true)?, None)),
     }
 }
 
@@ -415,39 +528,39 @@ fn is_absolute_iri(text: &str) -> bool {
 /// IRI expansion (§5.2.2, as PyLD's `_expand_iri`) against a finished active context.
 /// Relative IRIs are returned as they are: resolving them against the document base (PyLD's
 /// `http://example.org/base/`) never yields a collected string.
-fn expand_iri(
-    context: &ActiveContext,
-    value: &str,
+fn expand_iri<'a>(
+    context: &'a ActiveContext,
+    value: &'a str,
     vocab: bool,
-) -> Result<Option<String>, JsonLdError> {
+) -> Result<Option<Cow<'a, str>>, JsonLdError> {
     if is_keyword(value) {
-        return Ok(Some(value.to_owned()));
+        return Ok(Some(Cow::Borrowed(value)));
     }
     if looks_like_keyword(value) {
         return Ok(None);
     }
     if vocab && let Some(definition) = context.terms.get(value) {
-        return Ok(definition.id.clone());
+        return Ok(definition.id.as_deref().map(Cow::Borrowed));
     }
     if let Some(colon) = value.find(':').filter(|c| *c > 0) {
         let (prefix, suffix) = (&value[..colon], &value[colon + 1..]);
         if prefix == "_" || suffix.starts_with("//") {
-            return Ok(Some(value.to_owned()));
+            return Ok(Some(Cow::Borrowed(value)));
         }
         if let Some(definition) = context.terms.get(prefix)
             && definition.prefix
             && let Some(id) = &definition.id
         {
-            return Ok(Some(format!("{id}{suffix}")));
+            return Ok(Some(Cow::Owned(format!("{id}{suffix}"))));
         }
         if is_absolute_iri(value) {
-            return Ok(Some(value.to_owned()));
+            return Ok(Some(Cow::Borrowed(value)));
         }
     }
     if vocab && let Some(vocabulary) = &context.vocab {
-        return Ok(Some(format!("{vocabulary}{value}")));
+        return Ok(Some(Cow::Owned(format!("{vocabulary}{value}"))));
     }
-    Ok(Some(value.to_owned()))
+    Ok(Some(Cow::Borrowed(value)))
 }
 
 /// Context processing (§4.1) for the supported subset.
@@ -513,7 +626,9 @@ fn process_local_object(
         match vocab {
             Value::Null => result.vocab = None,
             Value::String(text) => {
-                let expanded = expand_iri(&result, text, true)?.unwrap_or_default();
+                let expanded = expand_iri(&result, text, true)?
+                    .map(Cow::into_owned)
+                    .unwrap_or_default();
                 if !is_absolute_iri(&expanded) {
                     return Err(JsonLdError::Unsupported("relative @vocab".to_owned()));
                 }
@@ -580,7 +695,7 @@ impl TermDefiner<'_> {
                 }
             }
         }
-        expand_iri(context, value, true)
+        Ok(expand_iri(context, value, true)?.map(Cow::into_owned))
     }
 
     /// Defines `term`, bounding the chain of definitions waiting for their dependencies.
