@@ -61,7 +61,7 @@ use sha2::{Digest, Sha256};
 
 pub use jsonld::JsonLdError;
 
-use normalise::{ValueCache, ValueFailure, py_float_repr, py_strip};
+use normalise::{ValueCache, ValueFailure, fix_timestamp, py_float_repr, py_strip};
 
 /// The JSON-LD context URL of EPCIS 2.0, used for single events that carry no `@context`.
 pub const EPCIS_CONTEXT_URL: &str =
@@ -183,10 +183,17 @@ pub fn event_hash_in_context(
 
 /// `ni:///sha-256;<hex of SHA-256(prehash)>?ver=CBV2.0`.
 pub fn hash_prehash(prehash: &str) -> String {
-    format!(
-        "{EVENT_HASH_PREFIX}{}{EVENT_HASH_SUFFIX}",
-        hex::encode(Sha256::digest(prehash.as_bytes()))
-    )
+    const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(prehash.as_bytes());
+    let mut hash =
+        String::with_capacity(EVENT_HASH_PREFIX.len() + 2 * digest.len() + EVENT_HASH_SUFFIX.len());
+    hash.push_str(EVENT_HASH_PREFIX);
+    for byte in digest {
+        hash.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+        hash.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
+    }
+    hash.push_str(EVENT_HASH_SUFFIX);
+    hash
 }
 
 /// One entry of the canonical property order: a field name and, for structured fields, the
@@ -430,6 +437,8 @@ struct BareStrings<'a> {
     /// The expanded vocabulary strings with their bytes reversed, sorted, to find those ending
     /// in `-<value>` or `/<value>` by binary search.
     reversed: Vec<(Vec<u8>, &'a str)>,
+    /// Which bytes the vocabulary strings end with: a value ending otherwise is not replaced.
+    last_bytes: [bool; 256],
 }
 
 impl<'a> BareStrings<'a> {
@@ -439,7 +448,16 @@ impl<'a> BareStrings<'a> {
             .map(|iri| (iri.bytes().rev().collect(), iri.as_str()))
             .collect();
         reversed.sort();
-        Self { reversed }
+        let mut last_bytes = [false; 256];
+        for iri in vocabulary {
+            if let Some(&last) = iri.as_bytes().last() {
+                last_bytes[usize::from(last)] = true;
+            }
+        }
+        Self {
+            reversed,
+            last_bytes,
+        }
     }
 
     /// The string value `value` after the replacement.
@@ -453,7 +471,12 @@ impl<'a> BareStrings<'a> {
     /// `_find_replacement_string_values`: the one expanded string ending in `-value` or
     /// `/value`, if there is exactly one.
     fn replacement(&self, value: &str) -> Option<&'a str> {
-        if self.reversed.is_empty() {
+        if self.reversed.is_empty()
+            || value
+                .as_bytes()
+                .last()
+                .is_some_and(|&last| !self.last_bytes[usize::from(last)])
+        {
             return None;
         }
         let mut n_matches = 0;
@@ -482,7 +505,11 @@ impl<'a> BareStrings<'a> {
 /// The reference's global `_namespaces`: prefix → `{namespace}`.
 #[derive(Default)]
 struct Namespaces {
-    braced: HashMap<String, String>,
+    /// Prefix → (`{namespace}`, the same without braces).
+    braced: HashMap<String, (String, String)>,
+    /// Bit `n` is set when a prefix of `n` bytes (or 63 or more for bit 63) is known, so that
+    /// most texts are passed over without a lookup.
+    prefix_lengths: u64,
 }
 
 impl Namespaces {
@@ -500,7 +527,7 @@ impl Namespaces {
             match entry {
                 Value::String(url) => {
                     let url = bare.value(url);
-                    self.braced.insert(url.to_owned(), format!("{{{url}}}"));
+                    self.insert(url.to_owned(), url);
                 }
                 Value::Object(map) => {
                     for (prefix, namespace) in map {
@@ -509,9 +536,7 @@ impl Namespaces {
                                 "@context member {prefix:?} is not a plain namespace"
                             )));
                         };
-                        let namespace = bare.value(namespace);
-                        self.braced
-                            .insert(prefix.clone(), format!("{{{namespace}}}"));
+                        self.insert(prefix.clone(), bare.value(namespace));
                     }
                 }
                 _ => {
@@ -522,6 +547,14 @@ impl Namespaces {
             }
         }
         Ok(())
+    }
+
+    /// Maps `prefix` to `{namespace}`.
+    fn insert(&mut self, prefix: String, namespace: &str) {
+        self.prefix_lengths |= 1 << prefix.len().min(63);
+        let braced = format!("{{{namespace}}}");
+        let unbraced = braced.replace(['{', '}'], "");
+        self.braced.insert(prefix, (braced, unbraced));
     }
 
     /// `_namespace_replace`: `prefix:rest` with a known prefix becomes `{namespace}rest` for
@@ -539,11 +572,15 @@ impl Namespaces {
     /// The replacement of [`Self::replace`], if the text has a known prefix.
     fn replaced(&self, text: &str, is_value: bool) -> Option<String> {
         let (prefix, rest) = text.split_once(':')?;
-        let braced = self.braced.get(prefix)?;
-        if is_value {
-            return Some(format!("{}{rest}", braced.replace(['{', '}'], "")));
+        if self.prefix_lengths & (1 << prefix.len().min(63)) == 0 {
+            return None;
         }
-        Some(format!("{braced}{rest}"))
+        let (braced, unbraced) = self.braced.get(prefix)?;
+        let namespace = if is_value { unbraced } else { braced };
+        let mut replaced = String::with_capacity(namespace.len() + rest.len());
+        replaced.push_str(namespace);
+        replaced.push_str(rest);
+        Some(replaced)
     }
 }
 
@@ -620,9 +657,8 @@ fn json_to_py<'a>(
                     let Value::String(namespace) = value else {
                         return Err(EpcisError::Malformed(format!("{key} is not a string")));
                     };
-                    let namespace = bare.value(namespace);
                     let prefix: String = key.chars().skip(7).collect();
-                    namespaces.braced.insert(prefix, format!("{{{namespace}}}"));
+                    namespaces.insert(prefix, bare.value(namespace));
                     node.name = namespaces.replace_text(std::mem::take(&mut node.name), false);
                     continue;
                 }
@@ -719,7 +755,7 @@ fn correct_structure(node: PyNode<'_>) -> Result<Node<'_>, EpcisError> {
             rest.push(child);
         }
     }
-    let mut corrected = Vec::new();
+    let mut corrected = Vec::with_capacity(rest.len() + lists.len() + 1);
     for child in rest {
         corrected.push(Item::Node(correct_structure(child)?));
     }
@@ -867,7 +903,7 @@ impl<'c> PrehashWriter<'c> {
             let stripped = py_strip(&child.value);
             self.out.push('=');
             if is_time_name(&child.name) {
-                self.values.push_timestamp(stripped, &mut self.out)?;
+                self.out.push_str(&fix_timestamp(stripped)?);
             } else {
                 self.values.push_value(stripped, &mut self.out)?;
             }

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use regex::{Regex, RegexSet};
+use regex::Regex;
 
 /// Why a value made the whole event fail, where the reference generator raises an exception
 /// and drops the event.
@@ -35,53 +35,40 @@ pub(crate) fn py_strip(text: &str) -> &str {
     text.trim_matches(is_py_space)
 }
 
-/// The canonical values and timestamps of one document, memoised.
+/// The canonical values of one document, memoised.
 ///
-/// The same strings (locations, business steps, dispositions, units, often event times) recur
-/// in every event of a document, and [`canonize_value`] and [`fix_timestamp`] are pure
-/// functions of their text, so each distinct text is converted once.
+/// The same identifiers (locations, business steps, dispositions, classes) recur in every
+/// event of a document, and [`canonize_value`] is a pure function of its text, so each
+/// distinct text that may reach the normaliser's patterns is converted once.
 #[derive(Debug, Default)]
 pub(crate) struct ValueCache {
     values: HashMap<String, Result<String, ValueFailure>>,
-    timestamps: HashMap<String, Result<String, ValueFailure>>,
 }
 
 impl ValueCache {
     /// Appends [`canonize_value`] of `text` to `out`.
     pub(crate) fn push_value(&mut self, text: &str, out: &mut String) -> Result<(), ValueFailure> {
-        push_memoised(&mut self.values, text, out, canonize_value)
-    }
-
-    /// Appends [`fix_timestamp`] of `text` to `out`.
-    pub(crate) fn push_timestamp(
-        &mut self,
-        text: &str,
-        out: &mut String,
-    ) -> Result<(), ValueFailure> {
-        push_memoised(&mut self.timestamps, text, out, fix_timestamp)
-    }
-}
-
-fn push_memoised(
-    memo: &mut HashMap<String, Result<String, ValueFailure>>,
-    text: &str,
-    out: &mut String,
-    convert: fn(&str) -> Result<String, ValueFailure>,
-) -> Result<(), ValueFailure> {
-    if let Some(result) = memo.get(text) {
-        out.push_str(result.as_ref().map_err(Clone::clone)?);
-        return Ok(());
-    }
-    let result = convert(text);
-    let outcome = match &result {
-        Ok(converted) => {
-            out.push_str(converted);
-            Ok(())
+        // Only a text with a `.` (or a CBV URN, which becomes a Web URI) can reach the
+        // normaliser's patterns; other texts cost less to convert than to look up.
+        if !(text.contains('.') || text.contains("urn:epcglobal:cbv:")) {
+            out.push_str(&canonize_value(text)?);
+            return Ok(());
         }
-        Err(failure) => Err(failure.clone()),
-    };
-    memo.insert(text.to_owned(), result);
-    outcome
+        if let Some(result) = self.values.get(text) {
+            out.push_str(result.as_ref().map_err(Clone::clone)?);
+            return Ok(());
+        }
+        let result = canonize_value(text);
+        let outcome = match &result {
+            Ok(value) => {
+                out.push_str(value);
+                Ok(())
+            }
+            Err(failure) => Err(failure.clone()),
+        };
+        self.values.insert(text.to_owned(), result);
+        outcome
+    }
 }
 
 /// `_canonize_value`: CBV URNs to Web URIs, then numbers, then the Digital Link normaliser.
@@ -324,14 +311,33 @@ pub(crate) fn fix_timestamp(text: &str) -> Result<String, ValueFailure> {
         return Err(ValueFailure::Timestamp(text.to_owned()));
     }
     let second_of_day = utc_seconds.rem_euclid(86_400);
-    Ok(format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
-    ))
+    // `YYYY-MM-DDThh:mm:ss.mmmZ`; every number fits its width.
+    let mut fixed = String::with_capacity(24);
+    for (number, width, separator) in [
+        (year, 4, '-'),
+        (i64::from(month), 2, '-'),
+        (i64::from(day), 2, 'T'),
+        (second_of_day / 3600, 2, ':'),
+        (second_of_day / 60 % 60, 2, ':'),
+        (second_of_day % 60, 2, '.'),
+        (i64::from(millis), 3, 'Z'),
+    ] {
+        push_zero_padded(&mut fixed, number, width);
+        fixed.push(separator);
+    }
+    Ok(fixed)
 }
 
+/// Appends the decimal digits of `number` (`0 <= number < 10^width`) zero-padded to `width`,
+/// as `format!("{number:0width$}")` does.
+fn push_zero_padded(out: &mut String, number: i64, width: u32) {
+    for position in (0..width).rev() {
+        let digit = number / 10_i64.pow(position) % 10;
+        out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
 struct ParsedDateTime {
     year: i64,
     month: u32,
@@ -343,46 +349,85 @@ struct ParsedDateTime {
     offset_minutes: i64,
 }
 
+/// Parses the layouts of the pattern
+/// `^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?)? *(?:([Zz]|UTC)|([+-])([0-9]{2})(?::?([0-9]{2}))?)?$`
+/// (read by hand: each optional part is taken when present, as the pattern has only one way
+/// to match), and checks the date and time ranges.
 fn parse_iso_datetime(text: &str) -> Option<ParsedDateTime> {
-    static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(
-            r"^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?)? *(?:([Zz]|UTC)|([+-])([0-9]{2})(?::?([0-9]{2}))?)?$",
-        )
-        // The pattern is a literal and valid.
-        .expect("timestamp pattern compiles")
-    });
-    let captures = PATTERN.captures(text)?;
-    let number = |index: usize| -> Option<u32> {
-        captures
-            .get(index)
-            .map_or(Some(0), |m| m.as_str().parse().ok())
+    let bytes = text.as_bytes();
+    // The value of the `n` ASCII digits at `from`, if they are there.
+    let digits = |from: usize, n: usize| -> Option<u32> {
+        let run = bytes.get(from..from + n)?;
+        run.iter().try_fold(0u32, |value, &byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + u32::from(byte - b'0'))
+        })
     };
-    let year = i64::from(number(1)?);
-    let month = number(2)?;
-    let day = number(3)?;
-    let hour = number(4)?;
-    let minute = number(5)?;
-    let second = number(6)?;
-    let microsecond = captures.get(7).map_or(Some(0), |m| {
-        let mut digits: String = m.as_str().chars().take(6).collect();
-        while digits.len() < 6 {
-            digits.push('0');
-        }
-        digits.parse().ok()
-    })?;
-    let offset_minutes = match captures.get(9) {
-        Some(sign) => {
-            let hours = i64::from(number(10)?);
-            let minutes = i64::from(number(11)?);
-            let magnitude = hours * 60 + minutes;
-            if sign.as_str() == "-" {
-                -magnitude
-            } else {
-                magnitude
+    let year = i64::from(digits(0, 4)?);
+    let month = digits(5, 2)?;
+    let day = digits(8, 2)?;
+    if bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
+        return None;
+    }
+    let mut position = 10;
+    let (mut hour, mut minute, mut second, mut microsecond) = (0, 0, 0, 0);
+    if matches!(bytes.get(position), Some(b'T' | b't' | b' '))
+        && let Some(h) = digits(position + 1, 2)
+        && bytes.get(position + 3) == Some(&b':')
+        && let Some(m) = digits(position + 4, 2)
+    {
+        (hour, minute) = (h, m);
+        position += 6;
+        if bytes.get(position) == Some(&b':')
+            && let Some(s) = digits(position + 1, 2)
+        {
+            second = s;
+            position += 3;
+            if matches!(bytes.get(position), Some(b'.' | b',')) {
+                let fraction = &bytes[position + 1..];
+                let n_digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+                if n_digits > 0 {
+                    // The first six digits, padded with zeros.
+                    microsecond = (0..6).fold(0, |value, index| {
+                        let digit = fraction
+                            .get(index)
+                            .filter(|_| index < n_digits)
+                            .map_or(0, |byte| u32::from(byte - b'0'));
+                        value * 10 + digit
+                    });
+                    position += 1 + n_digits;
+                }
             }
         }
-        None => 0,
-    };
+    }
+    while bytes.get(position) == Some(&b' ') {
+        position += 1;
+    }
+    let mut offset_minutes = 0;
+    match bytes.get(position) {
+        Some(b'Z' | b'z') => position += 1,
+        Some(b'U') if bytes[position..].starts_with(b"UTC") => position += 3,
+        Some(&sign @ (b'+' | b'-')) => {
+            let hours = digits(position + 1, 2)?;
+            position += 3;
+            let mut minutes = 0;
+            if bytes.get(position) == Some(&b':')
+                && let Some(m) = digits(position + 1, 2)
+            {
+                minutes = m;
+                position += 3;
+            } else if let Some(m) = digits(position, 2) {
+                minutes = m;
+                position += 2;
+            }
+            let magnitude = i64::from(hours) * 60 + i64::from(minutes);
+            offset_minutes = if sign == b'-' { -magnitude } else { magnitude };
+        }
+        _ => {}
+    }
+    if position != bytes.len() {
+        return None;
+    }
     let valid = year >= 1
         && (1..=12).contains(&month)
         && day >= 1
@@ -656,22 +701,45 @@ const DL_VALID_PATTERNS: [&str; 21] = [
     r"https:\/\/id.gs1.org\/8018\/(\d{18})$",
 ];
 
-/// [`DL_VALID_PATTERNS`] as one set: the normaliser asks whether any of them matches.
-static DL_VALID: LazyLock<RegexSet> = LazyLock::new(|| {
-    // The patterns are literals of this module and are covered by tests.
-    RegexSet::new(DL_VALID_PATTERNS.map(|pattern| py_match_pattern(pattern, false)))
-        .expect("normaliser patterns compile")
+/// [`DL_VALID_PATTERNS`], each with the path segment of its key (`/00/`, `/01/`, …): every
+/// pattern starts with `https://id.gs1.org` and that segment, so a text without the segment
+/// cannot match it.
+static DL_VALID: LazyLock<Vec<(String, Regex)>> = LazyLock::new(|| {
+    DL_VALID_PATTERNS
+        .iter()
+        .map(|pattern| (key_segment(pattern), py_match_regex(pattern, false)))
+        .collect()
 });
 
-/// `__web_uri_percent_encoder`.
-fn percent_encode(text: &str) -> String {
-    text.replace('!', "%21")
-        .replace('(', "%28")
-        .replace(')', "%29")
-        .replace('*', "%2A")
-        .replace('+', "%2B")
-        .replace(',', "%2C")
-        .replace(':', "%3A")
+/// The `/<key>/` segment after `https:\/\/id.gs1.org` in a pattern of [`DL_VALID_PATTERNS`].
+fn key_segment(pattern: &str) -> String {
+    let rest = pattern
+        .strip_prefix(r"https:\/\/id.gs1.org\/")
+        .unwrap_or_default();
+    let key: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    format!("/{key}/")
+}
+
+/// `__web_uri_percent_encoder`. None of the replacements contains a character replaced
+/// after it, so one pass over the text gives the reference's chain of replacements.
+fn percent_encode(text: &str) -> Cow<'_, str> {
+    if !text.contains(['!', '(', ')', '*', '+', ',', ':']) {
+        return Cow::Borrowed(text);
+    }
+    let mut encoded = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '!' => encoded.push_str("%21"),
+            '(' => encoded.push_str("%28"),
+            ')' => encoded.push_str("%29"),
+            '*' => encoded.push_str("%2A"),
+            '+' => encoded.push_str("%2B"),
+            ',' => encoded.push_str("%2C"),
+            ':' => encoded.push_str("%3A"),
+            other => encoded.push(other),
+        }
+    }
+    Cow::Owned(encoded)
 }
 
 /// `check_digit`: the GS1 mod-10 check digit of ASCII digits (GenSpecs §7.9.1).
@@ -689,11 +757,16 @@ fn check_digit(digits: &str) -> u32 {
 }
 
 /// Python's `s[start:end]` on code points with non-negative bounds that are clamped.
-fn slice(text: &str, start: usize, end: Option<usize>) -> String {
+fn slice(text: &str, start: usize, end: Option<usize>) -> Cow<'_, str> {
+    if text.is_ascii() {
+        // Code points are bytes.
+        let end = end.unwrap_or(text.len()).min(text.len());
+        return Cow::Borrowed(&text[start.min(end)..end]);
+    }
     let len = text.chars().count();
     let end = end.unwrap_or(len).min(len);
     let start = start.min(end);
-    text.chars().skip(start).take(end - start).collect()
+    Cow::Owned(text.chars().skip(start).take(end - start).collect())
 }
 
 /// Python's `s.find(needle)` in code points, `-1` when absent.
@@ -738,6 +811,9 @@ pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
                 return Some(convert_urn(pattern.urn, uri, partition));
             }
         }
+    }
+    if is_canonical_sgtin(uri) {
+        return Some(uri.to_owned());
     }
     if !(uri.starts_with("http:") || uri.starts_with("https:")) || !DL_SYNTAX.is_match(uri) {
         return None;
@@ -820,7 +896,36 @@ pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
         let head = py_slice(&uri, 0, Some(py_find(&uri, "/10/")));
         uri = head + &py_slice(&after_lot, py_find(&after_lot, "/"), None);
     }
-    DL_VALID.is_match(&uri).then_some(uri)
+    DL_VALID
+        .iter()
+        .any(|(segment, pattern)| uri.contains(segment.as_str()) && pattern.is_match(&uri))
+        .then_some(uri)
+}
+
+/// Whether `uri` is `https://id.gs1.org/01/<14 ASCII digits>/21/<serial>` with a serial of 1 to
+/// 20 ASCII letters, digits, `_`, `.` or `-`: the canonical Digital Link URI of an SGTIN, the
+/// most common EPC.
+///
+/// The normaliser returns such a URI unchanged: it matches the syntax pattern and the
+/// canonical domain pattern, holds no short name (every segment followed by a `/` is empty,
+/// the host, `01`, the GTIN or `21`), no query, CPV or lot, has a 14-digit GTIN, and matches
+/// the valid form of a GTIN with a serial.
+fn is_canonical_sgtin(uri: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("https://id.gs1.org/01/") else {
+        return false;
+    };
+    let bytes = rest.as_bytes();
+    let Some(serial) = bytes
+        .get(14..)
+        .and_then(|after| after.strip_prefix(b"/21/"))
+    else {
+        return false;
+    };
+    bytes[..14].iter().all(u8::is_ascii_digit)
+        && (1..=20).contains(&serial.len())
+        && serial
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// The EPC URN branches of the normaliser; `uri` is ASCII and matched `urn`'s pattern.
@@ -984,6 +1089,12 @@ mod tests {
         assert!(DL_SYNTAX.is_match("https://id.gs1.org/01/09506000134352"));
         assert_eq!(DL_MISC.len(), 9);
         assert_eq!(DL_VALID.len(), 21);
+        for (segment, _) in DL_VALID.iter() {
+            assert!(
+                matches!(segment.len(), 4..=6) && segment.starts_with('/'),
+                "{segment}"
+            );
+        }
         for pattern in URN_PATTERNS.iter() {
             assert_eq!(pattern.prefix.matches(':').count(), 4, "{}", pattern.prefix);
             assert!(pattern.prefix.starts_with("urn:epc:"), "{}", pattern.prefix);
@@ -1362,9 +1473,38 @@ mod tests {
         "-Infinity",
     ];
 
+    /// Texts close to the canonical SGTIN Digital Link URI, in and out of its shape.
+    fn near_canonical_sgtin() -> impl Strategy<Value = String> {
+        let head = prop_oneof![
+            4 => Just("https://id.gs1.org/01/"),
+            1 => proptest::sample::select(&[
+                "http://id.gs1.org/01/",
+                "https://idXgs1.org/01/",
+                "https://id.gs1.org/01",
+                "https://example.com/01/",
+            ][..]),
+        ];
+        let gtin = prop_oneof![4 => "[0-9]{14}", 1 => "[0-9]{12,15}|[0-9]{13}[a\u{663}]"];
+        let ai = prop_oneof![
+            4 => Just("/21/"),
+            1 => proptest::sample::select(&["/10/", "/22/", "/21", "/235/", ""][..]),
+        ];
+        let serial = prop_oneof![
+            3 => "[A-Za-z0-9_.-]{0,22}",
+            1 => r#"[A-Za-z0-9_./?#:%\n *!'"\u{e9}-]{0,22}"#,
+        ];
+        let tail = prop_oneof![
+            4 => Just(""),
+            1 => proptest::sample::select(&["/10/L1", "?x=1", "#f", "/", "\n"][..]),
+        ];
+        (head, gtin, ai, serial, tail)
+            .prop_map(|(head, gtin, ai, serial, tail)| format!("{head}{gtin}{ai}{serial}{tail}"))
+    }
+
     fn value_text() -> impl Strategy<Value = String> {
         prop_oneof![
             2 => near_identifier(),
+            1 => near_canonical_sgtin(),
             1 => proptest::sample::select(IDENTIFIERS).prop_map(str::to_owned),
             1 => (proptest::sample::select(IDENTIFIERS), "[0-9A-Za-z/.%\n*-]{0,4}", 0..40usize)
                 .prop_map(|(text, insert, at)| {
@@ -1374,8 +1514,149 @@ mod tests {
         ]
     }
 
+    /// The timestamp pattern that [`parse_iso_datetime`] reads by hand.
+    static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?)? *(?:([Zz]|UTC)|([+-])([0-9]{2})(?::?([0-9]{2}))?)?$",
+        )
+        .expect("timestamp pattern compiles")
+    });
+
+    /// [`parse_iso_datetime`] through the pattern's captures.
+    fn parse_iso_datetime_by_pattern(text: &str) -> Option<ParsedDateTime> {
+        let captures = TIMESTAMP.captures(text)?;
+        let number = |index: usize| -> Option<u32> {
+            captures
+                .get(index)
+                .map_or(Some(0), |m| m.as_str().parse().ok())
+        };
+        let year = i64::from(number(1)?);
+        let month = number(2)?;
+        let day = number(3)?;
+        let hour = number(4)?;
+        let minute = number(5)?;
+        let second = number(6)?;
+        let microsecond = captures.get(7).map_or(Some(0), |m| {
+            let mut digits: String = m.as_str().chars().take(6).collect();
+            while digits.len() < 6 {
+                digits.push('0');
+            }
+            digits.parse().ok()
+        })?;
+        let offset_minutes = match captures.get(9) {
+            Some(sign) => {
+                let magnitude = i64::from(number(10)?) * 60 + i64::from(number(11)?);
+                if sign.as_str() == "-" {
+                    -magnitude
+                } else {
+                    magnitude
+                }
+            }
+            None => 0,
+        };
+        let valid = year >= 1
+            && (1..=12).contains(&month)
+            && day >= 1
+            && day <= days_in_month(year, month)
+            && hour < 24
+            && minute < 60
+            && second < 60;
+        valid.then_some(ParsedDateTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            microsecond,
+            offset_minutes,
+        })
+    }
+
+    /// Texts close to the layouts of the timestamp pattern.
+    fn near_timestamp() -> impl Strategy<Value = String> {
+        let select = |items: &'static [&'static str]| proptest::sample::select(items);
+        let date = (
+            "[0-9]{4}",
+            select(&[
+                "01", "02", "06", "12", "01", "02", "06", "12", "13", "00", "1",
+            ]),
+            select(&[
+                "01", "15", "28", "29", "30", "31", "01", "15", "28", "00", "32",
+            ]),
+        )
+            .prop_map(|(year, month, day)| format!("{year}-{month}-{day}"));
+        let time = (
+            select(&["T", "T", "t", " ", "  ", "x"]),
+            select(&["00", "08", "23", "00", "08", "23", "24", "9"]),
+            select(&["00", "30", "59", "00", "30", "59", "60"]),
+            select(&["", ":00", ":59", "", ":00", ":59", ":60", ":5", ":"]),
+            prop_oneof![4 => Just(String::new()), 4 => "[.,][0-9]{1,9}", 1 => "[.,]|:[0-9]{1,3}"],
+        )
+            .prop_map(|(separator, hour, minute, second, fraction)| {
+                format!("{separator}{hour}:{minute}{second}{fraction}")
+            });
+        let piece = prop_oneof![
+            2 => "[0-9]{1,4}",
+            3 => select(&[
+                "-", "T", "t", " ", ":", ".", ",", "Z", "z", "UTC", "+", "x", "\n", "\u{663}",
+            ]).prop_map(str::to_owned),
+        ];
+        (
+            prop_oneof![6 => date, 1 => "[0-9]{3,5}-[0-9]{1,3}-[0-9]{1,3}"],
+            prop_oneof![4 => time, 1 => Just(String::new())],
+            " {0,2}",
+            select(&[
+                "", "Z", "z", "UTC", "+08", "+0800", "+08:00", "-05:30", "-23:59", "", "Z",
+                "+08:00", "utc", "+08:", "+080", "-0", "+24:00",
+            ]),
+            prop_oneof![6 => Just(String::new()), 1 => proptest::collection::vec(piece, 1..5).prop_map(|p| p.concat())],
+        )
+            .prop_map(|(date, time, spaces, zone, tail)| {
+                format!("{date}{time}{spaces}{zone}{tail}")
+            })
+    }
+
+    /// Python's slice through code point iterators, as the reference's `s[start:end]`.
+    fn slice_by_chars(text: &str, start: usize, end: Option<usize>) -> String {
+        let len = text.chars().count();
+        let end = end.unwrap_or(len).min(len);
+        let start = start.min(end);
+        text.chars().skip(start).take(end - start).collect()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The hand-written timestamp reader reads what the pattern matches.
+        #[test]
+        fn timestamps_are_read_as_the_pattern_reads_them(text in near_timestamp()) {
+            prop_assert_eq!(parse_iso_datetime(&text), parse_iso_datetime_by_pattern(&text));
+        }
+
+        /// Slicing by bytes for ASCII text is slicing by code points.
+        #[test]
+        fn slices_are_code_point_slices(
+            text in "[a-z0-9.]{0,12}|.{0,12}",
+            start in 0..16usize,
+            end in proptest::option::of(0..16usize),
+        ) {
+            prop_assert_eq!(slice(&text, start, end).into_owned(), slice_by_chars(&text, start, end));
+        }
+
+        /// One pass of percent-encoding is the reference's chain of replacements.
+        #[test]
+        fn percent_encoding_is_the_chain_of_replacements(text in "[!()*+,:%a-z0-9\u{e9}]{0,16}") {
+            let chained = text
+                .replace('!', "%21")
+                .replace('(', "%28")
+                .replace(')', "%29")
+                .replace('*', "%2A")
+                .replace('+', "%2B")
+                .replace(',', "%2C")
+                .replace(':', "%3A");
+            prop_assert_eq!(percent_encode(&text).into_owned(), chained);
+        }
 
         /// The literal guards, the pattern prefixes and the pattern set change no result.
         #[test]
@@ -1400,15 +1681,6 @@ mod tests {
                         prop_assert_eq!(&out[1..], value.as_str());
                     }
                     Err(failure) => prop_assert_eq!(pushed, Err(failure.clone())),
-                }
-                let mut out = String::new();
-                let pushed = cache.push_timestamp(text, &mut out);
-                match fix_timestamp(text) {
-                    Ok(value) => {
-                        prop_assert_eq!(pushed, Ok(()));
-                        prop_assert_eq!(out, value);
-                    }
-                    Err(failure) => prop_assert_eq!(pushed, Err(failure)),
                 }
             }
         }
