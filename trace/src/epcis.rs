@@ -625,6 +625,7 @@ fn json_to_py<'a>(
     };
     match json {
         Value::Array(items) => {
+            node.children.reserve_exact(items.len());
             for item in items {
                 node.children.push(json_to_py(item, namespaces, bare)?);
             }
@@ -637,13 +638,23 @@ fn json_to_py<'a>(
             }
         }
         Value::Object(map) => {
-            if let Some(kind) = map.get("type") {
+            node.children.reserve(map.len());
+            // One pass over the members finds those read first (a lookup would hash each).
+            let (mut kind, mut text, mut unsorted) = (None, None, false);
+            for (key, value) in map {
+                match key.as_str() {
+                    "type" => kind = Some(value),
+                    "#text" => text = Some(value),
+                    name => unsorted |= UNSORTED_MEMBERS.contains(&name),
+                }
+            }
+            if let Some(kind) = kind {
                 let kind = kind
                     .as_str()
                     .ok_or_else(|| EpcisError::Malformed("a type is not a string".to_owned()))?;
                 node.name = Cow::Borrowed(bare.value(kind));
             }
-            if let Some(text) = map.get("#text") {
+            if let Some(text) = text {
                 let text = text
                     .as_str()
                     .ok_or_else(|| EpcisError::Malformed("#text is not a string".to_owned()))?;
@@ -681,7 +692,7 @@ fn json_to_py<'a>(
                     });
                 }
             }
-            if !UNSORTED_MEMBERS.iter().any(|m| map.contains_key(*m)) {
+            if !unsorted {
                 node.children.sort();
             }
         }
@@ -731,7 +742,8 @@ fn list_element_name<'a>(name: &Text<'a>) -> Option<Text<'a>> {
 
 /// `deep_structure_correction`: maps the JSON data model onto the XML one.
 fn correct_structure(node: PyNode<'_>) -> Result<Node<'_>, EpcisError> {
-    let mut rest = Vec::new();
+    // Every corrected child comes from one child or more, so this is enough room.
+    let mut corrected = Vec::with_capacity(node.children.len());
     let mut lists: Vec<(Text<'_>, Vec<PyNode<'_>>)> = Vec::new();
     let mut child_epcs = Vec::new();
     for child in node.children {
@@ -752,12 +764,8 @@ fn correct_structure(node: PyNode<'_>) -> Result<Node<'_>, EpcisError> {
                 children: Vec::new(),
             });
         } else {
-            rest.push(child);
+            corrected.push(Item::Node(correct_structure(child)?));
         }
-    }
-    let mut corrected = Vec::with_capacity(rest.len() + lists.len() + 1);
-    for child in rest {
-        corrected.push(Item::Node(correct_structure(child)?));
     }
     for (name, elements) in lists {
         if PAIR_LISTS.contains(&&*name) {

@@ -289,7 +289,8 @@ impl Collector {
             None => Rc::clone(outer),
         };
         let property = property.map(|p| p.name);
-        if let Some(local) = map.get("@context") {
+        // A scan finds the member without hashing its name (objects are small).
+        if let Some((_, local)) = map.iter().find(|(key, _)| *key == "@context") {
             context = self.process_object_context(context, local)?;
         }
         // Each key is expanded once, with its term definition.
@@ -461,7 +462,7 @@ fn expand_key<'a>(
             definition.id.as_deref().map(Cow::Borrowed),
             Some(definition),
         )),
-        None => Ok((expand_iri(context, key, true)?, None)),
+        None => Ok((Some(expand_non_term(context, key, true)), None)),
     }
 }
 
@@ -542,25 +543,31 @@ fn expand_iri<'a>(
     if vocab && let Some(definition) = context.terms.get(value) {
         return Ok(definition.id.as_deref().map(Cow::Borrowed));
     }
+    Ok(Some(expand_non_term(context, value, vocab)))
+}
+
+/// The rest of [`expand_iri`] for a value that is not a keyword and, with `vocab`, not a term.
+fn expand_non_term<'a>(context: &'a ActiveContext, value: &'a str, vocab: bool) -> Cow<'a, str> {
     if let Some(colon) = value.find(':').filter(|c| *c > 0) {
         let (prefix, suffix) = (&value[..colon], &value[colon + 1..]);
         if prefix == "_" || suffix.starts_with("//") {
-            return Ok(Some(Cow::Borrowed(value)));
+            return Cow::Borrowed(value);
         }
         if let Some(definition) = context.terms.get(prefix)
             && definition.prefix
             && let Some(id) = &definition.id
         {
-            return Ok(Some(Cow::Owned(format!("{id}{suffix}"))));
+            return Cow::Owned(format!("{id}{suffix}"));
         }
-        if is_absolute_iri(value) {
-            return Ok(Some(Cow::Borrowed(value)));
+        // Without a vocabulary mapping below, the value is returned either way.
+        if vocab && context.vocab.is_some() && is_absolute_iri(value) {
+            return Cow::Borrowed(value);
         }
     }
     if vocab && let Some(vocabulary) = &context.vocab {
-        return Ok(Some(Cow::Owned(format!("{vocabulary}{value}"))));
+        return Cow::Owned(format!("{vocabulary}{value}"));
     }
-    Ok(Some(Cow::Borrowed(value)))
+    Cow::Borrowed(value)
 }
 
 /// Context processing (§4.1) for the supported subset.

@@ -54,6 +54,13 @@ impl ValueCache {
             out.push_str(&canonize_value(text)?);
             return Ok(());
         }
+        // Most EPCs are canonical SGTIN URIs, each in one event: the steps before the
+        // normaliser leave them alone (no CBV URN, not a number), and the normaliser returns them
+        // unchanged.
+        if is_canonical_sgtin(text) {
+            out.push_str(text);
+            return Ok(());
+        }
         if let Some(result) = self.values.get(text) {
             out.push_str(result.as_ref().map_err(Clone::clone)?);
             return Ok(());
