@@ -985,29 +985,28 @@ impl<'c> PrehashWriter<'c> {
     /// Sorts the entries written since `start`, whose end positions are on the `ends` stack
     /// from `base`, and takes them off the stack.
     fn sort_entries(&mut self, start: usize, base: usize) {
-        let ends = self.ends.split_off(base);
-        if ends.len() < 2 {
-            return;
+        if self.ends.len() >= base + 2 {
+            // Every position was the buffer's length after a whole text was written, so each
+            // range is on character boundaries and within the buffer.
+            let mut ranges: Vec<std::ops::Range<usize>> =
+                Vec::with_capacity(self.ends.len() - base);
+            let mut from = start;
+            for &end in &self.ends[base..] {
+                ranges.push(from..end);
+                from = end;
+            }
+            let out = &self.out;
+            let in_order = ranges
+                .windows(2)
+                .all(|pair| out[pair[0].clone()] <= out[pair[1].clone()]);
+            if !in_order {
+                ranges.sort_by(|a, b| out[a.clone()].cmp(&out[b.clone()]));
+                let sorted: String = ranges.iter().map(|range| &out[range.clone()]).collect();
+                self.out.truncate(start);
+                self.out.push_str(&sorted);
+            }
         }
-        // Every position was the buffer's length after a whole text was written, so each
-        // range is on character boundaries and within the buffer.
-        let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(ends.len());
-        let mut from = start;
-        for end in ends {
-            ranges.push(from..end);
-            from = end;
-        }
-        let out = &self.out;
-        if ranges
-            .windows(2)
-            .all(|pair| out[pair[0].clone()] <= out[pair[1].clone()])
-        {
-            return;
-        }
-        ranges.sort_by(|a, b| out[a.clone()].cmp(&out[b.clone()]));
-        let sorted: String = ranges.iter().map(|range| &out[range.clone()]).collect();
-        self.out.truncate(start);
-        self.out.push_str(&sorted);
+        self.ends.truncate(base);
     }
 }
 

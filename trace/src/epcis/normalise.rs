@@ -54,11 +54,16 @@ impl ValueCache {
             out.push_str(&canonize_value(text)?);
             return Ok(());
         }
-        // Most EPCs are canonical SGTIN URIs, each in one event: the steps before the
-        // normaliser leave them alone (no CBV URN, not a number), and the normaliser returns them
-        // unchanged.
+        // Most EPCs are SGTINs, each named in one event or two, and cost little to convert:
+        // a canonical SGTIN URI is left alone by the steps before the normaliser (no CBV URN,
+        // not a number) and returned unchanged by it; an SGTIN URN with a plain serial is
+        // converted without running a pattern.
         if is_canonical_sgtin(text) {
             out.push_str(text);
+            return Ok(());
+        }
+        if is_plain_sgtin_urn(text) {
+            out.push_str(&canonize_value(text)?);
             return Ok(());
         }
         if let Some(result) = self.values.get(text) {
@@ -812,6 +817,9 @@ pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
     // syntax with `http:` or `https:`: other text is passed over without running the patterns.
     // Below, a pattern also runs only when the text holds the literal path segments (such as
     // `/22/`) without which it cannot match; the result is the same as running it.
+    if is_plain_sgtin_urn(uri) {
+        return Some(convert_urn(Urn::Sgtin, uri, partition));
+    }
     if uri.starts_with("urn:epc:") {
         for pattern in URN_PATTERNS.iter() {
             if uri.starts_with(&pattern.prefix) && pattern.regex.is_match(uri) {
@@ -909,6 +917,29 @@ pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
         .then_some(uri)
 }
 
+/// Whether `urn` is `urn:epc:id:sgtin:<company>.<item>.<serial>` with a company prefix of 6 to
+/// 12 ASCII digits, an item reference of the 13 digits less, and a serial of 1 to 20 ASCII
+/// letters and digits: an SGTIN URN that the first URN pattern (SGTIN, with its serial of
+/// encodable characters) matches.
+fn is_plain_sgtin_urn(urn: &str) -> bool {
+    let Some(rest) = urn.strip_prefix("urn:epc:id:sgtin:") else {
+        return false;
+    };
+    let bytes = rest.as_bytes();
+    let company = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if !(6..=12).contains(&company) || bytes.get(company) != Some(&b'.') {
+        return false;
+    }
+    let item_end = company + 1 + (13 - company);
+    let (Some(item), Some(b'.')) = (bytes.get(company + 1..item_end), bytes.get(item_end)) else {
+        return false;
+    };
+    let serial = &bytes[item_end + 1..];
+    item.iter().all(u8::is_ascii_digit)
+        && (1..=20).contains(&serial.len())
+        && serial.iter().all(u8::is_ascii_alphanumeric)
+}
+
 /// Whether `uri` is `https://id.gs1.org/01/<14 ASCII digits>/21/<serial>` with a serial of 1 to
 /// 20 ASCII letters, digits, `_`, `.` or `-`: the canonical Digital Link URI of an SGTIN, the
 /// most common EPC.
@@ -945,12 +976,13 @@ fn convert_urn(urn: Urn, uri: &str, partition: usize) -> String {
             partition + 1,
             Some(partition + 1 + 13usize.saturating_sub(prefix.len())),
         );
-        let raw = format!(
-            "{}{prefix}{}",
-            slice(&item, 0, Some(1)),
-            slice(&item, 1, None)
-        );
-        format!("{raw}{}", check_digit(&raw))
+        let mut gtin = String::with_capacity(14);
+        gtin.push_str(&slice(&item, 0, Some(1)));
+        gtin.push_str(&prefix);
+        gtin.push_str(&slice(&item, 1, None));
+        let check = check_digit(&gtin);
+        gtin.push_str(&check.to_string());
+        gtin
     };
     let gln_like = |from: usize| {
         let prefix = company(from);
@@ -1508,10 +1540,32 @@ mod tests {
             .prop_map(|(head, gtin, ai, serial, tail)| format!("{head}{gtin}{ai}{serial}{tail}"))
     }
 
+    /// Texts close to SGTIN URNs with plain serials, in and out of that shape.
+    fn near_plain_sgtin_urn() -> impl Strategy<Value = String> {
+        let head = prop_oneof![
+            4 => Just("urn:epc:id:sgtin:"),
+            1 => proptest::sample::select(&["urn:epc:id:sgtin", "urn:epc:idpat:sgtin:", "urn:epc:id:sgln:"][..]),
+        ];
+        (
+            head,
+            5..=13usize,
+            prop_oneof![4 => Just(0), 1 => -1..=1isize],
+            "[0-9]{16}",
+            proptest::sample::select(&[".", ".", ".", "", ".."][..]),
+            prop_oneof![3 => "[A-Za-z0-9]{0,22}", 1 => "[A-Za-z0-9%!'()*+,.:;=_\n-]{0,22}"],
+        )
+            .prop_map(|(head, company, change, digits, dot, serial)| {
+                let item = (13 - company).saturating_add_signed(change);
+                let (company, item) = (&digits[..company], &digits[company..company + item]);
+                format!("{head}{company}.{item}{dot}{serial}")
+            })
+    }
+
     fn value_text() -> impl Strategy<Value = String> {
         prop_oneof![
             2 => near_identifier(),
             1 => near_canonical_sgtin(),
+            1 => near_plain_sgtin_urn(),
             1 => proptest::sample::select(IDENTIFIERS).prop_map(str::to_owned),
             1 => (proptest::sample::select(IDENTIFIERS), "[0-9A-Za-z/.%\n*-]{0,4}", 0..40usize)
                 .prop_map(|(text, insert, at)| {
