@@ -1054,6 +1054,8 @@ fn take_user_extensions<'a>(children: &mut Vec<Item<'a>>) -> Vec<Item<'a>> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -1163,5 +1165,51 @@ mod tests {
             parse_document(&vec![b' '; MAX_DOCUMENT_BYTES + 1]),
             Err(EpcisError::TooLarge(_))
         ));
+    }
+
+    /// `_find_replacement_string_values` as the reference runs it: a scan of every string.
+    fn replacement_by_scan<'a>(vocabulary: &'a [String], value: &str) -> Option<&'a str> {
+        let matches: Vec<&String> = vocabulary
+            .iter()
+            .filter(|iri| {
+                iri.ends_with(&format!("-{value}")) || iri.ends_with(&format!("/{value}"))
+            })
+            .collect();
+        match matches.as_slice() {
+            [only] => Some(only.as_str()),
+            _ => None,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The ASCII test of a name is Python's `name.lower()` test.
+        #[test]
+        fn time_names_are_found_as_with_lowercasing(
+            name in "[a-zA-Z{}/:]{0,6}(time|Time|TIME|offset|Offset|OFFSET|ti\u{130}me|\u{212a})?[a-zA-Z\u{e9}]{0,6}",
+        ) {
+            let lower = name.to_lowercase();
+            prop_assert_eq!(
+                is_time_name(&name),
+                lower.contains("time") && !lower.contains("offset")
+            );
+        }
+
+        /// The binary search with its filter on final bytes finds what a scan finds.
+        #[test]
+        fn bare_strings_are_replaced_as_by_a_scan(
+            vocabulary in proptest::collection::btree_set(
+                "https://ref.gs1.org/cbv/[A-Za-z]{1,3}[-/][a-z_]{0,3}|https://gs1.org/voc/[a-z]{0,2}/?",
+                0..12,
+            ),
+            values in proptest::collection::vec("[a-z_]{0,3}|[A-Za-z]{1,3}[-/][a-z_]{0,3}|/?", 1..8),
+        ) {
+            let vocabulary: Vec<String> = vocabulary.into_iter().collect();
+            let bare = BareStrings::new(&vocabulary);
+            for value in &values {
+                prop_assert_eq!(bare.replacement(value), replacement_by_scan(&vocabulary, value));
+            }
+        }
     }
 }

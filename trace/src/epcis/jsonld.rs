@@ -999,4 +999,44 @@ mod tests {
             serde_json::json!({"@context": [EPCIS_CONTEXT_URL, {"gs1": "https://gs1.org/voc/"}]});
         assert!(collect_vocabulary_iris(&same).is_ok());
     }
+
+    #[test]
+    fn cached_contexts_give_the_same_strings() {
+        let contexts = [
+            serde_json::json!([EPCIS_CONTEXT_URL, {"hc": "https://ns.example/hc/"}]),
+            serde_json::json!([EPCIS_CONTEXT_URL, {"storing": "https://ref.gs1.org/cbv/BizStep-other"}]),
+            serde_json::json!([EPCIS_CONTEXT_URL_GITHUB]),
+            serde_json::json!([{"@vocab": "https://gs1.org/voc/"}, EPCIS_CONTEXT_URL]),
+            serde_json::json!([EPCIS_CONTEXT_URL, {"gs1": "https://ref.gs1.org/voc/"}]),
+        ];
+        let documents: Vec<Value> = contexts
+            .iter()
+            .map(|context| {
+                serde_json::json!({
+                    "@context": context,
+                    "epcisBody": {"eventList": [
+                        {"type": "ObjectEvent", "bizStep": "storing", "disposition": "active",
+                         "sensorElementList": [{"sensorReport": [{"type": "Temperature"}]}]},
+                        {"@context": {"x": "https://gs1.org/voc/x-"}, "type": "ObjectEvent",
+                         "bizStep": "shipping", "x:y": "Pressure"}
+                    ]}
+                })
+            })
+            .collect();
+        // Each document with an empty cache, then all of them twice in turn with a warm one.
+        let fresh: Vec<_> = documents
+            .iter()
+            .map(|document| {
+                CONTEXT_CACHE.take();
+                collect_vocabulary_iris(document)
+            })
+            .collect();
+        for _ in 0..2 {
+            for (document, expected) in documents.iter().zip(&fresh) {
+                assert_eq!(&collect_vocabulary_iris(document), expected);
+            }
+        }
+        assert!(fresh.iter().filter(|found| found.is_ok()).count() >= 4);
+        assert!(!CONTEXT_CACHE.with_borrow(|cache| cache.documents.is_empty()));
+    }
 }
