@@ -56,33 +56,36 @@ pub(crate) async fn serve_http(
         let tls = tls.clone();
         let watcher = drain.watcher();
         let span = tracing::debug_span!("conn", %peer, proto);
-        tokio::spawn(
-            async move {
-                match tls {
-                    Some(acceptor) => {
-                        let stream =
-                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                                .await
-                            {
-                                Ok(Ok(stream)) => stream,
-                                Ok(Err(e)) => {
-                                    tracing::debug!(error = %e, "TLS handshake failed");
-                                    return;
-                                }
-                                Err(_) => {
-                                    tracing::debug!("TLS handshake timed out");
-                                    return;
-                                }
-                            };
-                        serve_connection(TokioIo::new(stream), peer, true, state, watcher).await;
-                    }
-                    None => {
-                        serve_connection(TokioIo::new(stream), peer, false, state, watcher).await
-                    }
+        let task = async move {
+            match tls {
+                Some(acceptor) => {
+                    let stream = match tokio::time::timeout(
+                        HANDSHAKE_TIMEOUT,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    serve_connection(TokioIo::new(stream), peer, true, state, watcher).await;
                 }
+                None => serve_connection(TokioIo::new(stream), peer, false, state, watcher).await,
             }
-            .instrument(span),
-        );
+        };
+        // A span that is off at creation stays off: spawn without polling through it.
+        if span.is_disabled() {
+            tokio::spawn(task);
+        } else {
+            tokio::spawn(task.instrument(span));
+        }
     }
     if tokio::time::timeout(Duration::from_secs(10), drain.shutdown())
         .await
