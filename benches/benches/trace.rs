@@ -73,7 +73,7 @@ fn bench_proofs(c: &mut Criterion) {
             let entries = (start..start + FILL_BATCH)
                 .map(|n| TraceEntry {
                     digest: digest_of(n),
-                    record: b"jws.".to_vec(),
+                    record: bytes::Bytes::from_static(b"jws."),
                     subject: format!("s{n}"),
                     expect_prev: None,
                     mentions: Vec::new(),

@@ -33,8 +33,9 @@ use crate::StoreError;
 pub struct TraceEntry {
     /// The record digest `SHA-256(record bytes)`: the log entry.
     pub digest: Hash,
-    /// The stored form of the record (the compact JWS).
-    pub record: Vec<u8>,
+    /// The stored form of the record (the compact JWS), shared with whoever answers the
+    /// caller, so that the writer neither copies nor frees it.
+    pub record: bytes::Bytes,
     /// The record's subject, whose `prev` chain this record extends.
     pub subject: String,
     /// The digest of the subject's previous record that this record names as `prev`; `None`

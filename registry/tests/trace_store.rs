@@ -23,7 +23,7 @@ fn digest_of(record: &[u8]) -> Hash {
 fn entry(subject: &str, record: &str, prev: Option<Hash>) -> TraceEntry {
     TraceEntry {
         digest: digest_of(record.as_bytes()),
-        record: record.as_bytes().to_vec(),
+        record: record.as_bytes().to_vec().into(),
         subject: subject.to_owned(),
         expect_prev: prev,
         mentions: vec!["88.1/pallet".to_owned()],

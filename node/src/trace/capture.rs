@@ -59,8 +59,15 @@ struct Receipt {
     event_index: usize,
     subject: String,
     digest: String,
-    jws: String,
+    #[serde(serialize_with = "serialize_jws")]
+    jws: Bytes,
     index: u64,
+}
+
+/// Writes the JWS bytes (ASCII, as signed) as a JSON string.
+fn serialize_jws<S: serde::Serializer>(jws: &Bytes, serializer: S) -> Result<S::Ok, S::Error> {
+    let text = std::str::from_utf8(jws).map_err(serde::ser::Error::custom)?;
+    serializer.serialize_str(text)
 }
 
 /// Why a capture failed, as an HTTP problem.
@@ -477,17 +484,18 @@ fn sign_all(state: &State, document: &Document) -> Result<Signed, Refusal> {
     let mut entries = Vec::with_capacity(prepared.len());
     let mut receipts = Vec::with_capacity(prepared.len());
     for (i, (item, (signed, prev))) in prepared.iter().zip(signed).enumerate() {
+        let jws = Bytes::from(signed.jws);
         receipts.push(Receipt {
             event_index: i,
             subject: item.subject.clone(),
             digest: signed.digest.to_hex(),
-            jws: signed.jws.clone(),
+            jws: jws.clone(),
             // Known once the batch is committed.
             index: 0,
         });
         entries.push(TraceEntry {
             digest: signed.digest,
-            record: signed.jws.into_bytes(),
+            record: jws,
             subject: item.subject.clone(),
             expect_prev: prev,
             mentions: item.mentions.clone(),

@@ -421,7 +421,7 @@ mod tests {
                 mutations: vec![TraceMutation::Append {
                     entries: vec![TraceEntry {
                         digest,
-                        record: b"record".to_vec(),
+                        record: Bytes::from_static(b"record"),
                         subject: format!("subject-{writer}-{n}"),
                         expect_prev: None,
                         mentions: Vec::new(),
