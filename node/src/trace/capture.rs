@@ -211,21 +211,20 @@ fn prepare(state: &State, identity: &Identity, body: &[u8]) -> Result<Document, 
     let value = idnode_trace::jcs::parse(body)
         .map_err(|e| Refusal::Invalid(Invalid::new(None, "", format!("not I-JSON: {e}"))))?;
     // Validate the shape first, so that hashing only sees well-formed documents.
-    let captured = validate::split_document(value.clone(), state.trace.config.max_events)
+    let captured = validate::split_document(&value, state.trace.config.max_events)
         .map_err(Refusal::Invalid)?;
     for (i, event) in captured.events.iter().enumerate() {
-        validate::validate_event(i, event, &captured.context).map_err(Refusal::Invalid)?;
+        validate::validate_event(i, event, captured.context).map_err(Refusal::Invalid)?;
     }
     let hashes = event_hashes(&value, captured.events.len()).map_err(Refusal::Invalid)?;
-    drop(value);
-    let context = captured.context;
+    let context = captured.context.clone();
     let mut authorized: HashMap<Vec<u8>, Result<String, Failure>> = HashMap::new();
     let mut prepared = Vec::with_capacity(captured.events.len());
-    for ((i, mut event), event_hash) in captured.events.into_iter().enumerate().zip(hashes) {
-        check_event_id(i, &event, &event_hash).map_err(Refusal::Invalid)?;
+    for ((i, event), event_hash) in captured.events.into_iter().enumerate().zip(hashes) {
+        check_event_id(i, event, &event_hash).map_err(Refusal::Invalid)?;
         let mut subject: Option<(bool, String)> = None;
         let mut all: Vec<String> = Vec::new();
-        for named in ids::named(&event) {
+        for named in ids::named(event) {
             let canonical = match ids::form(named.text, &state.trace.config.resolver_bases) {
                 Form::Other(text) => text,
                 Form::Handle(text) => {
@@ -281,10 +280,16 @@ fn prepare(state: &State, identity: &Identity, body: &[u8]) -> Result<Document, 
             })?,
         };
         let mentions = all.into_iter().filter(|m| *m != subject).collect();
-        let lifecycle = lifecycle(&event);
+        let lifecycle = lifecycle(event);
         // A single event carried its own context, which the record holds instead.
-        event.remove("@context");
-        let event = idnode_trace::jcs::canonicalize_object(&event)
+        let event = if event.contains_key("@context") {
+            let mut event = event.clone();
+            event.remove("@context");
+            idnode_trace::jcs::canonicalize_object(&event)
+        } else {
+            idnode_trace::jcs::canonicalize_object(event)
+        };
+        let event = event
             .map_err(|e| Refusal::Invalid(Invalid::new(Some(i), "", format!("not I-JSON: {e}"))))?;
         prepared.push(Prepared {
             event,

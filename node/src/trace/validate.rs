@@ -188,24 +188,24 @@ impl Invalid {
     }
 }
 
-/// A captured document split into its context and events.
+/// A captured document split into its context and events, borrowed from the document.
 #[derive(Debug, Clone)]
-pub(crate) struct Captured {
+pub(crate) struct Captured<'a> {
     /// The document's `@context` (or the single event's), as given.
-    pub(crate) context: Value,
-    /// The events, as given.
-    pub(crate) events: Vec<Map<String, Value>>,
+    pub(crate) context: &'a Value,
+    /// The events, as given (a single event still holds its `@context`).
+    pub(crate) events: Vec<&'a Map<String, Value>>,
 }
 
 /// Splits an `EPCISDocument` or a single event into context and events, checking the document
 /// fields. `max_events` bounds the event list.
-pub(crate) fn split_document(body: Value, max_events: usize) -> Result<Captured, Invalid> {
-    let Value::Object(mut object) = body else {
+pub(crate) fn split_document(body: &Value, max_events: usize) -> Result<Captured<'_>, Invalid> {
+    let Value::Object(object) = body else {
         return Err(Invalid::new(None, "", "the body is not a JSON object"));
     };
     let doc_type = object.get("type").and_then(Value::as_str).unwrap_or("");
     if EVENT_TYPES.contains(&doc_type) {
-        let context = object.get("@context").cloned().unwrap_or(Value::Null);
+        let context = object.get("@context").unwrap_or(&Value::Null);
         if context.is_null() {
             return Err(Invalid::new(
                 Some(0),
@@ -225,7 +225,7 @@ pub(crate) fn split_document(body: Value, max_events: usize) -> Result<Captured,
             "expected an EPCISDocument or one of the five EPCIS 2.0 event types",
         ));
     }
-    let context = object.remove("@context").unwrap_or(Value::Null);
+    let context = object.get("@context").unwrap_or(&Value::Null);
     if context.is_null() {
         return Err(Invalid::new(
             None,
@@ -251,8 +251,8 @@ pub(crate) fn split_document(body: Value, max_events: usize) -> Result<Captured,
         }
     }
     let events = object
-        .remove("epcisBody")
-        .and_then(|mut body| body.get_mut("eventList").map(Value::take));
+        .get("epcisBody")
+        .and_then(|body| body.get("eventList"));
     let Some(Value::Array(list)) = events else {
         return Err(Invalid::new(
             None,
@@ -275,7 +275,7 @@ pub(crate) fn split_document(body: Value, max_events: usize) -> Result<Captured,
         ));
     }
     let mut events = Vec::with_capacity(list.len());
-    for (index, event) in list.into_iter().enumerate() {
+    for (index, event) in list.iter().enumerate() {
         match event {
             Value::Object(event) => events.push(event),
             _ => {
@@ -963,19 +963,19 @@ mod tests {
             "creationDate": "2026-01-01T00:00:00Z",
             "epcisBody": {"eventList": [Value::Object(object_event())]},
         });
-        let captured = split_document(doc.clone(), 10).unwrap();
+        let captured = split_document(&doc, 10).unwrap();
         assert_eq!(captured.events.len(), 1);
-        assert!(declares_prefix(&captured.context, "hc"));
+        assert!(declares_prefix(captured.context, "hc"));
         let mut bad = doc.clone();
         bad["schemaVersion"] = json!("1.2");
-        assert_eq!(split_document(bad, 10).unwrap_err().field, "schemaVersion");
+        assert_eq!(split_document(&bad, 10).unwrap_err().field, "schemaVersion");
         assert_eq!(
-            split_document(doc, 0).unwrap_err().field,
+            split_document(&doc, 0).unwrap_err().field,
             "epcisBody/eventList"
         );
         let mut single = Value::Object(object_event());
         single["@context"] = context();
-        assert_eq!(split_document(single, 10).unwrap().events.len(), 1);
+        assert_eq!(split_document(&single, 10).unwrap().events.len(), 1);
     }
 
     #[test]
