@@ -610,74 +610,25 @@ async fn capture(
             .map(|n| Bytes::from(idnode_benches::capture_document(n, events)))
             .collect(),
     );
-    let mut senders = Vec::with_capacity(common.connections);
-    for _ in 0..common.connections {
-        senders.push(target.connect().await?);
-    }
-    let next = Arc::new(AtomicUsize::new(0));
-    let first: FirstError = Arc::default();
+    let build = {
+        let (host, auth, documents) = (target.host.clone(), auth.clone(), documents.clone());
+        move |n: usize| {
+            Request::post("/epcis/capture")
+                .header(HOST, host.clone())
+                .header(CONTENT_TYPE, "application/ld+json")
+                .header(AUTHORIZATION, auth.clone())
+                .body(Full::new(documents[n].clone()))
+        }
+    };
+    let keep = move |_: usize, body: Bytes, tally: &mut Tally| -> anyhow::Result<()> {
+        if keep_digests {
+            tally.digests.extend(receipt_digests(&body)?);
+        }
+        Ok(())
+    };
     let before = meter.sample()?;
     let started = Instant::now();
-    let workers: Vec<_> = senders
-        .into_iter()
-        .map(|mut sender| {
-            let (target, next, first, auth, documents) = (
-                target.clone(),
-                next.clone(),
-                first.clone(),
-                auth.clone(),
-                documents.clone(),
-            );
-            tokio::spawn(async move {
-                let mut tally = Tally::default();
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(document) = documents.get(n) else {
-                        break;
-                    };
-                    let request = Request::post("/epcis/capture")
-                        .header(HOST, target.host.clone())
-                        .header(CONTENT_TYPE, "application/ld+json")
-                        .header(AUTHORIZATION, auth.clone())
-                        .body(Full::new(document.clone()));
-                    let request = match request {
-                        Ok(r) => r,
-                        Err(e) => {
-                            remember(&first, format!("cannot build a request: {e}"));
-                            tally.errors += 1;
-                            continue;
-                        }
-                    };
-                    let sent = Instant::now();
-                    match exchange_body(&mut sender, request, StatusCode::CREATED, &first).await {
-                        Ok(Some(body)) if keep_digests => match receipt_digests(&body) {
-                            Ok(digests) => tally.digests.extend(digests),
-                            Err(e) => {
-                                remember(&first, format!("{n}: {e:#}"));
-                                tally.errors += 1;
-                            }
-                        },
-                        Ok(Some(_)) => {}
-                        Ok(None) => tally.errors += 1,
-                        Err(e) => {
-                            remember(&first, format!("{n}: {e:#}"));
-                            tally.errors += 1;
-                            match target.connect().await {
-                                Ok(fresh) => sender = fresh,
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    tally.latencies.push(micros(sent.elapsed()));
-                }
-                tally
-            })
-        })
-        .collect();
-    let mut tallies = Vec::with_capacity(workers.len());
-    for worker in workers {
-        tallies.push(worker.await?);
-    }
+    let (tallies, first) = drive(&common, &target, count, StatusCode::CREATED, build, keep).await?;
     let elapsed = started.elapsed();
     let after = meter.sample()?;
     report_errors(&first);
@@ -720,38 +671,79 @@ async fn proofs(
     if let Some(dir) = &out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let out = Arc::new(out);
+    let build = {
+        let (host, auth, digests) = (target.host.clone(), auth.clone(), digests.clone());
+        move |n: usize| {
+            Request::get(format!("/log/proof?digest={}", digests[n]))
+                .header(HOST, host.clone())
+                .header(AUTHORIZATION, auth.clone())
+                .body(Full::new(Bytes::new()))
+        }
+    };
+    let write = move |n: usize, body: Bytes, _: &mut Tally| -> anyhow::Result<()> {
+        if let Some(dir) = &out {
+            let path = dir.join(format!("{n:06}.tlog-proof"));
+            std::fs::write(&path, &body)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
+    };
+    let before = meter.sample()?;
+    let started = Instant::now();
+    let (tallies, first) = drive(
+        &common,
+        &target,
+        digests.len(),
+        StatusCode::OK,
+        build,
+        write,
+    )
+    .await?;
+    let elapsed = started.elapsed();
+    let after = meter.sample()?;
+    report_errors(&first);
+    Ok(merge("proofs", tallies, elapsed, &before, &after))
+}
+
+/// Sends requests `0..count` (made by `build`) over `--connections` keep-alive connections, one
+/// in flight on each, expecting `expected`; `keep` sees every expected body. Returns what each
+/// connection observed and the first error.
+async fn drive<B, K>(
+    common: &Common,
+    target: &Arc<Target>,
+    count: usize,
+    expected: StatusCode,
+    build: B,
+    keep: K,
+) -> anyhow::Result<(Vec<Tally>, FirstError)>
+where
+    B: Fn(usize) -> http::Result<Request<Full<Bytes>>> + Clone + Send + 'static,
+    K: Fn(usize, Bytes, &mut Tally) -> anyhow::Result<()> + Clone + Send + 'static,
+{
     let mut senders = Vec::with_capacity(common.connections);
     for _ in 0..common.connections {
         senders.push(target.connect().await?);
     }
     let next = Arc::new(AtomicUsize::new(0));
     let first: FirstError = Arc::default();
-    let before = meter.sample()?;
-    let started = Instant::now();
     let workers: Vec<_> = senders
         .into_iter()
         .map(|mut sender| {
-            let (target, next, first, auth, digests, out) = (
+            let (target, next, first, build, keep) = (
                 target.clone(),
                 next.clone(),
                 first.clone(),
-                auth.clone(),
-                digests.clone(),
-                out.clone(),
+                build.clone(),
+                keep.clone(),
             );
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(digest) = digests.get(n) else {
+                    if n >= count {
                         break;
-                    };
-                    let request = Request::get(format!("/log/proof?digest={digest}"))
-                        .header(HOST, target.host.clone())
-                        .header(AUTHORIZATION, auth.clone())
-                        .body(Full::new(Bytes::new()));
-                    let request = match request {
+                    }
+                    let request = match build(n) {
                         Ok(r) => r,
                         Err(e) => {
                             remember(&first, format!("cannot build a request: {e}"));
@@ -760,14 +752,11 @@ async fn proofs(
                         }
                     };
                     let sent = Instant::now();
-                    match exchange_body(&mut sender, request, StatusCode::OK, &first).await {
+                    match exchange_body(&mut sender, request, expected, &first).await {
                         Ok(Some(body)) => {
-                            if let Some(dir) = out.as_ref() {
-                                let path = dir.join(format!("{n:06}.tlog-proof"));
-                                if let Err(e) = std::fs::write(&path, &body) {
-                                    remember(&first, format!("{}: {e}", path.display()));
-                                    tally.errors += 1;
-                                }
+                            if let Err(e) = keep(n, body, &mut tally) {
+                                remember(&first, format!("{n}: {e:#}"));
+                                tally.errors += 1;
                             }
                         }
                         Ok(None) => tally.errors += 1,
@@ -790,10 +779,7 @@ async fn proofs(
     for worker in workers {
         tallies.push(worker.await?);
     }
-    let elapsed = started.elapsed();
-    let after = meter.sample()?;
-    report_errors(&first);
-    Ok(merge("proofs", tallies, elapsed, &before, &after))
+    Ok((tallies, first))
 }
 
 async fn get(common: Common, keys: usize, seconds: f64, warmup: f64) -> anyhow::Result<Report> {

@@ -658,6 +658,28 @@ fn literal_prefix(pattern: &str) -> String {
 }
 
 /// The first pattern a GS1 Digital Link URI must match.
+/// The short names of GS1 Digital Link path segments and their application identifiers, in
+/// the order the reference replaces them (`/gsrnp/` before `/gsrn/`).
+const DL_SHORT_NAMES: [(&str, &str); 17] = [
+    ("/gtin/", "/01/"),
+    ("/itip/", "/8006/"),
+    ("/cpid/", "/8010/"),
+    ("/gln/", "/414/"),
+    ("/party/", "/417/"),
+    ("/gsrnp/", "/8017/"),
+    ("/gsrn/", "/8018/"),
+    ("/gcn/", "/255/"),
+    ("/sscc/", "/00/"),
+    ("/gdti/", "/253/"),
+    ("/ginc/", "/401/"),
+    ("/gsin/", "/402/"),
+    ("/grai/", "/8003/"),
+    ("/giai/", "/8004/"),
+    ("/cpv/", "/22/"),
+    ("/lot/", "/10/"),
+    ("/ser/", "/21/"),
+];
+
 static DL_SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
     py_match_regex(
         r"^https?:(\/\/((([^\/?#]*)@)?([^\/?#:]*)(:([^\/?#]*))?))?((([^?#]*)(\/(01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti|401|ginc|402|gsin|8003|grai|8004|giai)\/)(\d{4}[^\/]+)(\/[^/]+\/[^/]+)?[/]?(\?([^?\n]*))?(#([^\n]*))?)|(\/[A-Za-z_-]{10}$))",
@@ -837,25 +859,7 @@ pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
         Some(query) => uri[..query].to_owned(),
         None => uri.to_owned(),
     };
-    for (short, ai) in [
-        ("/gtin/", "/01/"),
-        ("/itip/", "/8006/"),
-        ("/cpid/", "/8010/"),
-        ("/gln/", "/414/"),
-        ("/party/", "/417/"),
-        ("/gsrnp/", "/8017/"),
-        ("/gsrn/", "/8018/"),
-        ("/gcn/", "/255/"),
-        ("/sscc/", "/00/"),
-        ("/gdti/", "/253/"),
-        ("/ginc/", "/401/"),
-        ("/gsin/", "/402/"),
-        ("/grai/", "/8003/"),
-        ("/giai/", "/8004/"),
-        ("/cpv/", "/22/"),
-        ("/lot/", "/10/"),
-        ("/ser/", "/21/"),
-    ] {
+    for (short, ai) in DL_SHORT_NAMES {
         if uri.contains(short) {
             uri = uri.replace(short, ai);
         }
@@ -1265,25 +1269,7 @@ mod tests {
             Some(query) => uri[..query].to_owned(),
             None => uri.to_owned(),
         };
-        for (short, ai) in [
-            ("/gtin/", "/01/"),
-            ("/itip/", "/8006/"),
-            ("/cpid/", "/8010/"),
-            ("/gln/", "/414/"),
-            ("/party/", "/417/"),
-            ("/gsrnp/", "/8017/"),
-            ("/gsrn/", "/8018/"),
-            ("/gcn/", "/255/"),
-            ("/sscc/", "/00/"),
-            ("/gdti/", "/253/"),
-            ("/ginc/", "/401/"),
-            ("/gsin/", "/402/"),
-            ("/grai/", "/8003/"),
-            ("/giai/", "/8004/"),
-            ("/cpv/", "/22/"),
-            ("/lot/", "/10/"),
-            ("/ser/", "/21/"),
-        ] {
+        for (short, ai) in DL_SHORT_NAMES {
             uri = uri.replace(short, ai);
         }
         if !DL_CANONICAL_DOMAIN.is_match(&uri) {
