@@ -33,38 +33,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/target/release"
 LUA="$ROOT/benches/wrk/get-random.lua"
 
-for tool in wrk curl taskset; do
-  command -v "$tool" >/dev/null || { echo "run-http.sh: $tool is required" >&2; exit 1; }
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/idnode-http-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "$HTTP_PORT" "$HTTPS_PORT" "$FIXED_PORT"; do
-  port_free "$port" || { echo "run-http.sh: port $port is in use" >&2; exit 1; }
-done
-
-# Waits until URL answers, at most 30 s.
-wait_for() {
-  for _ in $(seq 300); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "run-http.sh: $1 did not answer within 30 s" >&2
-  exit 1
-}
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
+bench_setup run-http.sh wrk curl taskset
+require_free_ports "$HTTP_PORT" "$HTTPS_PORT" "$FIXED_PORT"
 
 # "utime stime" of a process, in clock ticks.
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'; }
@@ -100,8 +72,7 @@ taskset -c "$CLIENT_CPU" timeout 900 "$BIN/loadgen" create --url "https://127.0.
   --connections "$CREATE_CONNECTIONS" --server-pid "$IDNODE" | tee "$WORK/create.txt"
 CREATE_ERRORS=$(field "$WORK/create.txt" errors)
 if [ "$CREATE_ERRORS" != 0 ]; then
-  echo "run-http.sh: $CREATE_ERRORS creates failed; see above" >&2
-  exit 1
+  fail "$CREATE_ERRORS creates failed; see above"
 fi
 
 # The size of a typical answer: the mean body length over a few keys.

@@ -36,6 +36,8 @@ PREFIX=88.118.8
 ZONE=bench.test
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 PYTHON=${PYTHON:-python3}
 
@@ -48,28 +50,8 @@ if ! command -v nsd >/dev/null || ! command -v dnsperf >/dev/null; then
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends nsd dnsperf
 fi
-for tool in nsd dnsperf taskset curl timeout "$PYTHON"; do
-  command -v "$tool" >/dev/null || { echo "run-native.sh: $tool is required" >&2; exit 1; }
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/idnode-native-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "$HANDLE_PORT" "$HTTP_PORT" "$HTTPS_PORT" "$DNS_PORT"; do
-  port_free "$port" || { echo "run-native.sh: port $port is in use" >&2; exit 1; }
-done
+bench_setup run-native.sh nsd dnsperf taskset curl timeout "$PYTHON"
+require_free_ports "$HANDLE_PORT" "$HTTP_PORT" "$HTTPS_PORT" "$DNS_PORT"
 
 # The pids of a process and all its descendants.
 tree() {
@@ -101,8 +83,7 @@ if [ "$SKIP_BUILD" != 1 ]; then
   (cd "$ROOT" && cargo build --release -p idnode --bin idnode -p idnode-benches --bin hdl_loadgen)
 fi
 if ! "$BIN/idnode" serve --help | grep -q -- '--handle'; then
-  echo "run-native.sh: this idnode has no native protocol listener (serve --handle)" >&2
-  exit 1
+  fail "this idnode has no native protocol listener (serve --handle)"
 fi
 
 section "idnode: init and serve on CPU $SERVER_CPU (native 127.0.0.1:$HANDLE_PORT)"
@@ -258,7 +239,7 @@ measure() {
   before=$(tree_ticks "$pid")
   core_before=$(core_ticks "$SERVER_CPU")
   taskset -c "$CLIENT_CPU" timeout $((WARMUP + DURATION + 60)) "$@" >"$WORK/$name.txt" 2>&1 || {
-    cat "$WORK/$name.txt"; echo "run-native.sh: $name failed" >&2; exit 1; }
+    cat "$WORK/$name.txt"; fail "$name failed"; }
   after=$(tree_ticks "$pid")
   core_after=$(core_ticks "$SERVER_CPU")
   cat "$WORK/$name.txt"

@@ -27,30 +27,10 @@ VERIFY=${VERIFY:-20000}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/target/release"
 
-command -v curl >/dev/null || { echo "run-trace.sh: curl is required" >&2; exit 1; }
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/idnode-trace-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_for() {
-  for _ in $(seq 300); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "run-trace.sh: $1 did not answer within 30 s" >&2
-  exit 1
-}
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
+bench_setup run-trace.sh curl
+require_free_ports "$HTTP_PORT" "$HTTPS_PORT"
 
 echo "== machine"
 echo "cores: $(nproc); CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
