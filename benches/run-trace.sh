@@ -75,11 +75,13 @@ echo "== capture $VERIFY_DOCS documents more, keeping the receipts' digests"
   --connections "$CONNECTIONS" --digests-out "$WORK/digests" | grep -v '^RESULT'
 head -n "$VERIFY" "$WORK/digests" >"$WORK/digests.kept"
 TOTAL=$(((ROUNDS * DOCS + VERIFY_DOCS) * EVENTS))
+size=0
 for _ in $(seq 100); do
-  size=$(curl -sf "http://127.0.0.1:$HTTP_PORT/log/checkpoint" | sed -n 2p)
-  [ "$size" -ge "$TOTAL" ] && break
+  size=$(curl -sf "http://127.0.0.1:$HTTP_PORT/log/checkpoint" | sed -n 2p || true)
+  [ "${size:-0}" -ge "$TOTAL" ] && break
   sleep 0.1
 done
+[ "${size:-0}" -ge "$TOTAL" ] || fail "no checkpoint covers the $TOTAL records within 10 s (size ${size:-none})"
 echo "== log size: $size records"
 echo "== proofs: $VERIFY bundles from /log/proof, $CONNECTIONS connections"
 "$BIN/loadgen" proofs --url "http://127.0.0.1:$HTTP_PORT" --secret-file "$WORK/secret" \

@@ -229,8 +229,6 @@ struct Tally {
     latencies: Vec<u32>,
     /// Requests that count but did not get the expected status.
     errors: u64,
-    /// Record digests from capture receipts, when asked for.
-    digests: Vec<String>,
 }
 
 /// The first error seen, to show what went wrong.
@@ -518,74 +516,30 @@ async fn create(
 ) -> anyhow::Result<Report> {
     let target = Arc::new(Target::new(&common)?);
     let auth = basic_auth(&admin, &read_secret(&secret_file)?)?;
-    let meter = CpuMeter {
-        server_pid: common.server_pid.map(|p| p.to_string()),
-        ticks: clock_ticks(),
+    let build = {
+        let host = target.host.clone();
+        move |n: usize| {
+            let n = start + n;
+            Request::put(format!(
+                "/api/handles/{}?overwrite=false",
+                product_handle(n)
+            ))
+            .header(HOST, host.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(AUTHORIZATION, auth.clone())
+            .body(Full::new(Bytes::from(product_put_body(n))))
+        }
     };
-    let mut senders = Vec::with_capacity(common.connections);
-    for _ in 0..common.connections {
-        senders.push(target.connect().await?);
-    }
-    let next = Arc::new(AtomicUsize::new(start));
-    let end = start + count;
-    let first: FirstError = Arc::default();
-    let before = meter.sample()?;
-    let started = Instant::now();
-    let workers: Vec<_> = senders
-        .into_iter()
-        .map(|mut sender| {
-            let (target, next, first, auth) =
-                (target.clone(), next.clone(), first.clone(), auth.clone());
-            tokio::spawn(async move {
-                let mut tally = Tally::default();
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= end {
-                        break;
-                    }
-                    let request = Request::put(format!(
-                        "/api/handles/{}?overwrite=false",
-                        product_handle(n)
-                    ))
-                    .header(HOST, target.host.clone())
-                    .header(CONTENT_TYPE, "application/json")
-                    .header(AUTHORIZATION, auth.clone())
-                    .body(Full::new(Bytes::from(product_put_body(n))));
-                    let request = match request {
-                        Ok(r) => r,
-                        Err(e) => {
-                            remember(&first, format!("cannot build a request: {e}"));
-                            tally.errors += 1;
-                            continue;
-                        }
-                    };
-                    let sent = Instant::now();
-                    match exchange(&mut sender, request, StatusCode::CREATED, &first).await {
-                        Ok(true) => {}
-                        Ok(false) => tally.errors += 1,
-                        Err(e) => {
-                            remember(&first, format!("{n}: {e:#}"));
-                            tally.errors += 1;
-                            match target.connect().await {
-                                Ok(fresh) => sender = fresh,
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    tally.latencies.push(micros(sent.elapsed()));
-                }
-                tally
-            })
-        })
-        .collect();
-    let mut tallies = Vec::with_capacity(workers.len());
-    for worker in workers {
-        tallies.push(worker.await?);
-    }
-    let elapsed = started.elapsed();
-    let after = meter.sample()?;
-    report_errors(&first);
-    Ok(merge("create", tallies, elapsed, &before, &after))
+    drive(
+        "create",
+        &common,
+        &target,
+        count,
+        StatusCode::CREATED,
+        build,
+        |_, _| Ok(()),
+    )
+    .await
 }
 
 async fn capture(
@@ -599,10 +553,6 @@ async fn capture(
 ) -> anyhow::Result<Report> {
     let target = Arc::new(Target::new(&common)?);
     let auth = basic_auth(&admin, &read_secret(&secret_file)?)?;
-    let meter = CpuMeter {
-        server_pid: common.server_pid.map(|p| p.to_string()),
-        ticks: clock_ticks(),
-    };
     let keep_digests = digests_out.is_some();
     // The documents are made before the clock starts.
     let documents: Arc<Vec<Bytes>> = Arc::new(
@@ -611,7 +561,7 @@ async fn capture(
             .collect(),
     );
     let build = {
-        let (host, auth, documents) = (target.host.clone(), auth.clone(), documents.clone());
+        let host = target.host.clone();
         move |n: usize| {
             Request::post("/epcis/capture")
                 .header(HOST, host.clone())
@@ -620,30 +570,50 @@ async fn capture(
                 .body(Full::new(documents[n].clone()))
         }
     };
-    let keep = move |_: usize, body: Bytes, tally: &mut Tally| -> anyhow::Result<()> {
-        if keep_digests {
-            tally.digests.extend(receipt_digests(&body)?);
+    let digests: Arc<Mutex<Vec<Receipts>>> = Arc::default();
+    let keep = {
+        let digests = digests.clone();
+        move |n: usize, body: Bytes| -> anyhow::Result<()> {
+            if keep_digests {
+                let found = receipt_digests(&body)?;
+                digests
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("a worker panicked"))?
+                    .push((n, found));
+            }
+            Ok(())
         }
-        Ok(())
     };
-    let before = meter.sample()?;
-    let started = Instant::now();
-    let (tallies, first) = drive(&common, &target, count, StatusCode::CREATED, build, keep).await?;
-    let elapsed = started.elapsed();
-    let after = meter.sample()?;
-    report_errors(&first);
+    let mut report = drive(
+        "capture",
+        &common,
+        &target,
+        count,
+        StatusCode::CREATED,
+        build,
+        keep,
+    )
+    .await?;
     if let Some(path) = digests_out {
+        let mut kept = std::mem::take(
+            &mut *digests
+                .lock()
+                .map_err(|_| anyhow::anyhow!("a worker panicked"))?,
+        );
+        kept.sort_unstable_by_key(|(n, _)| *n);
         let mut lines = String::new();
-        for digest in tallies.iter().flat_map(|t| &t.digests) {
+        for digest in kept.iter().flat_map(|(_, found)| found) {
             lines.push_str(digest);
             lines.push('\n');
         }
         std::fs::write(&path, lines).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let mut report = merge("capture", tallies, elapsed, &before, &after);
     report.records_per_request = events;
     Ok(report)
 }
+
+/// The record digests of one capture document's receipts, with the document's number.
+type Receipts = (usize, Vec<String>);
 
 /// GETs `/log/proof` for every digest in `digests`, writing the bundles to `out` if given.
 async fn proofs(
@@ -655,24 +625,20 @@ async fn proofs(
 ) -> anyhow::Result<Report> {
     let target = Arc::new(Target::new(&common)?);
     let auth = basic_auth(&admin, &read_secret(&secret_file)?)?;
-    let meter = CpuMeter {
-        server_pid: common.server_pid.map(|p| p.to_string()),
-        ticks: clock_ticks(),
-    };
     let text = std::fs::read_to_string(&digests)
         .with_context(|| format!("cannot read {}", digests.display()))?;
-    let digests: Arc<Vec<String>> = Arc::new(
-        text.lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    );
+    let digests: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let count = digests.len();
     if let Some(dir) = &out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let build = {
-        let (host, auth, digests) = (target.host.clone(), auth.clone(), digests.clone());
+        let host = target.host.clone();
         move |n: usize| {
             Request::get(format!("/log/proof?digest={}", digests[n]))
                 .header(HOST, host.clone())
@@ -680,7 +646,7 @@ async fn proofs(
                 .body(Full::new(Bytes::new()))
         }
     };
-    let write = move |n: usize, body: Bytes, _: &mut Tally| -> anyhow::Result<()> {
+    let write = move |n: usize, body: Bytes| -> anyhow::Result<()> {
         if let Some(dir) = &out {
             let path = dir.join(format!("{n:06}.tlog-proof"));
             std::fs::write(&path, &body)
@@ -688,44 +654,47 @@ async fn proofs(
         }
         Ok(())
     };
-    let before = meter.sample()?;
-    let started = Instant::now();
-    let (tallies, first) = drive(
+    drive(
+        "proofs",
         &common,
         &target,
-        digests.len(),
+        count,
         StatusCode::OK,
         build,
         write,
     )
-    .await?;
-    let elapsed = started.elapsed();
-    let after = meter.sample()?;
-    report_errors(&first);
-    Ok(merge("proofs", tallies, elapsed, &before, &after))
+    .await
 }
 
 /// Sends requests `0..count` (made by `build`) over `--connections` keep-alive connections, one
-/// in flight on each, expecting `expected`; `keep` sees every expected body. Returns what each
-/// connection observed and the first error.
+/// in flight on each, expecting `expected`; `keep` sees every expected body. The connections
+/// are opened before the clock and the CPU meter start.
 async fn drive<B, K>(
+    mode: &'static str,
     common: &Common,
     target: &Arc<Target>,
     count: usize,
     expected: StatusCode,
     build: B,
     keep: K,
-) -> anyhow::Result<(Vec<Tally>, FirstError)>
+) -> anyhow::Result<Report>
 where
-    B: Fn(usize) -> http::Result<Request<Full<Bytes>>> + Clone + Send + 'static,
-    K: Fn(usize, Bytes, &mut Tally) -> anyhow::Result<()> + Clone + Send + 'static,
+    B: Fn(usize) -> http::Result<Request<Full<Bytes>>> + Send + Sync + 'static,
+    K: Fn(usize, Bytes) -> anyhow::Result<()> + Send + Sync + 'static,
 {
+    let meter = CpuMeter {
+        server_pid: common.server_pid.map(|p| p.to_string()),
+        ticks: clock_ticks(),
+    };
+    let (build, keep) = (Arc::new(build), Arc::new(keep));
     let mut senders = Vec::with_capacity(common.connections);
     for _ in 0..common.connections {
         senders.push(target.connect().await?);
     }
     let next = Arc::new(AtomicUsize::new(0));
     let first: FirstError = Arc::default();
+    let before = meter.sample()?;
+    let started = Instant::now();
     let workers: Vec<_> = senders
         .into_iter()
         .map(|mut sender| {
@@ -754,7 +723,7 @@ where
                     let sent = Instant::now();
                     match exchange_body(&mut sender, request, expected, &first).await {
                         Ok(Some(body)) => {
-                            if let Err(e) = keep(n, body, &mut tally) {
+                            if let Err(e) = keep(n, body) {
                                 remember(&first, format!("{n}: {e:#}"));
                                 tally.errors += 1;
                             }
@@ -779,7 +748,10 @@ where
     for worker in workers {
         tallies.push(worker.await?);
     }
-    Ok((tallies, first))
+    let elapsed = started.elapsed();
+    let after = meter.sample()?;
+    report_errors(&first);
+    Ok(merge(mode, tallies, elapsed, &before, &after))
 }
 
 async fn get(common: Common, keys: usize, seconds: f64, warmup: f64) -> anyhow::Result<Report> {
