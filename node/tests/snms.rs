@@ -392,6 +392,16 @@ fn product(handle: &str, cas: &str) -> Value {
     )
 }
 
+/// The per-item `code`s of a batch answer's `data` list.
+fn result_codes(body: &Value) -> Vec<i64> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_i64().unwrap())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snms_api_end_to_end() {
     let dir = TempDir::new().unwrap();
@@ -549,11 +559,7 @@ async fn snms_api_end_to_end() {
         .await;
     assert_eq!(status, 200, "{body}");
     let results = body["data"].as_array().unwrap();
-    let codes: Vec<i64> = results
-        .iter()
-        .map(|r| r["code"].as_i64().unwrap())
-        .collect();
-    assert_eq!(codes, [1, -2, 1, -3, -2, 1], "{body}");
+    assert_eq!(result_codes(&body), [1, -2, 1, -3, -2, 1], "{body}");
     assert_eq!(results[1]["handle"], "88.118.8/P.b2");
     assert!(
         results[1]["msg"]
@@ -584,13 +590,7 @@ async fn snms_api_end_to_end() {
             Some(&update),
         )
         .await;
-    let codes: Vec<i64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["code"].as_i64().unwrap())
-        .collect();
-    assert_eq!(codes, [1, -2]);
+    assert_eq!(result_codes(&body), [1, -2]);
     let delete = json!(["88.118.8/P.b1", "88.118.8/P.missing", "88.118.8/P.b3"]);
     let (_, body) = node
         .call(
@@ -600,13 +600,7 @@ async fn snms_api_end_to_end() {
             Some(&delete),
         )
         .await;
-    let codes: Vec<i64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["code"].as_i64().unwrap())
-        .collect();
-    assert_eq!(codes, [1, -2, 1]);
+    assert_eq!(result_codes(&body), [1, -2, 1]);
     let (_, body) = node
         .call(
             "DELETE",
