@@ -587,6 +587,8 @@ challenge_timeout_secs = 1
         c = self.client()
         msg = c.message(h.OC.CREATE_HANDLE, h.body_values(handle_name("late"), sample_values("late")))
         challenge = self.rc(c.send(msg), h.RC.AUTHENTICATION_NEEDED)
+        # Elapsed time is the condition under test: the answer must come after the node's
+        # challenge_timeout_secs (1 s here); the margin covers clocks kept in whole seconds.
         time.sleep(2.2)
         self.rc(c.answer(msg, challenge, admin("sha1")), h.RC.AUTHEN_TIMEOUT, "answer after challenge_timeout_secs")
 
