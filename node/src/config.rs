@@ -27,6 +27,8 @@ pub struct Config {
     pub native: crate::native::NativeConfig,
     /// Signed traceability records, the log and witnessing.
     pub trace: TraceConfig,
+    /// Limits on what clients may use, on every interface.
+    pub limits: LimitsConfig,
 }
 
 impl Default for Config {
@@ -40,8 +42,53 @@ impl Default for Config {
             site: SiteConfig::default(),
             native: crate::native::NativeConfig::default(),
             trace: TraceConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
+}
+
+impl Config {
+    /// The daily quotas in force: `[limits]`, or the older `[native]` keys of the same names
+    /// when `[limits]` sets none.
+    pub fn daily_quotas(&self) -> (u64, u64) {
+        let pick = |limits: u64, native: u64| if limits != 0 { limits } else { native };
+        (
+            pick(
+                self.limits.daily_request_quota,
+                self.native.daily_request_quota,
+            ),
+            pick(
+                self.limits.daily_registration_quota,
+                self.native.daily_registration_quota,
+            ),
+        )
+    }
+}
+
+impl Config {
+    /// The same configuration without daily quotas, for the offline commands (`init`, `demo`,
+    /// `import`) that the operator runs on the data directory: quotas bound network clients,
+    /// and their counters live in the serving process.
+    pub fn without_quotas(mut self) -> Self {
+        self.limits.daily_request_quota = 0;
+        self.limits.daily_registration_quota = 0;
+        self.native.daily_request_quota = 0;
+        self.native.daily_registration_quota = 0;
+        self
+    }
+}
+
+/// Limits on what clients may use. Quotas are charged per identity by the resolver, so they
+/// hold on every interface: the handle.net REST API, the SNMS API, the native protocol and
+/// bulk import.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Authenticated requests one identity may make per UTC day (RC 603, HTTP 429, SNMS -2
+    /// after that); 0 means no limit.
+    pub daily_request_quota: u64,
+    /// Handles one identity may create per UTC day (RC 604 after that); 0 means no limit.
+    pub daily_registration_quota: u64,
 }
 
 /// The plain HTTP listener.
@@ -250,7 +297,7 @@ mod tests {
     fn unknown_keys_are_rejected_in_every_table() {
         assert!(Config::parse("bogus = 1").is_err());
         for table in [
-            "http", "https", "handles", "auth", "site", "trace", "native",
+            "http", "https", "handles", "auth", "site", "trace", "native", "limits",
         ] {
             let text = format!("{SAMPLE}\n[{table}]\nbogus = 1\n");
             // A repeated table is itself an error; test the key inside a fresh document too.

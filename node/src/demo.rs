@@ -76,7 +76,7 @@ pub async fn run(mut config: Config, chemicals: &Path, progress: bool) -> anyhow
     config.auth.server_admins.push(admin.clone());
     config.auth.auditors.push(auditor.clone());
     config.http.allow_loopback_plain_writes = true;
-    let state = State::open(config.clone())?;
+    let state = State::open(config.clone().without_quotas())?;
     let now = crate::rest_now();
     let resolver = &state.resolver;
     resolver

@@ -103,7 +103,7 @@ pub struct ImportSummary {
 pub async fn run(mut config: Config, options: &ImportOptions) -> anyhow::Result<ImportSummary> {
     config.auth.server_admins.push(IMPORT_IDENTITY.to_owned());
     let data = config.data.clone();
-    let state = State::open(config).map_err(|e| {
+    let state = State::open(config.without_quotas()).map_err(|e| {
         let text = format!("{e:#}");
         if text.contains("already open") || text.contains("lock") {
             anyhow::anyhow!(

@@ -67,7 +67,7 @@ pub async fn run(
         }
     };
     config.auth.server_admins.push(admin_ref.to_string());
-    let state = State::open(config)?;
+    let state = State::open(config.without_quotas())?;
     let resolver = &state.resolver;
     let bootstrap = Some(Identity(admin_ref.clone()));
     let now = crate::rest_now();

@@ -178,6 +178,11 @@ async fn respond<B>(state: &Arc<State>, conn: Conn, req: &Request<B>) -> Respons
             }
         },
         Err(SearchError::BadRequest(message)) => error(StatusCode::BAD_REQUEST, &message),
+        Err(SearchError::Refused(failure)) => error(
+            StatusCode::from_u16(failure.rc.http_status(true, false))
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            &failure.message,
+        ),
         Err(SearchError::NotReady) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the search index is being built; try again shortly",

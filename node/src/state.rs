@@ -93,8 +93,11 @@ impl State {
                     .with_context(|| format!("invalid auditor {s:?}: expected index:handle"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let (daily_request_quota, daily_registration_quota) = config.daily_quotas();
         let resolver_config = idnode_resolver::Config {
             auditors,
+            daily_request_quota,
+            daily_registration_quota,
             handle_rules: HandleRules {
                 max_len: config.handles.max_length,
             },

@@ -14,8 +14,12 @@
 //!   them is the target of a request prepared earlier in the open segment, the segment is
 //!   committed first and the request prepared again, so it sees the earlier write (a duplicate
 //!   row then fails with RC 101 exactly as it would alone).
-//! * Operations other than create (and mint, whose handle is random) run alone through
-//!   [`Resolver::handle`], after the open segment is committed.
+//! * Registrations are creates whose RC 101 answer becomes [`Outcome::Unchanged`] for an
+//!   identical retry, as on the single path.
+//! * Operations other than create and register (and mint, whose handle is random) run alone
+//!   through the single path, after the open segment is committed.
+//! * Every request is charged to its identity's daily quotas when the batch reaches it; a
+//!   request refused by its quota fails alone.
 //! * A prepared write whose precondition fails at commit (a concurrent change by another
 //!   client) runs again alone through [`Resolver::handle`], as the single path retries.
 //! * Records that exist are read once per segment (the manufacturer every product refers to,
@@ -157,16 +161,23 @@ impl<S: Store> Resolver<S> {
             (0..requests.len()).map(|_| None).collect();
         let mut open = Segment::default();
         for (index, request) in requests.iter().enumerate() {
-            let Operation::Create {
-                handle,
-                values,
-                overwrite,
-            } = &request.op
-            else {
-                self.commit_segment(requests, &mut open, &mut results, summary)
-                    .await;
-                results[index] = Some(self.handle(request.clone()).await);
+            if let Err(refused) = self.charge(request) {
+                results[index] = Some(Err(refused));
                 continue;
+            }
+            let (handle, values, overwrite, registers) = match &request.op {
+                Operation::Create {
+                    handle,
+                    values,
+                    overwrite,
+                } => (handle, values, overwrite, false),
+                Operation::Register { handle, values } => (handle, values, &false, true),
+                _ => {
+                    self.commit_segment(requests, &mut open, &mut results, summary)
+                        .await;
+                    results[index] = Some(self.execute(request.clone()).await);
+                    continue;
+                }
             };
             let identity = request.identity.as_ref();
             let prepared = loop {
@@ -199,6 +210,13 @@ impl<S: Store> Resolver<S> {
                         self.commit_segment(requests, &mut open, &mut results, summary)
                             .await;
                     }
+                }
+                Err(failure)
+                    if registers
+                        && failure.rc == idnode_proto::ResponseCode::HandleAlreadyExists =>
+                {
+                    results[index] =
+                        Some(self.identical_retry(handle.clone(), values, identity, failure));
                 }
                 Err(failure) => results[index] = Some(Err(failure)),
             }
@@ -261,7 +279,8 @@ impl<S: Store> Resolver<S> {
         }
         for prepared in retry {
             let request = requests[prepared.index].clone();
-            results[prepared.index] = Some(self.handle(request).await);
+            // Already charged to its quota when the batch reached it.
+            results[prepared.index] = Some(self.execute(request).await);
         }
     }
 }

@@ -23,9 +23,10 @@ pub mod domain;
 pub mod onboarding;
 mod op;
 mod pipeline;
+mod quota;
 
 pub use batch::BatchSummary;
 pub use domain::{AuditCursor, AuditEvent, AuditPage, AuditQuery, StoredTemplate};
 pub use onboarding::{Application, EntState, Enterprise, Review};
-pub use op::{Failure, Identity, Operation, Outcome, Request};
+pub use op::{Failure, Fault, Identity, Operation, Outcome, Request};
 pub use pipeline::{Config, Random, Resolver, SecretSealer};

@@ -557,7 +557,7 @@ impl<S: Store> Resolver<S> {
         now: u32,
         op: Operation,
     ) -> Result<Outcome, Failure> {
-        self.handle(Request {
+        self.execute(Request {
             op,
             identity: identity.cloned(),
             now,

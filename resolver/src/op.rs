@@ -35,6 +35,28 @@ pub enum Operation {
         /// Replace an existing handle instead of failing with RC 101.
         overwrite: bool,
     },
+    /// Register a handle: a create that also succeeds, writing nothing, when the handle exists
+    /// with exactly the same content and the caller administers its prefix, so that a client
+    /// may retry a registration whose answer it did not see ([`Outcome::Unchanged`]).
+    Register {
+        /// The handle.
+        handle: Handle,
+        /// The values.
+        values: Vec<HandleValue>,
+    },
+    /// Replace the values of an existing handle at or above index `keep_below` with `values`,
+    /// keeping the values below it that `values` does not replace (the SNMS update: the
+    /// administrators, keys and URLs below 2000 stay, the template items are replaced). The
+    /// change is computed from the record as it is when it commits, under its version
+    /// precondition, so a concurrent change is never lost and a removed value never returns.
+    Update {
+        /// The handle.
+        handle: Handle,
+        /// The new values.
+        values: Vec<HandleValue>,
+        /// Values below this index that `values` does not name are kept.
+        keep_below: u32,
+    },
     /// Create a handle named by a stem and a random suffix (`MSG_FLAG_MINT`, REST
     /// `mintNewSuffix`).
     Mint {
@@ -99,6 +121,8 @@ impl Operation {
         match self {
             Self::Resolve { .. } => "resolve",
             Self::Create { .. } => "create",
+            Self::Register { .. } => "register",
+            Self::Update { .. } => "update",
             Self::Mint { .. } => "mint",
             Self::AddValues { .. } => "add_values",
             Self::ModifyValues { .. } => "modify_values",
@@ -157,16 +181,88 @@ pub enum Outcome {
         /// The requested page.
         handles: Vec<String>,
     },
+    /// A registration was a retry: the handle exists with the same content, and nothing was
+    /// written.
+    Unchanged {
+        /// The handle.
+        handle: Handle,
+    },
     /// Homed prefixes, as prefix handles (`0.NA/88.118.8`).
     Prefixes(Vec<String>),
 }
 
-/// A failed request, in the Handle protocol's terms.
+/// Whose fault a failure is, and whether trying again may help: the class every interface maps
+/// to its own terms (a Handle response code, an HTTP status, an SNMS status, an RFC 7807
+/// problem) in one table of its own.
+///
+/// Modelled on rustls's errors classified by fault and pingora's `ErrorSource` with its retry
+/// flag: a front end never guesses from a message whether the client or the node is to blame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Fault {
+    /// The request is malformed or breaks a rule (a bad handle, a bad value, a template
+    /// violation); sending it again unchanged fails again.
+    Client,
+    /// The request needs an identity, or the credential given did not verify.
+    Unauthenticated,
+    /// The identity is known but may not do this.
+    Forbidden,
+    /// The handle, value or record asked for does not exist (or does not live here).
+    NotFound,
+    /// The request conflicts with the current state (the handle or value already exists).
+    Conflict,
+    /// The node is too busy or a quota is used up; the same request may succeed later.
+    Busy,
+    /// Another node that this one asked failed; `retryable` says whether asking again may help.
+    Upstream {
+        /// Whether the same request may succeed later.
+        retryable: bool,
+    },
+    /// The node itself failed (storage, corruption); not the client's fault.
+    Internal,
+}
+
+impl Fault {
+    /// The class of a response code, when a failure names no other.
+    pub fn of(rc: ResponseCode) -> Self {
+        use ResponseCode as Rc;
+        match rc {
+            Rc::Error => Self::Internal,
+            Rc::ServerTooBusy
+            | Rc::ServerBackup
+            | Rc::RequestLimitDaily
+            | Rc::RegisterCountLimit
+            | Rc::PrefixLimit => Self::Busy,
+            Rc::HandleNotFound | Rc::ValuesNotFound | Rc::ServerNotResponsible => Self::NotFound,
+            Rc::HandleAlreadyExists | Rc::ValueAlreadyExists => Self::Conflict,
+            Rc::InvalidAdmin | Rc::InsufficientPermissions => Self::Forbidden,
+            Rc::AuthenticationNeeded
+            | Rc::AuthenticationFailed
+            | Rc::InvalidCredential
+            | Rc::AuthenTimeout
+            | Rc::AuthenError
+            | Rc::LoginFirst
+            | Rc::SessionTimeout
+            | Rc::VerifyCredentialFailed => Self::Unauthenticated,
+            Rc::ClientChannelError | Rc::ClientTimeOut => Self::Upstream { retryable: true },
+            _ => Self::Client,
+        }
+    }
+
+    /// Whether the same request may succeed if sent again later.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Busy | Self::Upstream { retryable: true })
+    }
+}
+
+/// A failed request: the Handle response code, whose fault it is, and an explanation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{rc:?}: {message}")]
 pub struct Failure {
     /// The response code.
     pub rc: ResponseCode,
+    /// Whose fault it is; by default the class of `rc` ([`Fault::of`]).
+    pub fault: Fault,
     /// A human-readable explanation; may be empty.
     pub message: String,
 }
@@ -176,15 +272,24 @@ impl Failure {
     pub fn new(rc: ResponseCode, message: impl Into<String>) -> Self {
         Self {
             rc,
+            fault: Fault::of(rc),
             message: message.into(),
         }
     }
 
     /// A failure without a message.
     pub fn bare(rc: ResponseCode) -> Self {
-        Self {
-            rc,
-            message: String::new(),
-        }
+        Self::new(rc, String::new())
+    }
+
+    /// The same failure, classed as `fault`.
+    pub fn with_fault(mut self, fault: Fault) -> Self {
+        self.fault = fault;
+        self
+    }
+
+    /// An internal failure (RC 2) with a message for the log and the client.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ResponseCode::Error, message)
     }
 }

@@ -27,6 +27,12 @@ pub struct Config {
     /// Auditors (regulators): identities that may read every value, public or not, and the
     /// audit log, and may write nothing. Every read they make is audited.
     pub auditors: Vec<ValueRef>,
+    /// Authenticated requests one identity may make per UTC day, through any interface (RC 603
+    /// after that); 0 means no limit.
+    pub daily_request_quota: u64,
+    /// Handles one identity may create per UTC day, through any interface (RC 604 after that);
+    /// 0 means no limit.
+    pub daily_registration_quota: u64,
 }
 
 impl Default for Config {
@@ -38,6 +44,8 @@ impl Default for Config {
             max_write_retries: 8,
             allow_prefix_admins: true,
             auditors: Vec::new(),
+            daily_request_quota: 0,
+            daily_registration_quota: 0,
         }
     }
 }
@@ -79,6 +87,8 @@ pub struct Resolver<S> {
     sealer: Box<dyn SecretSealer>,
     /// Templates read so far (versions are immutable).
     pub(crate) templates: crate::domain::TemplateCache,
+    /// What each identity used of its daily quotas.
+    quotas: std::sync::Mutex<crate::quota::Quotas>,
 }
 
 impl<S: Store> Resolver<S> {
@@ -89,12 +99,15 @@ impl<S: Store> Resolver<S> {
         random: Box<dyn Random>,
         sealer: Box<dyn SecretSealer>,
     ) -> Self {
+        let quotas =
+            crate::quota::Quotas::new(config.daily_request_quota, config.daily_registration_quota);
         Self {
             store,
             config,
             random,
             sealer,
             templates: crate::domain::TemplateCache::default(),
+            quotas: std::sync::Mutex::new(quotas),
         }
     }
 
@@ -202,7 +215,9 @@ impl<S: Store> Resolver<S> {
                     return Err(Failure::bare(ResponseCode::HandleAlreadyExists));
                 }
             }
-            Operation::AddValues { handle, values, .. } => {
+            Operation::AddValues { handle, values, .. }
+            | Operation::Register { handle, values }
+            | Operation::Update { handle, values, .. } => {
                 self.check_homed(handle)?;
                 check_values(values)?;
             }
@@ -308,8 +323,66 @@ impl<S: Store> Resolver<S> {
         }
     }
 
-    /// Runs one request.
+    /// Runs one request, charging it to its identity's daily quotas first.
     pub async fn handle(&self, req: Request) -> Result<Outcome, Failure> {
+        self.charge(&req)?;
+        self.execute(req).await
+    }
+
+    /// Charges a request to its identity's daily quotas: one request, and one registration for
+    /// the operations that create a handle. Anonymous requests are not charged here; the
+    /// front ends' per-source limits bound them.
+    pub(crate) fn charge(&self, req: &Request) -> Result<(), Failure> {
+        let Some(identity) = &req.identity else {
+            return Ok(());
+        };
+        let registers = matches!(
+            req.op,
+            Operation::Create { .. } | Operation::Mint { .. } | Operation::Register { .. }
+        );
+        self.charge_identity(identity, registers, req.now)
+    }
+
+    /// Charges one request by `identity` made outside [`Resolver::handle`] (a search, which
+    /// then resolves many candidates as the caller without charging each).
+    pub fn charge_request(&self, identity: Option<&Identity>, now: u32) -> Result<(), Failure> {
+        match identity {
+            Some(identity) => self.charge_identity(identity, false, now),
+            None => Ok(()),
+        }
+    }
+
+    fn charge_identity(
+        &self,
+        identity: &Identity,
+        registers: bool,
+        now: u32,
+    ) -> Result<(), Failure> {
+        let mut quotas = match self.quotas.lock() {
+            Ok(quotas) => quotas,
+            // The counters stay consistent under a panic elsewhere (each charge is one update).
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if quotas.is_unlimited() {
+            return Ok(());
+        }
+        quotas.charge(identity, registers, now)
+    }
+
+    /// Runs a resolution that is part of a request already charged to the caller (a search
+    /// checking its candidates as the caller would read them).
+    pub async fn resolve_uncharged(&self, req: Request) -> Result<Outcome, Failure> {
+        match req.op {
+            Operation::Resolve { .. } => self.execute(req).await,
+            _ => Err(Failure::new(
+                ResponseCode::OperationNotSupported,
+                "only resolutions run uncharged",
+            )),
+        }
+    }
+
+    /// Runs one request that has been charged.
+    pub(crate) async fn execute(&self, req: Request) -> Result<Outcome, Failure> {
         let identity = req.identity.as_ref();
         match req.op {
             Operation::Resolve {
@@ -326,7 +399,18 @@ impl<S: Store> Resolver<S> {
                 values,
                 overwrite,
             } => {
-                self.create(handle, values, overwrite, identity, req.now)
+                self.create(handle, &values, overwrite, identity, req.now)
+                    .await
+            }
+            Operation::Register { handle, values } => {
+                self.register(handle, &values, identity, req.now).await
+            }
+            Operation::Update {
+                handle,
+                values,
+                keep_below,
+            } => {
+                self.update_values(handle, values, keep_below, identity, req.now)
                     .await
             }
             Operation::Mint { stem, values } => self.mint(&stem, values, identity, req.now).await,
@@ -493,19 +577,113 @@ impl<S: Store> Resolver<S> {
         let mut bytes = [0u8; 16];
         self.random.fill(&mut bytes);
         let handle = self.parse_handle(&format!("{stem}{}", uuid_v4(bytes)))?;
-        self.create(handle, values, false, identity, now).await
+        self.create(handle, &values, false, identity, now).await
+    }
+
+    async fn register(
+        &self,
+        handle: Handle,
+        values: &[HandleValue],
+        identity: Option<&Identity>,
+        now: u32,
+    ) -> Result<Outcome, Failure> {
+        match self
+            .create(handle.clone(), values, false, identity, now)
+            .await
+        {
+            Err(failure) if failure.rc == ResponseCode::HandleAlreadyExists => {
+                self.identical_retry(handle, values, identity, failure)
+            }
+            other => other,
+        }
+    }
+
+    /// The answer to a registration of a handle that exists: [`Outcome::Unchanged`] when the
+    /// caller administers its prefix and the stored content is exactly `values`, `failure`
+    /// (RC 101) otherwise. Only administrators learn that the content matched.
+    pub(crate) fn identical_retry(
+        &self,
+        handle: Handle,
+        values: &[HandleValue],
+        identity: Option<&Identity>,
+        failure: Failure,
+    ) -> Result<Outcome, Failure> {
+        let Some(identity) = identity else {
+            return Err(failure);
+        };
+        if !self.administers_prefix(identity, crate::domain::prefix_of(handle.as_str()))? {
+            return Err(failure);
+        }
+        let stored = self.store.get(&handle.key()).map_err(internal)?;
+        if stored.is_some_and(|stored| crate::domain::has_same_content(&stored.values, values)) {
+            Ok(Outcome::Unchanged { handle })
+        } else {
+            Err(failure)
+        }
+    }
+
+    async fn update_values(
+        &self,
+        handle: Handle,
+        values: Vec<HandleValue>,
+        keep_below: u32,
+        identity: Option<&Identity>,
+        now: u32,
+    ) -> Result<Outcome, Failure> {
+        self.check_homed(&handle)?;
+        check_values(&values)?;
+        let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
+        self.update(
+            &handle,
+            |old| {
+                let named = |index: u32| values.iter().any(|n| n.index == index);
+                let mut merged = Vec::with_capacity(old.len() + values.len());
+                let mut needed = Vec::new();
+                for old_value in old {
+                    if named(old_value.index) {
+                        continue;
+                    }
+                    if old_value.index < keep_below {
+                        merged.push(old_value.clone());
+                    } else {
+                        needed.push(remove_mask(old_value));
+                    }
+                }
+                for new in &values {
+                    match old.iter().find(|o| o.index == new.index) {
+                        Some(o) if same_content(o, new) => merged.push(o.clone()),
+                        Some(o) => {
+                            needed.push(modify_mask(o, new));
+                            merged.push(self.prepare(new, now));
+                        }
+                        None => {
+                            needed.push(add_mask(new));
+                            merged.push(self.prepare(new, now));
+                        }
+                    }
+                }
+                if needed.is_empty() {
+                    // As for a replace: an unchanged record still needs a write permission.
+                    needed.push(AdminPerms::MODIFY_VALUE);
+                }
+                Ok((merged, needed, false))
+            },
+            identity,
+            ("update", now),
+        )
+        .await
     }
 
     async fn create(
         &self,
         handle: Handle,
-        values: Vec<HandleValue>,
+        values: &[HandleValue],
         overwrite: bool,
         identity: Option<&Identity>,
         now: u32,
     ) -> Result<Outcome, Failure> {
         for _ in 0..self.config.max_write_retries {
-            let prepared = self.prepare_create(&handle, &values, overwrite, identity, now)?;
+            let prepared = self.prepare_create(&handle, values, overwrite, identity, now)?;
             let action = if prepared.created {
                 "create"
             } else {

@@ -42,6 +42,9 @@ pub enum SearchError {
     /// The request is malformed or out of bounds; the message says why.
     #[error("{0}")]
     BadRequest(String),
+    /// The resolver refused the search itself (the caller's daily request quota is used up).
+    #[error("{0}")]
+    Refused(idnode_resolver::Failure),
     /// The index has not been built yet (or is being rebuilt).
     #[error("the search index is being built")]
     NotReady,

@@ -529,6 +529,9 @@ impl Candidates {
         identity: Option<&Identity>,
         now: u32,
     ) -> Result<SearchPage, SearchError> {
+        resolver
+            .charge_request(identity, now)
+            .map_err(SearchError::Refused)?;
         let templates = ResolverTemplates::new(resolver);
         let start = self.page * self.page_size;
         let end = start + self.page_size;
@@ -594,7 +597,8 @@ impl Candidates {
             identity: identity.cloned(),
             now,
         };
-        let Ok(Outcome::Values { values, .. }) = resolver.handle(request).await else {
+        // The search as a whole was charged to the caller's quota in `verify`.
+        let Ok(Outcome::Values { values, .. }) = resolver.resolve_uncharged(request).await else {
             return None;
         };
         let visible = extract(&values, templates);

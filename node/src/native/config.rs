@@ -65,10 +65,10 @@ pub struct NativeConfig {
     pub challenge_timeout_secs: u64,
     /// The longest session lifetime granted, in seconds.
     pub max_session_secs: u32,
-    /// Authenticated requests one identity may make per UTC day (RC 603 after that); 0 means
-    /// no limit.
+    /// Deprecated: `[limits] daily_request_quota`, which applies to every interface; used when
+    /// `[limits]` sets no quota.
     pub daily_request_quota: u64,
-    /// Handles one identity may create per UTC day (RC 604 after that); 0 means no limit.
+    /// Deprecated: `[limits] daily_registration_quota`; used when `[limits]` sets no quota.
     pub daily_registration_quota: u64,
     /// Memory for encoded answers to anonymous resolutions, in bytes; 0 turns the cache off.
     /// Every commit drops what it changed before the writer is answered.

@@ -25,7 +25,6 @@ use idnode_resolver::{Failure, Identity, Operation, Outcome, Request};
 use rand::RngCore as _;
 
 use super::answers::KEPT_FLAGS;
-use super::limits::QuotaExceeded;
 use super::session::{self, DhPublicKey, ENCRYPT_ALG_AES, Session};
 use super::{MAX_PENDING, Native, Pending, auth};
 use crate::state::State;
@@ -330,30 +329,6 @@ impl Native {
                 return vec![self.failure(&req, &failure)];
             }
             return vec![self.challenge(req, now)];
-        }
-        if let Some(identity) = &identity {
-            let registers = matches!(op, Operation::Create { .. } | Operation::Mint { .. });
-            let charged = self
-                .quotas
-                .lock()
-                .map(|mut q| q.charge(&identity.to_string(), registers, now.unix));
-            match charged {
-                Ok(Err(QuotaExceeded::Requests)) => {
-                    return vec![self.error(
-                        &req,
-                        ResponseCode::RequestLimitDaily,
-                        "Daily request quota exceeded",
-                    )];
-                }
-                Ok(Err(QuotaExceeded::Registrations)) => {
-                    return vec![self.error(
-                        &req,
-                        ResponseCode::RegisterCountLimit,
-                        "Daily registration quota exceeded",
-                    )];
-                }
-                _ => {}
-            }
         }
         // An anonymous, unfiltered resolution outside a session is kept in the answer cache;
         // the generation is noted before the store is read.

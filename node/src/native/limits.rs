@@ -1,5 +1,5 @@
-//! Per-source UDP limits against amplification, and per-identity daily quotas (IDIS RC 603 and
-//! RC 604).
+//! Per-source UDP limits against amplification. (Per-identity daily quotas are charged by the
+//! resolver, for every interface.)
 //!
 //! UDP policy: every source address has a request bucket (`udp_requests_per_second`, burst of
 //! twice that) and, until it has proven that it receives what is sent to it by completing a
@@ -16,7 +16,6 @@
 //! bounded map would). The hash key is random per process, so which addresses share a slot
 //! cannot be chosen from outside.
 
-use std::collections::HashMap;
 use std::hash::BuildHasher as _;
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
@@ -150,68 +149,6 @@ impl UdpPolicy {
     }
 }
 
-/// Per-identity counters for the current UTC day.
-#[derive(Debug)]
-pub(crate) struct Quotas {
-    daily_requests: u64,
-    daily_registrations: u64,
-    day: u32,
-    used: HashMap<String, (u64, u64)>,
-}
-
-/// Which quota ran out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum QuotaExceeded {
-    /// RC 603.
-    Requests,
-    /// RC 604.
-    Registrations,
-}
-
-impl Quotas {
-    pub(crate) fn new(daily_requests: u64, daily_registrations: u64) -> Self {
-        Self {
-            daily_requests,
-            daily_registrations,
-            day: 0,
-            used: HashMap::new(),
-        }
-    }
-
-    /// Counts one authenticated request by `identity` (and one registration when `registers`)
-    /// at `unix` seconds; refuses, counting nothing, when a quota is used up.
-    pub(crate) fn charge(
-        &mut self,
-        identity: &str,
-        registers: bool,
-        unix: u32,
-    ) -> Result<(), QuotaExceeded> {
-        if self.daily_requests == 0 && self.daily_registrations == 0 {
-            return Ok(());
-        }
-        let day = unix / 86_400;
-        if day != self.day {
-            self.day = day;
-            self.used.clear();
-        }
-        let used = self
-            .used
-            .entry(identity.to_ascii_uppercase())
-            .or_insert((0, 0));
-        if self.daily_requests != 0 && used.0 >= self.daily_requests {
-            return Err(QuotaExceeded::Requests);
-        }
-        if registers && self.daily_registrations != 0 && used.1 >= self.daily_registrations {
-            return Err(QuotaExceeded::Registrations);
-        }
-        used.0 += 1;
-        if registers {
-            used.1 += 1;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,19 +205,5 @@ mod tests {
         }
         let slots: usize = policy.shards.iter().map(|s| s.lock().unwrap().len()).sum();
         assert_eq!(slots, MAX_SOURCES);
-    }
-
-    #[test]
-    fn quotas_reset_daily() {
-        let mut q = Quotas::new(2, 1);
-        assert_eq!(q.charge("300:A/B", true, 10), Ok(()));
-        assert_eq!(
-            q.charge("300:a/b", true, 11),
-            Err(QuotaExceeded::Registrations)
-        );
-        assert_eq!(q.charge("300:A/B", false, 12), Ok(()));
-        assert_eq!(q.charge("300:A/B", false, 13), Err(QuotaExceeded::Requests));
-        assert_eq!(q.charge("300:A/B", true, 86_400 + 1), Ok(()));
-        assert_eq!(Quotas::new(0, 0).charge("x", true, 1), Ok(()));
     }
 }

@@ -38,7 +38,7 @@ pub(crate) use handler::{ConnCtx, Now, Transport};
 
 use answers::AnswerCache;
 use keys::{RsaSiteKey, SiteSigner};
-use limits::{Quotas, UdpPolicy};
+use limits::UdpPolicy;
 use session::Session;
 
 /// The most challenges and sessions kept at once; older ones are dropped first.
@@ -67,7 +67,6 @@ pub struct Native {
     challenges: Mutex<HashMap<u32, Pending>>,
     sessions: Mutex<HashMap<u32, Session>>,
     next_id: AtomicU32,
-    quotas: Mutex<Quotas>,
     pub(crate) udp_policy: UdpPolicy,
     /// Encoded answers to anonymous resolutions, dropped by every commit that changes them.
     pub(crate) answers: Arc<AnswerCache>,
@@ -101,10 +100,6 @@ impl Native {
             answers: Arc::new(AnswerCache::new(config.answer_cache_bytes)),
             last_expiry_ms: AtomicU64::new(0),
             epoch: Instant::now(),
-            quotas: Mutex::new(Quotas::new(
-                config.daily_request_quota,
-                config.daily_registration_quota,
-            )),
             config,
             signer,
             challenges: Mutex::new(HashMap::new()),

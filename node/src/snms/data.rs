@@ -7,20 +7,18 @@
 //! be `string`); `auth` is empty or `public` for publicly readable values and `admin` for values
 //! that only administrators (and auditors) read. Registering a handle that exists with exactly
 //! the same content succeeds without writing anything, so clients may retry after a timeout.
-
-use std::sync::Arc;
+//! An update keeps the values below index 2000 that it does not name and replaces the rest, as
+//! one resolver operation under the record's version precondition.
 
 use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
 use idnode_proto::{Handle, HandleValue, Permissions, Record, ResponseCode, TypeFilter};
-use idnode_registry::Store as _;
-use idnode_resolver::domain::{has_same_content, prefix_of};
-use idnode_resolver::{Identity, Operation, Outcome, Request};
+use idnode_resolver::domain::prefix_of;
+use idnode_resolver::{Operation, Outcome, Request};
 use idnode_templates::{TEMPLATE_INDEX, TEMPLATE_TYPE, parse_link};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::task::JoinSet;
 
 use super::{Call, MAX_BATCH, Status, business, failure, failure_message, ok};
 use crate::state::State;
@@ -83,15 +81,11 @@ async fn single(call: &Call<'_>, kind: Kind) -> Response<Full<Bytes>> {
         Err(response) => return response,
     };
     let handle = handle_of(kind, &body);
-    match one(
-        call.state.clone(),
-        call.identity.cloned(),
-        kind,
-        body,
-        call.now,
-    )
-    .await
-    {
+    let result = match request_of(call, kind, body) {
+        Ok(request) => item_result(kind, call.state.resolver.handle(request).await),
+        Err(refused) => Err(refused),
+    };
+    match result {
         Ok(message) => super::envelope(Status::Ok, &message, json!({"handle": handle})),
         Err((status, message)) => super::envelope(status, &message, json!({"handle": handle})),
     }
@@ -113,6 +107,10 @@ fn handle_of(kind: Kind, item: &Value) -> String {
     named.unwrap_or_default()
 }
 
+/// A batch: every item that parses becomes a request, and the requests run together through
+/// [`Resolver::handle_batch`](idnode_resolver::Resolver::handle_batch), which commits the
+/// registrations of consecutive items in one transaction and answers each item as if it had
+/// run alone.
 async fn batch(call: &Call<'_>, kind: Kind) -> Response<Full<Bytes>> {
     let body = match call.json() {
         Ok(body) => body,
@@ -129,20 +127,21 @@ async fn batch(call: &Call<'_>, kind: Kind) -> Response<Full<Bytes>> {
     }
     let total = items.len();
     let handles: Vec<String> = items.iter().map(|item| handle_of(kind, item)).collect();
-    // Items run concurrently, so that the writer commits many of them in one transaction.
-    let mut tasks = JoinSet::new();
-    for (position, item) in items.into_iter().enumerate() {
-        let state = call.state.clone();
-        let identity = call.identity.cloned();
-        let now = call.now;
-        tasks.spawn(async move { (position, one(state, identity, kind, item, now).await) });
-    }
     let mut results: Vec<Option<ItemResult>> = (0..total).map(|_| None).collect();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((position, result)) => results[position] = Some(result),
-            Err(e) => tracing::error!(error = %e, "a batch item task failed"),
+    let mut requests = Vec::with_capacity(total);
+    let mut positions = Vec::with_capacity(total);
+    for (position, item) in items.into_iter().enumerate() {
+        match request_of(call, kind, item) {
+            Ok(request) => {
+                requests.push(request);
+                positions.push(position);
+            }
+            Err(refused) => results[position] = Some(Err(refused)),
         }
+    }
+    let outcomes = call.state.resolver.handle_batch(&requests, None).await;
+    for (position, outcome) in positions.into_iter().zip(outcomes) {
+        results[position] = Some(item_result(kind, outcome));
     }
     let mut failed = 0;
     let per_item: Vec<Value> = results
@@ -166,93 +165,56 @@ async fn batch(call: &Call<'_>, kind: Kind) -> Response<Full<Bytes>> {
     )
 }
 
-/// Runs one register, update or delete item.
-async fn one(
-    state: Arc<State>,
-    identity: Option<Identity>,
-    kind: Kind,
-    item: Value,
-    now: u32,
-) -> ItemResult {
-    let resolver = &state.resolver;
-    let run = |op| {
-        resolver.handle(Request {
-            op,
-            identity: identity.clone(),
-            now,
-        })
-    };
+/// The values below this index are kept by an update (administrators, keys, URLs); the
+/// template items at and above it are replaced.
+const UPDATE_KEEPS_BELOW: u32 = 2000;
+
+/// The resolver request of one register, update or delete item, or why it is refused.
+fn request_of(call: &Call<'_>, kind: Kind, item: Value) -> Result<Request, (Status, String)> {
+    let resolver = &call.state.resolver;
     let to_err = |f: idnode_resolver::Failure| (Status::of(&f), failure_message(&f));
-    if kind == Kind::Delete {
+    let op = if kind == Kind::Delete {
         let text = handle_of(kind, &item);
         let handle = resolver.parse_handle(&text).map_err(to_err)?;
-        run(Operation::Delete { handle }).await.map_err(to_err)?;
-        return Ok("deleted".to_owned());
-    }
-    let body: DataBody = serde_json::from_value(item)
-        .map_err(|e| (Status::Business, format!("malformed item: {e}")))?;
-    let handle = resolver.parse_handle(&body.handle).map_err(to_err)?;
-    let values = values_of(&state, &body)?;
-    match kind {
-        Kind::Create => {
-            let created = run(Operation::Create {
-                handle: handle.clone(),
-                values: values.clone(),
-                overwrite: false,
-            })
-            .await;
-            match created {
-                Ok(_) => Ok("created".to_owned()),
-                Err(f) if f.rc == ResponseCode::HandleAlreadyExists => {
-                    // A retry of the same registration succeeds without a write.
-                    let identical = identity.as_ref().is_some_and(|who| {
-                        resolver
-                            .administers_prefix(who, prefix_of(handle.as_str()))
-                            .unwrap_or(false)
-                    }) && resolver
-                        .store()
-                        .get(&handle.key())
-                        .ok()
-                        .flatten()
-                        .is_some_and(|stored| has_same_content(&stored.values, &values));
-                    if identical {
-                        Ok("标识已存在 (already registered with identical content)".to_owned())
-                    } else {
-                        Err((
-                            Status::Business,
-                            "标识已存在 (the handle exists with other content)".to_owned(),
-                        ))
-                    }
-                }
-                Err(f) => Err(to_err(f)),
-            }
-        }
-        Kind::Update => {
-            let Some(stored) = resolver.store().get(&handle.key()).map_err(|e| {
-                tracing::error!(error = %e, "storage failure");
-                (Status::Internal, "internal storage error".to_owned())
-            })?
-            else {
-                return Err((Status::Business, "标识不存在 (no such handle)".to_owned()));
-            };
-            // Values below 2000 other than the link (administrators, URLs, keys) are kept.
-            let mut merged: Vec<HandleValue> = Record::parse(&stored.values)
-                .and_then(|r| r.decode_all())
-                .map_err(|_| (Status::Internal, "stored record is corrupt".to_owned()))?
-                .into_iter()
-                .filter(|v| v.index < 2000 && v.index != TEMPLATE_INDEX)
-                .collect();
-            merged.extend(values);
-            run(Operation::Create {
+        Operation::Delete { handle }
+    } else {
+        let body: DataBody = serde_json::from_value(item)
+            .map_err(|e| (Status::Business, format!("malformed item: {e}")))?;
+        let handle = resolver.parse_handle(&body.handle).map_err(to_err)?;
+        let values = values_of(call.state, &body)?;
+        match kind {
+            Kind::Create => Operation::Register { handle, values },
+            _ => Operation::Update {
                 handle,
-                values: merged,
-                overwrite: true,
-            })
-            .await
-            .map_err(to_err)?;
-            Ok("updated".to_owned())
+                values,
+                keep_below: UPDATE_KEEPS_BELOW,
+            },
         }
-        Kind::Delete => Err((Status::Internal, "unreachable".to_owned())),
+    };
+    Ok(Request {
+        op,
+        identity: call.identity.cloned(),
+        now: call.now,
+    })
+}
+
+/// The per-item answer of a resolver result.
+fn item_result(kind: Kind, result: Result<Outcome, idnode_resolver::Failure>) -> ItemResult {
+    match (kind, result) {
+        (_, Ok(Outcome::Unchanged { .. })) => {
+            Ok("标识已存在 (already registered with identical content)".to_owned())
+        }
+        (Kind::Create, Ok(_)) => Ok("created".to_owned()),
+        (Kind::Update, Ok(_)) => Ok("updated".to_owned()),
+        (Kind::Delete, Ok(_)) => Ok("deleted".to_owned()),
+        (Kind::Create, Err(f)) if f.rc == ResponseCode::HandleAlreadyExists => Err((
+            Status::Business,
+            "标识已存在 (the handle exists with other content)".to_owned(),
+        )),
+        (Kind::Update, Err(f)) if f.rc == ResponseCode::HandleNotFound => {
+            Err((Status::Business, "标识不存在 (no such handle)".to_owned()))
+        }
+        (_, Err(f)) => Err((Status::of(&f), failure_message(&f))),
     }
 }
 

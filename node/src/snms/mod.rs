@@ -21,8 +21,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
-use idnode_proto::ResponseCode;
-use idnode_resolver::{Failure, Identity};
+use idnode_resolver::{Failure, Fault, Identity};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
@@ -79,15 +78,16 @@ impl Status {
         }
     }
 
-    /// The envelope status of a pipeline failure.
+    /// The envelope status of a pipeline failure: this interface's one table of fault classes.
+    /// A busy node or a used-up quota is a business error whose message says so (SNMS has no
+    /// status of its own for it).
     pub(crate) fn of(failure: &Failure) -> Self {
-        match failure.rc {
-            ResponseCode::AuthenticationNeeded | ResponseCode::AuthenticationFailed => {
-                Self::NotLoggedIn
-            }
-            ResponseCode::InvalidAdmin | ResponseCode::InsufficientPermissions => Self::Forbidden,
-            ResponseCode::Error | ResponseCode::ServerTooBusy => Self::Internal,
-            _ => Self::Business,
+        match failure.fault {
+            Fault::Unauthenticated => Self::NotLoggedIn,
+            Fault::Forbidden => Self::Forbidden,
+            Fault::Internal | Fault::Upstream { .. } => Self::Internal,
+            Fault::Client | Fault::NotFound | Fault::Conflict | Fault::Busy => Self::Business,
+            _ => Self::Internal,
         }
     }
 }
@@ -313,6 +313,8 @@ impl Query {
 
 #[cfg(test)]
 mod tests {
+    use idnode_proto::ResponseCode;
+
     use super::*;
 
     #[test]
@@ -334,6 +336,8 @@ mod tests {
         assert_eq!(of(ResponseCode::InvalidAdmin), Status::Forbidden);
         assert_eq!(of(ResponseCode::AuthenticationNeeded), Status::NotLoggedIn);
         assert_eq!(of(ResponseCode::Error), Status::Internal);
+        assert_eq!(of(ResponseCode::AuthenTimeout), Status::NotLoggedIn);
+        assert_eq!(of(ResponseCode::RequestLimitDaily), Status::Business);
         assert_eq!(Status::Business.http(), StatusCode::BAD_REQUEST);
     }
 }
