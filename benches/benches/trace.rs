@@ -16,7 +16,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use ed25519_dalek::SigningKey;
-use idnode_registry::{RedbStore, TraceBatch, TraceEntry, TraceHashes, TraceMutation, TraceStore};
+use idnode_registry::{
+    RedbStore, TraceBatch, TraceEntry, TraceHashes, TraceMutation, TraceRead, TraceStore,
+};
 use idnode_trace::jcs;
 use idnode_trace::merkle::cache::HashCache;
 use idnode_trace::merkle::{self, Hash, MemHashStore};

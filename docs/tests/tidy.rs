@@ -164,3 +164,31 @@ fn readme_has_exactly_two_setup_commands() {
         ".ci/run must call the README's test command"
     );
 }
+
+/// Front ends never touch the store: in the node, every read and write goes through the
+/// resolver's pipeline or its read-only views (`change_feed`, `trace_log`), so that each
+/// decision is made once. The needles are split so that this file does not match itself.
+#[test]
+fn front_ends_never_reach_the_store() {
+    let mut files = Vec::new();
+    rust_files(&root().join("node").join("src"), &mut files);
+    assert!(!files.is_empty());
+    let needles = [
+        concat!(".store", "()"),
+        concat!("danger", "_store"),
+        concat!("Store", " as _"),
+        concat!("Store", "::get("),
+        concat!("Store", "::commit"),
+        concat!(".commit", "_all("),
+    ];
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        for needle in needles {
+            assert!(
+                !text.contains(needle),
+                "{} reaches the store ({needle}); go through the resolver instead",
+                file.display()
+            );
+        }
+    }
+}

@@ -16,7 +16,6 @@ use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use idnode_proto::{AdminPerms, AdminRecord, Handle, HandleValue, Permissions, ValueRef, types};
-use idnode_registry::Store as _;
 use idnode_resolver::{Application, Identity, Operation, Request, Review};
 use idnode_templates::builtin;
 use rand::RngCore as _;
@@ -287,11 +286,12 @@ async fn seed_operations(
         ("64-17-5", "20240603-C", "160"),
     ] {
         let product = format!("{p}/P.{cas}");
-        if resolver
-            .store()
-            .get(&idnode_proto::normalize(&product))
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .is_none()
+        let parsed = resolver
+            .parse_handle(&product)
+            .map_err(|f| anyhow::anyhow!("{}", f.message))?;
+        if !resolver
+            .exists(&parsed)
+            .map_err(|f| anyhow::anyhow!("{}", f.message))?
         {
             continue;
         }

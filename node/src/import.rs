@@ -39,8 +39,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use idnode_proto::{AdminPerms, AdminRecord, HandleValue, ResponseCode, ValueRef, types};
-use idnode_registry::Store as _;
-use idnode_resolver::domain::has_same_content;
 use idnode_resolver::{BatchSummary, Identity, Operation, Outcome, Request};
 use idnode_templates::Template;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -608,9 +606,9 @@ impl Pipeline<'_> {
     }
 }
 
-/// Writes one chunk: creates every new record in one batch, then replaces in a second batch
-/// the records that exist with other content; records that hold the same content already are
-/// left alone.
+/// Writes one chunk: registers every record in one batch (new ones are created, and records
+/// that hold the same content already are left alone), then replaces in a second batch the
+/// records that exist with other content.
 async fn write_chunk(
     state: &State,
     identity: &Identity,
@@ -634,11 +632,7 @@ async fn write_chunk(
             Ok((handle, values)) => {
                 origins.push((row.line, row.handle));
                 requests.push(Request {
-                    op: Operation::Create {
-                        handle,
-                        values,
-                        overwrite: false,
-                    },
+                    op: Operation::Register { handle, values },
                     identity: Some(identity.clone()),
                     now,
                 });
@@ -651,29 +645,21 @@ async fn write_chunk(
     let mut replace_origins = Vec::new();
     for ((origin, mut request), result) in origins.into_iter().zip(requests).zip(results) {
         let outcome = match result {
+            Ok(Outcome::Unchanged { .. }) => RowOutcome::Unchanged,
             Ok(_) => RowOutcome::Created,
             Err(f) if f.rc == ResponseCode::HandleAlreadyExists => {
-                let Operation::Create {
+                // The handle exists with other content: replace it in the second batch.
+                let Operation::Register { handle, values } = request.op else {
+                    unreachable!("every request of an import is a registration");
+                };
+                request.op = Operation::Create {
                     handle,
                     values,
-                    overwrite,
-                } = &mut request.op
-                else {
-                    unreachable!("every request of an import is a create");
+                    overwrite: true,
                 };
-                let same = resolver
-                    .store()
-                    .get(&handle.key())
-                    .ok()
-                    .flatten()
-                    .is_some_and(|stored| has_same_content(&stored.values, values));
-                if !same {
-                    *overwrite = true;
-                    replace.push(request);
-                    replace_origins.push(origin);
-                    continue;
-                }
-                RowOutcome::Unchanged
+                replace.push(request);
+                replace_origins.push(origin);
+                continue;
             }
             Err(f) => RowOutcome::Rejected(reason(&f)),
         };

@@ -10,7 +10,6 @@ use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use idnode_proto::{AdminPerms, AdminRecord, Handle, HandleValue, Permissions, ValueRef, types};
-use idnode_registry::Store as _;
 use idnode_resolver::{Identity, Operation, Request};
 use rand::RngCore as _;
 use rand::rngs::OsRng;
@@ -83,10 +82,9 @@ pub async fn run(
         .parse_handle(&admin_handle)
         .map_err(|f| anyhow::anyhow!("{}", f.message))?;
     let exists = resolver
-        .store()
-        .get(&admin_handle_parsed.key())
-        .context("cannot read the database")?;
-    if exists.is_some() {
+        .exists(&admin_handle_parsed)
+        .map_err(|f| anyhow::anyhow!("cannot read the database: {}", f.message))?;
+    if exists {
         bail!(
             "{admin_handle} already exists in {}: this prefix is initialised",
             state.config.data.display()

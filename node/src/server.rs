@@ -157,7 +157,6 @@ pub async fn start(mut config: Config, shutdown: watch::Receiver<bool>) -> anyho
     }
     if state
         .resolver
-        .store()
         .homed_prefixes()
         .map(|p| p.is_empty())
         .unwrap_or(false)
@@ -168,8 +167,6 @@ pub async fn start(mut config: Config, shutdown: watch::Receiver<bool>) -> anyho
     }
     Ok(Running { bound, tasks })
 }
-
-use idnode_registry::Store as _;
 
 async fn wait_for_signal() {
     #[cfg(unix)]

@@ -38,12 +38,14 @@ use thiserror::Error;
 
 pub use aux::{AuxEntry, AuxScan};
 pub use changes::Change;
+/// The Merkle hash of the trace log, as the trace store's reads return it.
+pub use idnode_trace::merkle::Hash;
 pub use listen::{CommitListener, CommitNotice};
 pub use mem::MemStore;
 pub use redb_store::{RedbStats, RedbStore};
 pub use trace::{
     StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceEntry, TraceHashes,
-    TraceMutation, TraceStore, WitnessState,
+    TraceMutation, TraceRead, TraceStore, WitnessState,
 };
 
 /// A handle as stored.
@@ -159,6 +161,43 @@ pub enum StoreError {
     /// The store is shut down.
     #[error("store is closed")]
     Closed,
+}
+
+/// The reads a follower of the store needs to keep derived data (the search index) in step: the
+/// change feed, a scan to rebuild from, and single records. Every [`Store`] is one; the
+/// resolver hands followers a view that implements this trait and nothing that writes.
+pub trait ChangeFeed: Send + Sync {
+    /// See [`Store::get`].
+    fn get(&self, key: &[u8]) -> Result<Option<StoredRecord>, StoreError>;
+    /// See [`Store::changes_since`].
+    fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<Change>, StoreError>;
+    /// See [`Store::last_change`].
+    fn last_change(&self) -> Result<u64, StoreError>;
+    /// See [`Store::scan_handles`].
+    fn scan_handles(
+        &self,
+        after: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, StoredRecord)>, StoreError>;
+}
+
+impl<S: Store + ?Sized> ChangeFeed for S {
+    fn get(&self, key: &[u8]) -> Result<Option<StoredRecord>, StoreError> {
+        Store::get(self, key)
+    }
+    fn changes_since(&self, after: u64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        Store::changes_since(self, after, limit)
+    }
+    fn last_change(&self) -> Result<u64, StoreError> {
+        Store::last_change(self)
+    }
+    fn scan_handles(
+        &self,
+        after: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, StoredRecord)>, StoreError> {
+        Store::scan_handles(self, after, limit)
+    }
 }
 
 /// The storage operations idnode needs.

@@ -10,8 +10,8 @@ use crate::aux::{AuxEntry, AuxOp, AuxScan, in_bounds};
 use crate::changes::{Change, next_seq};
 use crate::plan::{Current, Op, handle_range, plan};
 use crate::trace::{
-    StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceStore, TraceTables,
-    WitnessState, apply_trace,
+    StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceRead, TraceStore,
+    TraceTables, WitnessState, apply_trace,
 };
 use crate::{Epilogue, Store, StoreError, StoredRecord, WriteBatch};
 
@@ -368,7 +368,9 @@ impl TraceStore for MemStore {
     async fn commit_trace(&self, batch: TraceBatch) -> Result<TraceCommitted, StoreError> {
         self.commit_trace_now(&batch)
     }
+}
 
+impl TraceRead for MemStore {
     fn trace_size(&self) -> Result<u64, StoreError> {
         Ok(self.read().trace.size)
     }

@@ -44,9 +44,9 @@ use crate::changes::{Change, next_seq};
 use crate::listen::{CommitListener, CommitNotice, ListenerSlot};
 use crate::plan::{Current, Op, handle_range, plan};
 use crate::trace::{
-    StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceStore, TraceTables,
-    WitnessState, apply_trace, decode_head, decode_record as decode_trace, decode_witness,
-    encode_head, encode_record as encode_trace, encode_witness,
+    StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceRead, TraceStore,
+    TraceTables, WitnessState, apply_trace, decode_head, decode_record as decode_trace,
+    decode_witness, encode_head, encode_record as encode_trace, encode_witness,
 };
 use crate::{Epilogue, Mutation, Store, StoreError, StoredRecord, WriteBatch};
 
@@ -605,7 +605,9 @@ impl TraceStore for RedbStore {
             .map_err(|_| StoreError::Closed)?;
         outcome.await.map_err(|_| StoreError::Closed)?
     }
+}
 
+impl TraceRead for RedbStore {
     fn trace_size(&self) -> Result<u64, StoreError> {
         trace_size_in(&self.read_table(META)?)
     }

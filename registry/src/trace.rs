@@ -133,15 +133,21 @@ pub struct WitnessState {
     pub root: Hash,
 }
 
-/// Storage of trace records, the Merkle log and checkpoints.
-pub trait TraceStore: Send + Sync + 'static {
+/// Storage of trace records, the Merkle log and checkpoints: the reads of [`TraceRead`] and the
+/// one way to write.
+pub trait TraceStore: TraceRead + 'static {
     /// Applies a batch atomically and durably. Resolves after the commit is on disk. A failed
     /// precondition gives [`StoreError::Conflict`] naming the subject, size or origin.
     fn commit_trace(
         &self,
         batch: TraceBatch,
     ) -> impl Future<Output = Result<TraceCommitted, StoreError>> + Send;
+}
 
+/// The reads of a trace store: records, the log's hashes, checkpoints and witness state. Front
+/// ends and tasks get them through the resolver's read-only view of the log, which implements
+/// this trait and nothing that writes.
+pub trait TraceRead: Send + Sync {
     /// The number of records in the log.
     fn trace_size(&self) -> Result<u64, StoreError>;
 
@@ -187,11 +193,11 @@ pub trait TraceStore: Send + Sync + 'static {
     fn witness_state(&self, origin: &str) -> Result<Option<WitnessState>, StoreError>;
 }
 
-/// Reads stored hashes of a [`TraceStore`], for proofs and tiles.
+/// Reads stored hashes of a [`TraceRead`], for proofs and tiles.
 #[derive(Debug)]
 pub struct TraceHashes<'a, S: ?Sized>(pub &'a S);
 
-impl<S: TraceStore + ?Sized> HashReader for TraceHashes<'_, S> {
+impl<S: TraceRead + ?Sized> HashReader for TraceHashes<'_, S> {
     type Error = StoreError;
 
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {

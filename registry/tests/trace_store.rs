@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use idnode_registry::{
     MemStore, RedbStore, Store, StoreError, TraceBatch, TraceEntry, TraceHashes, TraceMutation,
-    TraceStore, WitnessState,
+    TraceRead, TraceStore, WitnessState,
 };
 use idnode_trace::merkle::{
     Hash, MemHashStore, prove_consistency, prove_inclusion, tree_hash, verify_consistency,

@@ -24,9 +24,12 @@ pub mod onboarding;
 mod op;
 mod pipeline;
 mod quota;
+pub mod tokens;
+mod views;
 
 pub use batch::BatchSummary;
 pub use domain::{AuditCursor, AuditEvent, AuditPage, AuditQuery, StoredTemplate};
 pub use onboarding::{Application, EntState, Enterprise, Review};
 pub use op::{Failure, Fault, Identity, Operation, Outcome, Request};
 pub use pipeline::{Config, Random, Resolver, SecretSealer};
+pub use views::{Feed, TraceLog};

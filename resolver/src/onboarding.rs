@@ -383,6 +383,26 @@ impl<S: Store> Resolver<S> {
         }
     }
 
+    /// The enterprise that requested or holds `prefix`, for the same readers as
+    /// [`Resolver::enterprise`]; RC 100 when no enterprise requested the prefix.
+    pub fn enterprise_of_prefix(
+        &self,
+        identity: Option<&Identity>,
+        prefix: &str,
+    ) -> Result<Enterprise, Failure> {
+        let entry = self
+            .store()
+            .aux(ENT_PREFIX_SPACE, &normalize(prefix))
+            .map_err(internal)?;
+        let Some(entry) = entry else {
+            return Err(Failure::new(
+                ResponseCode::HandleNotFound,
+                format!("prefix {prefix} is neither requested nor allocated"),
+            ));
+        };
+        self.enterprise(identity, &String::from_utf8_lossy(&entry.value))
+    }
+
     /// Enterprises in credit-code order, optionally only those in `state`, with the total that
     /// match; server administrators and auditors only.
     pub fn enterprises(

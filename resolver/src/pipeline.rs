@@ -111,9 +111,23 @@ impl<S: Store> Resolver<S> {
         }
     }
 
-    /// The store.
-    pub fn store(&self) -> &S {
+    /// The store. Private to this crate: front ends reach it only through the pipeline and the
+    /// read-only views of [`crate::views`].
+    pub(crate) fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The store itself, for tests and benchmarks that inspect what the pipeline wrote. It
+    /// skips every check of the pipeline: no front end may call it, and a tidy test in `docs/`
+    /// fails if one does.
+    #[doc(hidden)]
+    pub fn danger_store(&self) -> &S {
+        &self.store
+    }
+
+    /// Fills `buf` from the injected source of randomness.
+    pub(crate) fn fill_random(&self, buf: &mut [u8]) {
+        self.random.fill(buf);
     }
 
     /// The settings.
@@ -174,7 +188,7 @@ impl<S: Store> Resolver<S> {
 
     /// The data of the values of `value_type` at `identity` (index 0: any index). Fails with
     /// RC 403 when the identity's handle is invalid, not held here, or does not decode.
-    fn identity_values(
+    pub(crate) fn identity_values(
         &self,
         identity: &ValueRef,
         value_type: &str,
@@ -249,6 +263,34 @@ impl<S: Store> Resolver<S> {
             | Operation::Unhome { .. } => {}
         }
         Ok(())
+    }
+
+    /// Fails with RC 301 unless this node homes the handle's prefix (or one of its ancestors);
+    /// for requests that concern a handle without reading it (`VERIFY_CHALLENGE`).
+    pub fn require_homed(&self, handle: &Handle) -> Result<(), Failure> {
+        self.check_homed(handle)
+    }
+
+    /// For an anonymous resolution that would otherwise be challenged: RC 401 when a selected
+    /// value may be read by nobody at all (neither public nor administrator read), as the
+    /// reference server answers instead of challenging (CNRI `checkReadAccess`); `None` when a
+    /// challenge is the right answer.
+    pub fn unreadable_by_anyone(&self, handle: &Handle, filter: &TypeFilter) -> Option<Failure> {
+        let stored = self.store.get(&handle.key()).ok()??;
+        let record = Record::parse(&stored.values).ok()?;
+        record
+            .iter()
+            .any(|v| {
+                filter.matches(v.index(), v.value_type())
+                    && !v.permissions().public_read()
+                    && !v.permissions().admin_read()
+            })
+            .then(|| {
+                Failure::new(
+                    ResponseCode::InsufficientPermissions,
+                    "A requested value may not be read by anyone",
+                )
+            })
     }
 
     /// Whether this node homes the handle's prefix (or one of its ancestors).

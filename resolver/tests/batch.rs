@@ -222,13 +222,13 @@ fn summary(result: &Result<Outcome, Failure>) -> String {
 
 /// Every handle under `88.118.8` with its decoded values.
 fn contents<S: Store>(node: &Resolver<S>) -> Vec<(String, Vec<HandleValue>)> {
-    node.store()
+    node.danger_store()
         .list_handles("88.118.8", 0, usize::MAX)
         .unwrap()
         .into_iter()
         .map(|handle| {
             let stored = node
-                .store()
+                .danger_store()
                 .get(&idnode_proto::normalize(&handle))
                 .unwrap()
                 .unwrap();
@@ -370,7 +370,7 @@ async fn a_summarised_batch_audits_what_it_wrote_in_one_entry_per_segment() {
 async fn a_large_batch_of_good_rows_commits_together() {
     let dir = tempfile::tempdir().unwrap();
     let node = node(RedbStore::open(&dir.path().join("db.redb")).unwrap()).await;
-    let before = node.store().stats().transactions;
+    let before = node.danger_store().stats().transactions;
     let requests: Vec<Request> = (0..2000)
         .map(|i| {
             create(
@@ -387,6 +387,6 @@ async fn a_large_batch_of_good_rows_commits_together() {
     };
     let results = node.handle_batch(&requests, Some(&import)).await;
     assert!(results.iter().all(Result::is_ok));
-    assert_eq!(node.store().count_handles("88.118.8").unwrap(), 2002);
-    assert_eq!(node.store().stats().transactions - before, 1);
+    assert_eq!(node.danger_store().count_handles("88.118.8").unwrap(), 2002);
+    assert_eq!(node.danger_store().stats().transactions - before, 1);
 }

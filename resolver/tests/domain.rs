@@ -330,7 +330,12 @@ async fn every_constraint_type_is_enforced_on_every_write_operation() {
         );
     }
     // Nothing was created or changed.
-    assert!(node.store().get(&h("88.118/NEW").key()).unwrap().is_none());
+    assert!(
+        node.danger_store()
+            .get(&h("88.118/NEW").key())
+            .unwrap()
+            .is_none()
+    );
     let Outcome::Values { values, .. } = run(
         &node,
         Operation::Resolve {

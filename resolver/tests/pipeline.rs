@@ -372,7 +372,7 @@ async fn bad_values_are_rejected_and_nothing_is_written() {
 #[tokio::test]
 async fn secrets_are_sealed_and_shown_only_to_readers() {
     let node = node().await;
-    let stored = node.store().get(b"88.118.8/ADMIN").unwrap().unwrap();
+    let stored = node.danger_store().get(b"88.118.8/ADMIN").unwrap().unwrap();
     assert!(
         Record::parse(&stored.values)
             .unwrap()
@@ -433,7 +433,7 @@ async fn secrets_are_sealed_and_shown_only_to_readers() {
     run(&node, create("88.118.8/NEWID", vec![secret], false), a)
         .await
         .unwrap();
-    let stored = node.store().get(b"88.118.8/NEWID").unwrap().unwrap();
+    let stored = node.danger_store().get(b"88.118.8/NEWID").unwrap().unwrap();
     assert!(
         Record::parse(&stored.values)
             .unwrap()
@@ -618,7 +618,7 @@ async fn overwrite_needs_rights_on_the_existing_handle() {
 async fn trace_writes_need_add_or_modify_value_on_an_existing_homed_handle() {
     let node = node().await;
     put(
-        node.store(),
+        node.danger_store(),
         "88.118.8/drum-1",
         vec![
             admin("88.118.8/ADMIN", 300, AdminPerms::MODIFY_VALUE),
@@ -627,7 +627,7 @@ async fn trace_writes_need_add_or_modify_value_on_an_existing_homed_handle() {
     )
     .await;
     put(
-        node.store(),
+        node.danger_store(),
         "88.118.8/drum-2",
         vec![admin("88.118.8/USER", 300, AdminPerms::READ_VALUE)],
     )
@@ -676,7 +676,7 @@ async fn trace_writes_and_reads_follow_the_prefix_admin_setting() {
         Box::new(TestSealer),
     );
     put(
-        strict.store(),
+        strict.danger_store(),
         "88.118.8/drum-3",
         vec![admin("88.118.8/USER", 300, AdminPerms::READ_VALUE)],
     )
@@ -710,7 +710,7 @@ async fn trace_writes_and_reads_follow_the_prefix_admin_setting() {
     // With prefix administrators (the default), the prefix administrator reads drum-3 too.
     let node = node().await;
     put(
-        node.store(),
+        node.danger_store(),
         "88.118.8/drum-3",
         vec![admin("88.118.8/USER", 300, AdminPerms::READ_VALUE)],
     )

@@ -1,5 +1,5 @@
-//! [`SearchIndex`]: the tantivy index in a directory, kept in step with a [`Store`] through its
-//! change feed.
+//! [`SearchIndex`]: the tantivy index in a directory, kept in step with a store through its
+//! change feed ([`ChangeFeed`]).
 //!
 //! Every commit of the index carries a payload `{"schema":1,"seq":N,"complete":true}`: the
 //! schema version and the last change of the store's feed that the index reflects. On
@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use idnode_registry::{Store, StoredRecord};
+use idnode_registry::{ChangeFeed, StoredRecord};
 use serde::{Deserialize, Serialize};
 use tantivy::schema::Schema;
 use tantivy::tokenizer::{PreTokenizedString, Token};
@@ -172,7 +172,7 @@ impl SearchIndex {
     /// changes after [`SearchIndex::indexed_seq`]. Commits and makes the result searchable
     /// before returning. Blocking; progress is logged. `templates` tells which items of a
     /// record are indexed (see [`crate::analyze`]).
-    pub fn sync<S: Store + ?Sized>(
+    pub fn sync<S: ChangeFeed + ?Sized>(
         &self,
         store: &S,
         templates: &dyn TemplateSource,
@@ -194,7 +194,7 @@ impl SearchIndex {
     }
 
     /// Rebuilds the index from a scan of the store, whatever its state.
-    pub fn rebuild_from<S: Store + ?Sized>(
+    pub fn rebuild_from<S: ChangeFeed + ?Sized>(
         &self,
         store: &S,
         templates: &dyn TemplateSource,
@@ -213,7 +213,7 @@ impl SearchIndex {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn catch_up<S: Store + ?Sized>(
+    fn catch_up<S: ChangeFeed + ?Sized>(
         &self,
         run: &mut Run<'_, '_>,
         store: &S,
@@ -255,7 +255,7 @@ impl SearchIndex {
         })
     }
 
-    fn rebuild<S: Store + ?Sized>(
+    fn rebuild<S: ChangeFeed + ?Sized>(
         &self,
         run: &mut Run<'_, '_>,
         store: &S,
@@ -303,7 +303,7 @@ impl SearchIndex {
     }
 
     /// Replaces the document of one handle by its current record, or removes it.
-    fn reindex<S: Store + ?Sized>(
+    fn reindex<S: ChangeFeed + ?Sized>(
         &self,
         run: &mut Run<'_, '_>,
         store: &S,

@@ -430,7 +430,7 @@ async fn private_values_are_only_returned_to_readers() {
         })
         .await
         .unwrap();
-    let store = fx.resolver.store();
+    let store = fx.resolver.danger_store();
     fx.index
         .sync(store, &ResolverTemplates::new(&fx.resolver))
         .unwrap();
@@ -500,7 +500,7 @@ async fn the_index_follows_the_store_across_deletion_corruption_and_missed_write
         .collect();
     import(&store, &first).await;
     let resolver = resolver(store);
-    let store = resolver.store();
+    let store = resolver.danger_store();
     let templates = ResolverTemplates::new(&resolver);
 
     let index = open_index(dir.path());
@@ -626,7 +626,10 @@ async fn items_of_stored_templates_are_indexed_when_marked() {
         .await
         .unwrap();
     fx.index
-        .sync(fx.resolver.store(), &ResolverTemplates::new(&fx.resolver))
+        .sync(
+            fx.resolver.danger_store(),
+            &ResolverTemplates::new(&fx.resolver),
+        )
         .unwrap();
 
     let typed = SearchRequest {

@@ -20,7 +20,6 @@ use idnode_proto::wire::{
 use idnode_proto::{
     DecodeError, PREFIX_HANDLE_PREFIX, Record, ResponseCode, TypeFilter, ValueRef, Writer,
 };
-use idnode_registry::Store as _;
 use idnode_resolver::{Failure, Identity, Operation, Outcome, Request};
 use rand::RngCore as _;
 
@@ -256,16 +255,8 @@ impl Native {
                     Ok(handle) => handle,
                     Err(f) => return vec![self.failure(&req, &f)],
                 };
-                match state.resolver.is_homed_here(&handle) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        return vec![self.error(
-                            &req,
-                            ResponseCode::ServerNotResponsible,
-                            NOT_HOMED,
-                        )];
-                    }
-                    Err(f) => return vec![self.failure(&req, &f)],
+                if let Err(f) = state.resolver.require_homed(&handle) {
+                    return vec![self.failure(&req, &f)];
                 }
                 match auth::verify_challenge(
                     &state.resolver,
@@ -942,25 +933,11 @@ fn unreadable_without_identity(state: &State, req: &Req) -> Option<Failure> {
         return None;
     }
     let handle = parse_handle(state, &r.handle).ok()?;
-    let stored = state.resolver.store().get(&handle.key()).ok()??;
-    let record = Record::parse(&stored.values).ok()?;
     let filter = TypeFilter {
         indexes: r.indexes.clone(),
         types: r.types.clone(),
     };
-    record
-        .iter()
-        .any(|v| {
-            filter.matches(v.index(), v.value_type())
-                && !v.permissions().public_read()
-                && !v.permissions().admin_read()
-        })
-        .then(|| {
-            Failure::new(
-                ResponseCode::InsufficientPermissions,
-                "A requested value may not be read by anyone",
-            )
-        })
+    state.resolver.unreadable_by_anyone(&handle, &filter)
 }
 
 /// The prefix named by a prefix handle `0.NA/P` (or a slashless `P`).

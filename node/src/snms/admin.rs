@@ -6,9 +6,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
-use idnode_proto::normalize;
-use idnode_registry::Store as _;
-use idnode_resolver::onboarding::ENT_PREFIX_SPACE;
 use idnode_resolver::{
     Application, AuditCursor, AuditQuery, EntState, Enterprise, Review, StoredTemplate,
 };
@@ -228,20 +225,11 @@ pub(super) fn prefix_query(call: &Call<'_>) -> Response<Full<Bytes>> {
     let Some(prefix) = call.query.get("prefix") else {
         return business("the prefix parameter is required");
     };
-    let resolver = &call.state.resolver;
-    let uscc = match resolver.store().aux(ENT_PREFIX_SPACE, &normalize(prefix)) {
-        Ok(Some(entry)) => String::from_utf8_lossy(&entry.value).into_owned(),
-        Ok(None) => {
-            return business(format!(
-                "prefix {prefix} is neither requested nor allocated"
-            ));
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "storage failure");
-            return super::envelope(super::Status::Internal, "storage failure", Value::Null);
-        }
-    };
-    match resolver.enterprise(call.identity, &uscc) {
+    match call
+        .state
+        .resolver
+        .enterprise_of_prefix(call.identity, prefix)
+    {
         Ok(ent) => ok(json!({
             "prefix": ent.application.prefix,
             "uscc": ent.application.uscc,

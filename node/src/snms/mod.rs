@@ -142,6 +142,7 @@ where
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     let query = Query::parse(req.uri().query());
+    let bearer = bearer_token(req.headers()).map(str::to_owned);
     let identity = match identify(&state, conn, req.headers()).await {
         Ok(identity) => identity,
         Err(response) => return response,
@@ -172,6 +173,7 @@ where
     };
     let response = match (method.as_str(), path.as_str()) {
         ("POST", "/identity/token") => token::issue(&call).await,
+        ("DELETE", "/identity/token") => token::revoke(&call, bearer.as_deref()).await,
         (_, p) if p.starts_with("/identityv2/data") => data::route(&call, method.as_str(), p).await,
         (_, "/snms/api/v5/template") => admin::template(&call, method.as_str()).await,
         ("POST", "/snms/api/v3/ent/apply") => admin::apply(&call).await,
@@ -231,17 +233,10 @@ async fn identify(
     conn: Conn,
     headers: &http::HeaderMap,
 ) -> Result<Option<Identity>, Response<Full<Bytes>>> {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
+    if headers.get(header::AUTHORIZATION).is_none() {
         return Ok(None);
-    };
-    let bearer = value
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    if let Some(token) = bearer {
+    }
+    if let Some(token) = bearer_token(headers) {
         if !credentials_allowed(state, conn) {
             return Err(envelope(
                 Status::NotLoggedIn,
@@ -267,6 +262,16 @@ async fn identify(
             Value::Null,
         )),
     }
+}
+
+/// The token of an `Authorization: Bearer` header, if any.
+fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())?
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
 }
 
 /// Whether credentials may be used on this connection (the rule of the handle.net API).

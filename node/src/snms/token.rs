@@ -2,45 +2,28 @@
 //!
 //! The username is an identity `index:handle` (`300:88.118.8/ADMIN`), or a handle alone, which
 //! means index 300; the password is its `HS_SECKEY` secret. A token is 32 random bytes in
-//! unpadded base64url; only its SHA-256 is stored (aux space `token`), with the identity and the
-//! expiry, so a copy of the database holds no usable token. A token stops working when it
-//! expires, or when its identity no longer holds a secret key at that index (an enterprise that
-//! was disabled).
+//! unpadded base64url; the resolver keeps only its SHA-256 ([`idnode_resolver::tokens`]). A
+//! token stops working when it expires, on logout (`DELETE /identity/token`), and when its
+//! identity's secret key changes in any way (replaced, removed when an enterprise is disabled,
+//! given anew when it is enabled).
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
-use idnode_proto::{Record, ValueRef, normalize, types};
-use idnode_registry::{Expect, Mutation, Store as _, WriteBatch};
-use idnode_resolver::domain::{audit_mutation, prefix_of};
-use idnode_resolver::{AuditEvent, Identity};
-use rand::RngCore as _;
-use rand::rngs::OsRng;
-use serde::{Deserialize, Serialize};
+use idnode_proto::ValueRef;
+use idnode_resolver::Identity;
+use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 
 use super::{Call, Status, business, envelope, ok};
-
-/// The aux space of token digests.
-pub(crate) const TOKEN_SPACE: &str = "token";
 
 /// How long a token is valid (SNMS: 24 h).
 pub(crate) const TOKEN_LIFETIME_SECS: u32 = 24 * 60 * 60;
 
 /// The default key index of a username without one.
 const DEFAULT_KEY_INDEX: u32 = 300;
-
-/// A stored token.
-#[derive(Debug, Serialize, Deserialize)]
-struct StoredToken {
-    identity: String,
-    expires: u32,
-}
 
 #[derive(Deserialize)]
 struct Login {
@@ -84,66 +67,46 @@ pub(super) async fn issue(call: &Call<'_>) -> Response<Full<Bytes>> {
             serde_json::Value::Null,
         );
     };
-    let mut raw = [0u8; 32];
-    OsRng.fill_bytes(&mut raw);
-    let token = URL_SAFE_NO_PAD.encode(raw);
     let expires = call.now.saturating_add(TOKEN_LIFETIME_SECS);
-    let stored = StoredToken {
-        identity: identity.to_string(),
-        expires,
-    };
-    let event = AuditEvent {
-        seq: 0,
-        at: call.now,
-        actor: identity.to_string(),
-        action: "token_issue".to_owned(),
-        target: identity.0.handle.clone(),
-        prefix: prefix_of(&identity.0.handle).to_owned(),
-        detail: String::new(),
-    };
-    let batch = WriteBatch {
-        mutations: vec![
-            Mutation::PutAux {
-                space: TOKEN_SPACE.to_owned(),
-                key: digest(&token),
-                value: serde_json::to_vec(&stored).unwrap_or_default(),
-                expect: Expect::Absent,
-            },
-            audit_mutation(&event),
-        ],
-    };
-    if let Err(e) = call.state.resolver.store().commit(batch).await {
-        tracing::error!(error = %e, "cannot store a token");
-        return envelope(
-            Status::Internal,
-            "cannot store the token",
-            serde_json::Value::Null,
-        );
+    match call
+        .state
+        .resolver
+        .issue_token(&identity, expires, call.now)
+        .await
+    {
+        Ok(token) => {
+            ok(json!({"token": token, "expiresAt": expires, "identity": identity.to_string()}))
+        }
+        Err(failure) => {
+            tracing::error!(error = %failure, "cannot store a token");
+            envelope(
+                Status::Internal,
+                "cannot store the token",
+                serde_json::Value::Null,
+            )
+        }
     }
-    ok(json!({"token": token, "expiresAt": expires, "identity": identity.to_string()}))
 }
 
-fn digest(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+/// `DELETE /identity/token` with the token as `Authorization: Bearer`: logout. The token stops
+/// working at once.
+pub(super) async fn revoke(call: &Call<'_>, token: Option<&str>) -> Response<Full<Bytes>> {
+    let Some(token) = token else {
+        return envelope(
+            Status::NotLoggedIn,
+            "log out with the token as Authorization: Bearer",
+            serde_json::Value::Null,
+        );
+    };
+    match call.state.resolver.revoke_token(token, call.now).await {
+        Ok(identity) => ok(json!({"identity": identity.to_string()})),
+        Err(failure) => super::failure(&failure),
+    }
 }
 
 /// The identity of a valid token.
 pub(super) fn verify(state: &crate::state::State, token: &str, now: u32) -> Option<Identity> {
-    let store = state.resolver.store();
-    let entry = store.aux(TOKEN_SPACE, &digest(token)).ok()??;
-    let stored: StoredToken = serde_json::from_slice(&entry.value).ok()?;
-    if now >= stored.expires {
-        return None;
-    }
-    let id = ValueRef::parse(&stored.identity)?;
-    // The identity must still hold a secret key at that index.
-    let record = store.get(&normalize(&id.handle)).ok()??;
-    let has_key = Record::parse(&record.values).ok()?.iter().any(|v| {
-        (id.index == 0 || v.index() == id.index)
-            && v.value_type()
-                .eq_ignore_ascii_case(types::HS_SECKEY.as_bytes())
-    });
-    has_key.then_some(Identity(id))
+    state.resolver.token_identity(token, now)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
 use idnode_proto::ResponseCode;
-use idnode_registry::{StoreError, TraceBatch, TraceEntry, TraceMutation, TraceStore as _};
+use idnode_registry::{StoreError, TraceBatch, TraceEntry, TraceMutation, TraceRead as _};
 use idnode_resolver::{Failure, Identity};
 use idnode_trace::merkle::Hash;
 use idnode_trace::record::{
@@ -417,7 +417,7 @@ async fn record(state: &Arc<State>, prepared: Document) -> Result<Vec<Receipt>, 
         let batch = TraceBatch {
             mutations: vec![TraceMutation::Append { entries }],
         };
-        match state.resolver.store().commit_trace(batch).await {
+        match state.resolver.commit_trace(batch).await {
             Ok(committed) => {
                 return Ok(receipts
                     .into_iter()
@@ -448,7 +448,7 @@ const PARALLEL_SIGNING_FROM: usize = 32;
 /// record before it, in this document or in the log), then signs them on all cores.
 fn sign_all(state: &State, document: &Document) -> Result<Signed, Refusal> {
     let prepared = &document.events;
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let recorded_at = idnode_proto::time::format_iso8601(crate::rest_now());
     let builder = RecordBuilder::new(&state.trace.origin, &document.context, &recorded_at)
         .map_err(|e| Refusal::Invalid(Invalid::new(None, "@context", e.to_string())))?;

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use idnode_registry::{StoreError, TraceBatch, TraceMutation, TraceStore as _};
+use idnode_registry::{StoreError, TraceBatch, TraceMutation, TraceRead as _};
 use idnode_trace::merkle::tile::{self, Tile, TileKind};
 use idnode_trace::merkle::{self, Hash};
 use idnode_trace::note::checkpoint::Checkpoint;
@@ -28,7 +28,7 @@ use crate::state::State;
 
 /// `GET /log/checkpoint`: the latest signed checkpoint, cosignatures included.
 pub(super) fn checkpoint(state: &State) -> Response<Full<Bytes>> {
-    match state.resolver.store().trace_latest_checkpoint() {
+    match state.resolver.trace_log().trace_latest_checkpoint() {
         Ok(Some((_, note))) => {
             let mut response = text(StatusCode::OK, note);
             response.headers_mut().insert(
@@ -62,7 +62,7 @@ pub(super) fn tile(state: &State, path: &str) -> Response<Full<Bytes>> {
     let Ok(tile) = Tile::parse_path(path) else {
         return not_found("not a tile path");
     };
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let size = match store.trace_size() {
         Ok(size) => size,
         Err(error) => return internal(&error),
@@ -92,7 +92,7 @@ pub(super) fn tile(state: &State, path: &str) -> Response<Full<Bytes>> {
             if covered.is_none_or(|needed| needed > size) {
                 return not_found("the log does not have this tile yet");
             }
-            match tile::read_tile_data(&tile, &state.trace.hashes(store)) {
+            match tile::read_tile_data(&tile, &state.trace.hashes(&store)) {
                 Ok(data) => data,
                 Err(error) => return internal(&error),
             }
@@ -128,7 +128,7 @@ pub(super) async fn proof(
         Ok(identity) => identity,
         Err(response) => return response,
     };
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let found = store
         .trace_index_of(&digest)
         .and_then(|index| Ok((index, store.trace_latest_checkpoint()?)));
@@ -201,7 +201,7 @@ pub(super) fn bundle_at(
     if index >= size {
         return Ok(None);
     }
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let extra = if with_record {
         let record = store
             .trace_records(index, 1)
@@ -212,7 +212,7 @@ pub(super) fn bundle_at(
     } else {
         None
     };
-    let proof = merkle::prove_inclusion(index, size, &state.trace.hashes(store))
+    let proof = merkle::prove_inclusion(index, size, &state.trace.hashes(&store))
         .map_err(|e| e.to_string())?;
     let checkpoint = Note::parse(note.as_bytes()).map_err(|e| e.to_string())?;
     Ok(Some(
@@ -232,7 +232,7 @@ pub(super) fn consistency(state: &State, query: Option<&str>) -> Response<Full<B
     let (Some(old), Some(new)) = (number("old"), number("new")) else {
         return bad_request("give old=<size>&new=<size>");
     };
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let size = match store.trace_size() {
         Ok(size) => size,
         Err(error) => return internal(&error),
@@ -240,7 +240,7 @@ pub(super) fn consistency(state: &State, query: Option<&str>) -> Response<Full<B
     if old == 0 || old > new || new > size {
         return bad_request("need 0 < old <= new <= the log size");
     }
-    match merkle::prove_consistency(old, new, &state.trace.hashes(store)) {
+    match merkle::prove_consistency(old, new, &state.trace.hashes(&store)) {
         Ok(proof) => text(StatusCode::OK, proof_lines(&proof)),
         Err(error) => internal(&error),
     }
@@ -327,7 +327,7 @@ pub(crate) async fn run_checkpointer(state: Arc<State>, mut shutdown: watch::Rec
 
 /// The latest checkpoint's size and the log size.
 fn latest_size(state: &State) -> Option<(u64, u64)> {
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let checkpointed = store
         .trace_latest_checkpoint()
         .ok()?
@@ -338,19 +338,20 @@ fn latest_size(state: &State) -> Option<(u64, u64)> {
 /// Signs and stores a checkpoint of the current log if it is larger than the latest one (or
 /// if there is none). Returns the new checkpoint; `None` when nothing changed.
 pub(super) async fn sign_checkpoint(state: &State) -> Result<Option<(u64, String)>, StoreError> {
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let latest = store.trace_latest_checkpoint()?;
     let size = store.trace_size()?;
     if latest.as_ref().is_some_and(|(latest, _)| *latest >= size) {
         return Ok(None);
     }
-    let root = merkle::tree_hash(size, &state.trace.hashes(store))
+    let root = merkle::tree_hash(size, &state.trace.hashes(&store))
         .map_err(|e| StoreError::Storage(e.to_string()))?;
     let text = Checkpoint::new(&state.trace.origin, size, root).to_text();
     let note = Note::sign(&text, &[&state.trace.log_signer])
         .map_err(|e| StoreError::Storage(e.to_string()))?
         .to_text();
-    store
+    state
+        .resolver
         .commit_trace(TraceBatch {
             mutations: vec![TraceMutation::PutCheckpoint {
                 size,
@@ -370,7 +371,7 @@ pub(super) async fn add_cosignatures(
     size: u64,
     lines: &[NoteSignature],
 ) -> Result<String, StoreError> {
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let stored = store
         .trace_checkpoint(size)?
         .ok_or_else(|| StoreError::Storage(format!("no checkpoint {size}")))?;
@@ -388,7 +389,8 @@ pub(super) async fn add_cosignatures(
     let checkpoint =
         Checkpoint::parse(&note.text).map_err(|e| StoreError::Storage(e.to_string()))?;
     let text = note.to_text();
-    store
+    state
+        .resolver
         .commit_trace(TraceBatch {
             mutations: vec![TraceMutation::PutCheckpoint {
                 size,
@@ -416,7 +418,6 @@ mod tests {
         let digest = Hash(Sha256::digest(format!("{writer}/{n}")).into());
         state
             .resolver
-            .store()
             .commit_trace(TraceBatch {
                 mutations: vec![TraceMutation::Append {
                     entries: vec![TraceEntry {
@@ -488,7 +489,7 @@ mod tests {
         let _ = stop.send(true);
         task.await.unwrap();
 
-        let store = state.resolver.store();
+        let store = state.resolver.trace_log();
         let size = store.trace_size().unwrap();
         assert_eq!(size, 160);
         assert!(!published.is_empty());
@@ -517,7 +518,7 @@ mod tests {
         );
         for (size, roots) in &roots {
             assert_eq!(roots.len(), 1, "size {size} has {} roots", roots.len());
-            let actual = merkle::tree_hash(*size, &TraceHashes(store)).unwrap();
+            let actual = merkle::tree_hash(*size, &TraceHashes(&store)).unwrap();
             assert!(roots.contains(&actual), "size {size}");
         }
     }

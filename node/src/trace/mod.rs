@@ -32,7 +32,7 @@ use ed25519_dalek::SigningKey;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use idnode_registry::{TraceHashes, TraceStore};
+use idnode_registry::{TraceHashes, TraceRead};
 use idnode_trace::merkle::cache::{CachedReader, HashCache};
 use idnode_trace::note::{self, Cosigner, Signer, Verifier};
 use idnode_trace::record::RecordSigner;
@@ -151,7 +151,7 @@ impl TraceState {
     }
 
     /// Reads the log's stored hashes from `store` through the cache.
-    pub(crate) fn hashes<'a, S: TraceStore>(
+    pub(crate) fn hashes<'a, S: TraceRead>(
         &'a self,
         store: &'a S,
     ) -> CachedReader<'a, TraceHashes<'a, S>> {

@@ -16,7 +16,7 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use std::sync::Arc;
 
-use idnode_registry::{StoredTrace, TraceStore as _};
+use idnode_registry::{StoredTrace, TraceRead as _};
 use serde_json::{Map, Value, json};
 
 use super::ids::{self, Form};
@@ -171,7 +171,7 @@ fn scan(
     per_page: usize,
     budget: usize,
 ) -> Result<Page, String> {
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let source = if filters.epcs.is_empty() {
         Source::Log
     } else {
@@ -253,7 +253,7 @@ fn epc_indexes(
     from: u64,
     limit: usize,
 ) -> Result<(Vec<u64>, bool), String> {
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let mut merged = std::collections::BTreeSet::new();
     // A history that filled its limit may go on past its last index: nothing beyond the
     // smallest such index is known to be complete.
@@ -319,12 +319,10 @@ fn canonical_id(state: &State, text: &str, bases: &[String]) -> String {
     match ids::form(text, bases) {
         Form::Other(text) => text,
         Form::Handle(text) => match state.resolver.parse_handle(&text) {
-            Ok(handle) => {
-                match idnode_registry::Store::get(state.resolver.store(), &handle.key()) {
-                    Ok(Some(stored)) => stored.handle,
-                    _ => handle.as_str().to_owned(),
-                }
-            }
+            Ok(handle) => match state.resolver.stored_spelling(&handle) {
+                Ok(Some(spelling)) => spelling,
+                _ => handle.as_str().to_owned(),
+            },
             Err(_) => text,
         },
     }
@@ -430,10 +428,10 @@ pub(super) async fn subject(
         .decode_utf8_lossy()
         .into_owned();
     let subject = match state.resolver.parse_handle(&text) {
-        Ok(handle) => match idnode_registry::Store::get(state.resolver.store(), &handle.key()) {
-            Ok(Some(stored)) => stored.handle,
+        Ok(handle) => match state.resolver.stored_spelling(&handle) {
+            Ok(Some(spelling)) => spelling,
             Ok(None) => handle.as_str().to_owned(),
-            Err(error) => return internal(&error),
+            Err(failure) => return internal(&failure),
         },
         Err(_) => canonical_id(state, &text, &state.trace.config.resolver_bases),
     };
@@ -459,7 +457,7 @@ pub(super) async fn subject(
         Some(Ok(n)) if (1..=MAX_PER_PAGE).contains(&n) => n,
         Some(_) => return bad(&format!("limit must be 1 to {MAX_PER_PAGE}")),
     };
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let history = match store.trace_subject(&subject, after, limit) {
         Ok(history) => history,
         Err(error) => return internal(&error),

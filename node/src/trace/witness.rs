@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
-use idnode_registry::{StoreError, TraceBatch, TraceMutation, TraceStore as _, WitnessState};
+use idnode_registry::{StoreError, TraceBatch, TraceMutation, TraceRead as _, WitnessState};
 use idnode_trace::merkle::{self, Hash, MAX_PROOF_LEN};
 use idnode_trace::note::checkpoint::Checkpoint;
 use idnode_trace::note::{Note, NoteError, Verifiers};
@@ -72,7 +72,7 @@ where
     }
     // One request at a time, so the stored state moves forward one checkpoint at a time.
     let _guard = state.trace.witness_lock.lock().await;
-    let store = state.resolver.store();
+    let store = state.resolver.trace_log();
     let stored = match store.witness_state(&checkpoint.origin) {
         Ok(stored) => stored,
         Err(error) => return internal(&error),
@@ -113,7 +113,7 @@ where
             },
         }],
     };
-    match store.commit_trace(update).await {
+    match state.resolver.commit_trace(update).await {
         Ok(_) => {}
         Err(StoreError::Conflict { .. }) => {
             return with_type(
@@ -228,8 +228,12 @@ impl Collector {
             let proof = if old == 0 || old == size {
                 Vec::new()
             } else {
-                merkle::prove_consistency(old, size, &state.trace.hashes(state.resolver.store()))
-                    .map_err(|e| e.to_string())?
+                merkle::prove_consistency(
+                    old,
+                    size,
+                    &state.trace.hashes(&state.resolver.trace_log()),
+                )
+                .map_err(|e| e.to_string())?
             };
             let body = format!("old {old}\n{}\n{note}", log::proof_lines(&proof));
             let (status, reply) = super::client::post(

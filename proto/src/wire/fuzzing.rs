@@ -68,6 +68,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("rest_json", rest_json),
     ("handle_name", handle_name),
     ("iso8601", iso8601),
+    ("fast_path", fast_path),
 ];
 
 /// Envelope: decode, encode, decode gives the same envelope.
@@ -522,4 +523,94 @@ pub fn iso8601(data: &[u8]) {
             "time round trip"
         );
     }
+}
+
+/// The native fast path against the full codec: [`super::fast::PlainResolution::parse`]
+/// accepts exactly the plain resolutions the full decoder finds in these bytes, with the same
+/// fields, and the fast answer to one decodes with the full codec into the answer it describes
+/// and re-encodes to the same bytes.
+pub fn fast_path(data: &[u8]) {
+    use super::body::ResolutionResponse;
+    use super::fast::{KEPT_FLAGS, PlainResolution};
+
+    let fast = PlainResolution::parse(data);
+    let full = decode(data).ok().map(|d| d.message);
+    let plain_in_full = full.as_ref().and_then(|m| match &m.body {
+        Body::Resolution(r)
+            if !m.envelope.encrypted
+                && !m.envelope.compressed
+                && m.envelope.session_id == 0
+                && m.header.opcode == OpCode::Resolution
+                && m.header.response_code == ResponseCode::Reserved
+                && m.header.flags.0 & (OpFlags::CT.0 | OpFlags::RD.0 | OpFlags::ENC.0) == 0
+                && r.indexes.is_empty()
+                && r.types.is_empty()
+                && m.request_digest.is_none()
+                && m.body_padding.is_empty()
+                && m.credential.is_none() =>
+        {
+            Some((m, r))
+        }
+        _ => None,
+    });
+    let Some(fast) = fast else {
+        // The full decoder reads a credential length only when it fits, and a handle only as
+        // UTF-8; the fast path is stricter about the credential and laxer about UTF-8, so only
+        // a plain message whose bytes end in an empty credential must be recognised.
+        if let Some((m, _)) = plain_in_full {
+            let mut again = m.clone();
+            again.update_lengths();
+            assert!(
+                again.to_bytes() != data,
+                "the fast path refused a canonical plain resolution"
+            );
+        }
+        return;
+    };
+    if let Some((m, r)) = plain_in_full {
+        assert_eq!(fast.handle, r.handle.as_bytes(), "fast path handle");
+        assert_eq!(fast.flags, m.header.flags.0, "fast path flags");
+        assert_eq!(fast.recursion_count, m.header.recursion_count);
+        assert_eq!(fast.expiration, m.header.expiration);
+        assert_eq!(fast.envelope, m.envelope);
+    } else {
+        // Accepted by the fast path only: the handle is not UTF-8, which the node checks
+        // before it answers from the cache.
+        assert!(
+            std::str::from_utf8(fast.handle).is_err(),
+            "the fast path accepted what the full decoder does not call a plain resolution"
+        );
+        return;
+    }
+    let Ok(handle) = std::str::from_utf8(fast.handle) else {
+        return;
+    };
+    let response = ResolutionResponse {
+        handle: handle.to_owned(),
+        values: vec![HandleValue::new(1, "URL", b"https://example.org/".to_vec())],
+    };
+    let mut body = Vec::new();
+    Body::Resolved(response.clone()).encode(&mut body);
+    let mut answer = Vec::new();
+    fast.encode_answer(&body, &mut answer);
+    let decoded = match decode(&answer) {
+        Ok(decoded) => decoded.message,
+        Err(e) => panic!("the fast answer does not decode: {e}"),
+    };
+    assert_eq!(decoded.envelope.request_id, fast.envelope.request_id);
+    assert_eq!(decoded.envelope.session_id, 0);
+    assert_eq!(decoded.header.opcode, OpCode::Resolution);
+    assert_eq!(decoded.header.response_code, ResponseCode::Success);
+    assert_eq!(
+        decoded.header.flags.0,
+        (fast.flags & KEPT_FLAGS) | OpFlags::AT.0
+    );
+    assert_eq!(decoded.header.recursion_count, fast.recursion_count);
+    assert_eq!(decoded.header.expiration, fast.expiration);
+    assert_eq!(decoded.body, Body::Resolved(response), "fast answer body");
+    assert_eq!(
+        decoded.to_bytes(),
+        answer,
+        "the fast answer is not canonical"
+    );
 }

@@ -22,7 +22,8 @@
 //! use, RC 7 / RC 202 downgrades for peers below 2.5) is left to the caller, with helpers in
 //! [`DigestAlg::for_version`] and [`signed_input`].
 //!
-//! [`udp`] splits messages into datagrams and reassembles them.
+//! [`udp`] splits messages into datagrams and reassembles them. [`fast`] recognises plain
+//! anonymous resolutions by their bytes and answers them from encoded bodies.
 //!
 //! [`DecodeError`]: crate::DecodeError
 
@@ -31,6 +32,7 @@ mod body;
 mod credential;
 mod digest;
 mod envelope;
+pub mod fast;
 #[doc(hidden)]
 pub mod fuzzing;
 mod header;
