@@ -7,6 +7,9 @@
 //!   and caches successful password checks ([`CredentialCache`]).
 //! * [`mac`] holds the primitives of the native Handle protocol's `HS_SECKEY` challenge–response
 //!   (PBKDF2-HMAC-SHA1 with Java's password semantics, HMACs and the "sandwich" digests).
+//! * [`proof`] checks proofs of identity in the forms both the native protocol and the REST
+//!   API's `Authorization: Handle` send: MACs over a message under a secret, and signatures by
+//!   an `HS_PUBKEY` key.
 //! * [`sign`] holds the node's Ed25519 signing key ([`NodeKey`]) and signature verification.
 //! * [`tls`] generates self-signed certificates and builds rustls configurations.
 //!
@@ -19,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod mac;
+pub mod proof;
 pub mod secret;
 pub mod sign;
 pub mod tls;

@@ -5,7 +5,6 @@
 //! sockets, or spawns tasks; the libraries below it receive what they need as arguments.
 #![warn(missing_docs)]
 
-mod auth;
 mod cache;
 pub mod config;
 pub mod demo;

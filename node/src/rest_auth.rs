@@ -15,7 +15,7 @@
 //! | `HS_SECKEY` | `PBKDF2-HMAC-SHA1` | `HMAC-SHA1(PBKDF2-HMAC-SHA1(secret, salt, iterations, length bits), nonce ‖ cnonce)` |
 //! | `HS_PUBKEY` | `SHA256`, `SHA1` (RSA), `Ed25519` | a signature of `nonce ‖ cnonce` by a key at the identity |
 //!
-//! The checks themselves are the native protocol's ([`crate::auth`]); the secret never leaves
+//! The checks themselves are the native protocol's ([`idnode_certs::proof`]); the secret never leaves
 //! the resolver. Sessions live in memory ([`Sessions`]): at most [`MAX_SESSIONS`], each ending
 //! after [`SESSION_IDLE`] without use and at the latest [`SESSION_LIFETIME`] after it began.
 //! A session id is 128 random bits and works like a bearer token; the table is keyed by the
@@ -44,9 +44,9 @@ use rand::rngs::OsRng;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::auth::{SecretMac, secret_mac_matches, signature_matches};
 use crate::rest::{self, Auth, Conn};
 use crate::state::State;
+use idnode_certs::proof::{SecretMac, secret_mac_matches, signature_matches};
 
 /// The most sessions kept at once.
 pub(crate) const MAX_SESSIONS: usize = 10_000;

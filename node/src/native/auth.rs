@@ -12,8 +12,8 @@ use idnode_proto::wire::{AuthResponse, ChallengeAnswer, HS_PUBKEY, HS_SECKEY, se
 use idnode_proto::{ResponseCode, ValueRef};
 use idnode_resolver::{Failure, Identity};
 
-use crate::auth::{SecretMac, secret_mac_matches, signature_matches};
 use crate::state::NodeResolver;
+use idnode_certs::proof::{SecretMac, secret_mac_matches, signature_matches};
 
 /// Checks a secret-key answer (`signed`, algorithm code included) for `m` against `secret`.
 pub(crate) fn seckey_matches(secret: &[u8], m: &[u8], signed: &[u8]) -> bool {

@@ -20,11 +20,11 @@ use idnode_trace::record::{
 use rand::{RngCore as _, SeedableRng as _};
 use serde_json::{Map, Value, json};
 
-use super::ids::{self, Form};
-use super::validate::{self, Invalid};
 use super::{problem, with_type};
 use crate::rest::{Auth, Conn};
 use crate::state::State;
+use idnode_trace::capture::{self as validate, Invalid};
+use idnode_trace::ids::{self, Form};
 
 /// How often a capture is re-signed after a concurrent capture extended one of its subjects.
 const MAX_ATTEMPTS: usize = 16;
@@ -227,6 +227,13 @@ fn prepare(state: &State, identity: &Identity, body: &[u8]) -> Result<Document, 
         for named in ids::named(event) {
             let canonical = match ids::form(named.text, &state.trace.config.resolver_bases) {
                 Form::Other(text) => text,
+                Form::Malformed(reason) => {
+                    return Err(Refusal::Invalid(Invalid::new(
+                        Some(i),
+                        named.field.clone(),
+                        reason,
+                    )));
+                }
                 Form::Handle(text) => {
                     let handle = state.resolver.parse_handle(&text).map_err(|f| {
                         Refusal::Invalid(Invalid::new(

@@ -18,10 +18,8 @@
 
 mod capture;
 mod client;
-mod ids;
 mod log;
 mod query;
-pub(crate) mod validate;
 mod witness;
 
 use std::path::Path;

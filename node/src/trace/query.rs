@@ -19,12 +19,13 @@ use std::sync::Arc;
 use idnode_registry::{StoredTrace, TraceRead as _};
 use serde_json::{Map, Value, json};
 
-use super::ids::{self, Form};
 use super::log::{bundle_at, param};
-use super::validate::{self, parse_time};
 use super::{Reader, json, problem};
 use crate::rest::Conn;
 use crate::state::State;
+use idnode_trace::capture as validate;
+use idnode_trace::cbv::parse_time;
+use idnode_trace::ids::{self, Form};
 
 /// The most records one query page reads.
 const SCAN_LIMIT: usize = 10_000;
@@ -318,6 +319,7 @@ fn filters(state: &State, query: Option<&str>) -> Result<Filters, String> {
 fn canonical_id(state: &State, text: &str, bases: &[String]) -> String {
     match ids::form(text, bases) {
         Form::Other(text) => text,
+        Form::Malformed(_) => text.to_owned(),
         Form::Handle(text) => match state.resolver.parse_handle(&text) {
             Ok(handle) => match state.resolver.stored_spelling(&handle) {
                 Ok(Some(spelling)) => spelling,

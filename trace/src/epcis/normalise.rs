@@ -13,6 +13,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::gs1::{DL_SHORT_NAMES, PRIMARY_KEYS};
+
 /// Why a value made the whole event fail, where the reference generator raises an exception
 /// and drops the event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -658,27 +660,6 @@ fn literal_prefix(pattern: &str) -> String {
 }
 
 /// The first pattern a GS1 Digital Link URI must match.
-/// The short names of GS1 Digital Link path segments and their application identifiers, in
-/// the order the reference replaces them (`/gsrnp/` before `/gsrn/`).
-const DL_SHORT_NAMES: [(&str, &str); 17] = [
-    ("/gtin/", "/01/"),
-    ("/itip/", "/8006/"),
-    ("/cpid/", "/8010/"),
-    ("/gln/", "/414/"),
-    ("/party/", "/417/"),
-    ("/gsrnp/", "/8017/"),
-    ("/gsrn/", "/8018/"),
-    ("/gcn/", "/255/"),
-    ("/sscc/", "/00/"),
-    ("/gdti/", "/253/"),
-    ("/ginc/", "/401/"),
-    ("/gsin/", "/402/"),
-    ("/grai/", "/8003/"),
-    ("/giai/", "/8004/"),
-    ("/cpv/", "/22/"),
-    ("/lot/", "/10/"),
-    ("/ser/", "/21/"),
-];
 
 static DL_SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
     py_match_regex(
@@ -865,10 +846,7 @@ pub(crate) fn dl_normalise(uri: &str) -> Option<String> {
         }
     }
     if !DL_CANONICAL_DOMAIN.is_match(&uri) {
-        for key in [
-            "/00/", "/01/", "/253/", "/255/", "/401/", "/402/", "/414/", "/417/", "/8003/",
-            "/8004/", "/8006/", "/8010/", "/8017/", "/8018/",
-        ] {
+        for key in PRIMARY_KEYS {
             if let Some(position) = uri.find(key) {
                 uri = format!("https://id.gs1.org{}", &uri[position..]);
                 break;
@@ -1273,10 +1251,7 @@ mod tests {
             uri = uri.replace(short, ai);
         }
         if !DL_CANONICAL_DOMAIN.is_match(&uri) {
-            for key in [
-                "/00/", "/01/", "/253/", "/255/", "/401/", "/402/", "/414/", "/417/", "/8003/",
-                "/8004/", "/8006/", "/8010/", "/8017/", "/8018/",
-            ] {
+            for key in PRIMARY_KEYS {
                 if let Some(position) = uri.find(key) {
                     uri = format!("https://id.gs1.org{}", &uri[position..]);
                     break;

@@ -1,5 +1,5 @@
 //! EPCIS 2.0 capture validation: document shape, event types and their required fields, CBV 2.0
-//! vocabularies, and the `hc:` hazardous-chemical extensions.
+//! vocabularies ([`crate::cbv`]), and the `hc:` hazardous-chemical extensions.
 //!
 //! Every check names the event (its index in the document) and the field that failed, so a
 //! rejected document can be answered with an RFC 7807 problem that points at the error. Nothing
@@ -7,179 +7,22 @@
 
 use serde_json::{Map, Value};
 
-/// CBV 2.0 business steps (traceability reference §1).
-pub(crate) const BIZ_STEPS: &[&str] = &[
-    "accepting",
-    "arriving",
-    "assembling",
-    "collecting",
-    "commissioning",
-    "consigning",
-    "creating_class_instance",
-    "cycle_counting",
-    "decommissioning",
-    "departing",
-    "destroying",
-    "disassembling",
-    "dispensing",
-    "encoding",
-    "entering_exiting",
-    "holding",
-    "inspecting",
-    "installing",
-    "killing",
-    "loading",
-    "other",
-    "packing",
-    "picking",
-    "receiving",
-    "removing",
-    "repackaging",
-    "repairing",
-    "replacing",
-    "reserving",
-    "retail_selling",
-    "shipping",
-    "staging_outbound",
-    "stock_taking",
-    "stocking",
-    "storing",
-    "transporting",
-    "unloading",
-    "unpacking",
-    "void_shipping",
-    "sensor_reporting",
-    "sampling",
-];
-
-/// CBV 2.0 dispositions.
-pub(crate) const DISPOSITIONS: &[&str] = &[
-    "active",
-    "container_closed",
-    "damaged",
-    "destroyed",
-    "dispensed",
-    "disposed",
-    "encoded",
-    "expired",
-    "in_progress",
-    "in_transit",
-    "inactive",
-    "no_pedigree_match",
-    "non_sellable_other",
-    "partially_dispensed",
-    "recalled",
-    "reserved",
-    "retail_sold",
-    "returned",
-    "sellable_accessible",
-    "sellable_not_accessible",
-    "stolen",
-    "unknown",
-    "available",
-    "completeness_verified",
-    "completeness_inferred",
-    "conformant",
-    "container_open",
-    "mismatch_instance",
-    "mismatch_class",
-    "mismatch_quantity",
-    "needs_replacement",
-    "non_conformant",
-    "unavailable",
-];
-
-/// CBV 2.0 business transaction types.
-pub(crate) const BIZ_TRANSACTION_TYPES: &[&str] = &[
-    "bol",
-    "cert",
-    "desadv",
-    "inv",
-    "pedigree",
-    "po",
-    "poc",
-    "prodorder",
-    "recadv",
-    "rma",
-    "testprd",
-    "testres",
-    "upevt",
-];
-
-/// Source and destination types.
-const SOURCE_DEST_TYPES: &[&str] = &["owning_party", "possessing_party", "location"];
-
-/// The EPCIS 2.0 event types.
-pub(crate) const EVENT_TYPES: &[&str] = &[
-    "ObjectEvent",
-    "AggregationEvent",
-    "TransactionEvent",
-    "TransformationEvent",
-    "AssociationEvent",
-];
-
-/// The event fields EPCIS 2.0 defines; any other field must be an extension (`prefix:name`).
-const KNOWN_FIELDS: &[&str] = &[
-    "type",
-    "@context",
-    "eventID",
-    "eventTime",
-    "eventTimeZoneOffset",
-    "recordTime",
-    "errorDeclaration",
-    "certificationInfo",
-    "readPoint",
-    "bizLocation",
-    "bizStep",
-    "disposition",
-    "persistentDisposition",
-    "bizTransactionList",
-    "sourceList",
-    "destinationList",
-    "sensorElementList",
-    "ilmd",
-    "action",
-    "epcList",
-    "quantityList",
-    "parentID",
-    "childEPCs",
-    "childQuantityList",
-    "inputEPCList",
-    "inputQuantityList",
-    "outputEPCList",
-    "outputQuantityList",
-    "transformationID",
-];
-
-/// The lifecycle steps of trace records.
-pub(crate) const LIFECYCLES: &[&str] = &[
-    "produced",
-    "packed",
-    "stored",
-    "sold",
-    "transported",
-    "used",
-    "disposed",
-    "incident",
-];
+use crate::cbv::*;
 
 /// Why a capture was refused: which event, which field, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Invalid {
+pub struct Invalid {
     /// The index of the event in the document's event list; `None` for document-level errors.
-    pub(crate) event: Option<usize>,
+    pub event: Option<usize>,
     /// The field, as a JSON-pointer-like path inside the event (`bizStep`, `epcList/2`).
-    pub(crate) field: String,
+    pub field: String,
     /// What is wrong.
-    pub(crate) detail: String,
+    pub detail: String,
 }
 
 impl Invalid {
-    pub(crate) fn new(
-        event: Option<usize>,
-        field: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
+    /// A refusal of `field` of event `event` (`None`: the document), saying what is wrong.
+    pub fn new(event: Option<usize>, field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
             event,
             field: field.into(),
@@ -190,16 +33,16 @@ impl Invalid {
 
 /// A captured document split into its context and events, borrowed from the document.
 #[derive(Debug, Clone)]
-pub(crate) struct Captured<'a> {
+pub struct Captured<'a> {
     /// The document's `@context` (or the single event's), as given.
-    pub(crate) context: &'a Value,
+    pub context: &'a Value,
     /// The events, as given (a single event still holds its `@context`).
-    pub(crate) events: Vec<&'a Map<String, Value>>,
+    pub events: Vec<&'a Map<String, Value>>,
 }
 
 /// Splits an `EPCISDocument` or a single event into context and events, checking the document
 /// fields. `max_events` bounds the event list.
-pub(crate) fn split_document(body: &Value, max_events: usize) -> Result<Captured<'_>, Invalid> {
+pub fn split_document(body: &Value, max_events: usize) -> Result<Captured<'_>, Invalid> {
     let Value::Object(object) = body else {
         return Err(Invalid::new(None, "", "the body is not a JSON object"));
     };
@@ -291,7 +134,7 @@ pub(crate) fn split_document(body: &Value, max_events: usize) -> Result<Captured
 }
 
 /// Whether `context` declares the prefix `prefix` (in an object member of the context).
-pub(crate) fn declares_prefix(context: &Value, prefix: &str) -> bool {
+pub fn declares_prefix(context: &Value, prefix: &str) -> bool {
     match context {
         Value::Object(map) => map.contains_key(prefix),
         Value::Array(items) => items.iter().any(|item| declares_prefix(item, prefix)),
@@ -301,7 +144,7 @@ pub(crate) fn declares_prefix(context: &Value, prefix: &str) -> bool {
 
 /// Validates one event (index `i`) against EPCIS 2.0, CBV 2.0 and the `hc:` extensions.
 /// `context` is the document context, used to check that `hc:` is declared.
-pub(crate) fn validate_event(
+pub fn validate_event(
     i: usize,
     event: &Map<String, Value>,
     context: &Value,
@@ -654,7 +497,7 @@ fn vocabulary(
 
 /// The bare CBV value of `text` if it is bare or in one of the CBV URI forms of `web_kind`
 /// (`BizStep`, `Disp`, `BTT`, `SDT`); `None` for other URIs.
-pub(crate) fn cbv_bare<'a>(text: &'a str, web_kind: &str) -> Option<&'a str> {
+pub fn cbv_bare<'a>(text: &'a str, web_kind: &str) -> Option<&'a str> {
     if !text.contains(':') {
         return Some(text);
     }
@@ -736,97 +579,6 @@ fn is_extension_name(key: &str) -> bool {
 
 fn string<'a>(event: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
     event.get(field).and_then(Value::as_str)
-}
-
-fn is_zone_offset(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 6
-        && matches!(bytes[0], b'+' | b'-')
-        && bytes[3] == b':'
-        && [1, 2, 4, 5].iter().all(|&i| bytes[i].is_ascii_digit())
-        && text[1..3].parse::<u32>().is_ok_and(|h| h <= 14)
-        && text[4..6].parse::<u32>().is_ok_and(|m| m < 60)
-}
-
-/// A decimal string: digits with an optional fraction, no sign or exponent.
-pub(crate) fn is_decimal(text: &str) -> bool {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
-    !whole.is_empty()
-        && !fraction.is_empty()
-        && whole.len() <= 30
-        && whole.bytes().all(|b| b.is_ascii_digit())
-        && fraction.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Parses an RFC 3339 date-time with a `Z` or `±HH:MM` offset into milliseconds since the
-/// epoch (UTC). Fractions beyond milliseconds are truncated.
-pub(crate) fn parse_time(text: &str) -> Option<i64> {
-    let bytes = text.as_bytes();
-    if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || !matches!(bytes[10], b'T' | b't')
-    {
-        return None;
-    }
-    if bytes[13] != b':' || bytes[16] != b':' {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = text.get(range)?;
-        if part.bytes().all(|b| b.is_ascii_digit()) {
-            part.parse().ok()
-        } else {
-            None
-        }
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut rest = &text[19..];
-    let mut millis = 0i64;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits > 9 {
-            return None;
-        }
-        let mut value = 0i64;
-        for (n, b) in fraction.bytes().take(3).enumerate() {
-            if n < digits {
-                value = value * 10 + i64::from(b - b'0');
-            } else {
-                value *= 10;
-            }
-        }
-        millis = value;
-        rest = &fraction[digits..];
-    }
-    let offset_minutes = match rest {
-        "Z" | "z" => 0,
-        _ if is_zone_offset(rest) => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest[1..3].parse::<i64>().ok()? * 60 + rest[4..6].parse::<i64>().ok()?)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    Some(seconds * 1000 + millis)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

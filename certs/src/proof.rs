@@ -1,5 +1,5 @@
-//! Checking proofs of identity, shared by the native protocol (`native::auth`) and the REST API's
-//! `Authorization: Handle` challenge–response (`rest_auth`).
+//! Checking proofs of identity, shared by the native protocol's challenge–response and the REST
+//! API's `Authorization: Handle` challenge–response.
 //!
 //! Both front ends ask the same two questions in different encodings: does this MAC over a
 //! message match the identity's `HS_SECKEY` secret, and is this signature over a message made by
@@ -7,17 +7,17 @@
 //! [`secret_mac_matches`] to `Resolver::verify_secret_mac`, which opens the sealed secret and
 //! runs the check.
 
-use idnode_certs::mac;
+use crate::mac;
 use idnode_proto::PublicKey;
 use ring::signature;
 
 /// The most PBKDF2 iterations accepted in an answer; CNRI clients send 10 000. Larger counts
 /// would let a client make the server burn CPU.
-pub(crate) const MAX_ANSWER_ITERATIONS: u32 = 200_000;
+pub const MAX_ANSWER_ITERATIONS: u32 = 200_000;
 
 /// How a secret-key answer is computed from the secret `s` and the message `m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SecretMac<'a> {
+pub enum SecretMac<'a> {
     /// `MD5(s ‖ m ‖ s)`.
     Md5Sandwich,
     /// `SHA-1(s ‖ m ‖ s)`.
@@ -41,12 +41,7 @@ pub(crate) enum SecretMac<'a> {
 
 /// Whether `given` is the answer of kind `kind` for the message `m` under `secret`, compared in
 /// constant time.
-pub(crate) fn secret_mac_matches(
-    secret: &[u8],
-    m: &[u8],
-    kind: &SecretMac<'_>,
-    given: &[u8],
-) -> bool {
+pub fn secret_mac_matches(secret: &[u8], m: &[u8], kind: &SecretMac<'_>, given: &[u8]) -> bool {
     let expected: Vec<u8> = match *kind {
         SecretMac::Md5Sandwich => mac::md5_sandwich(secret, m).to_vec(),
         SecretMac::Sha1Sandwich => mac::sha1_sandwich(secret, m).to_vec(),
@@ -73,12 +68,7 @@ pub(crate) fn secret_mac_matches(
 /// Whether `sig` is a signature of `message` by `key` with the named hash: RSASSA-PKCS1-v1_5
 /// with SHA-256 or SHA-1 for RSA keys, Ed25519 (hash name `Ed25519`) for Ed25519 keys. DSA is
 /// not supported.
-pub(crate) fn signature_matches(
-    key: &PublicKey,
-    hash_alg: &str,
-    message: &[u8],
-    sig: &[u8],
-) -> bool {
+pub fn signature_matches(key: &PublicKey, hash_alg: &str, message: &[u8], sig: &[u8]) -> bool {
     match key {
         PublicKey::Rsa { exponent, modulus } => {
             let strip = |b: &[u8]| {
@@ -102,8 +92,7 @@ pub(crate) fn signature_matches(
             let Ok(sig) = <[u8; 64]>::try_from(sig) else {
                 return false;
             };
-            hash_alg.eq_ignore_ascii_case("Ed25519")
-                && idnode_certs::sign::verify(public, message, &sig)
+            hash_alg.eq_ignore_ascii_case("Ed25519") && crate::sign::verify(public, message, &sig)
         }
         _ => false,
     }

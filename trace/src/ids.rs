@@ -10,27 +10,21 @@
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
-/// GS1 Application Identifiers that start an identifying Digital Link path.
-const PRIMARY_AIS: &[&str] = &[
-    "00", "01", "253", "255", "401", "402", "414", "417", "8003", "8004", "8006", "8010", "8017",
-    "8018",
-];
-
 /// An identifier named by an event, with the field it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Named<'a> {
+pub struct Named<'a> {
     /// The field path (`epcList/0`).
-    pub(crate) field: String,
+    pub field: String,
     /// The identifier as given.
-    pub(crate) text: &'a str,
+    pub text: &'a str,
     /// Whether it names an object (rather than a location, party or transaction).
-    pub(crate) object: bool,
+    pub object: bool,
 }
 
 /// Every identifier an event names: objects first, in the order parentID, epcList, childEPCs,
 /// inputEPCList, outputEPCList, then the quantity lists' classes; then locations, parties and
 /// business transactions.
-pub(crate) fn named(event: &Map<String, Value>) -> Vec<Named<'_>> {
+pub fn named(event: &Map<String, Value>) -> Vec<Named<'_>> {
     let mut out = Vec::new();
     if let Some(text) = event.get("parentID").and_then(Value::as_str) {
         out.push(Named {
@@ -105,24 +99,31 @@ pub(crate) fn named(event: &Map<String, Value>) -> Vec<Named<'_>> {
 
 /// What an identifier is, before the registry is asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Form {
+pub enum Form {
     /// A handle (`PREFIX/SUFFIX`), which may or may not be homed here.
     Handle(String),
     /// Any other identifier, in canonical form.
     Other(String),
+    /// A handle form whose percent-encoding does not decode to UTF-8: refused, never replaced
+    /// by something else.
+    Malformed(String),
 }
 
-/// Classifies an identifier as a handle or something else, canonicalising the latter.
-pub(crate) fn form(text: &str, resolver_bases: &[String]) -> Form {
+/// Classifies an identifier as a handle or something else, canonicalising the latter. This is
+/// the one normalisation of every form that names a handle (`hdl:`, a handle REST URL, a
+/// configured resolver base), applied before any permission is checked: the path is
+/// percent-decoded first, so `88.118.8%2Fx` names `88.118.8/x` in every form.
+pub fn form(text: &str, resolver_bases: &[String]) -> Form {
     let text = text.trim();
     if let Some(rest) = strip_prefix_ignore_case(text, "hdl:") {
-        return Form::Handle(decode(rest.trim_start_matches('/')));
+        return handle_form(rest.trim_start_matches('/'), true);
     }
     for base in resolver_bases {
-        if let Some(rest) = text.strip_prefix(base.as_str())
-            && rest.contains('/')
-        {
-            return Form::Handle(decode(strip_query(rest)));
+        if let Some(rest) = text.strip_prefix(base.as_str()) {
+            let form = handle_form(strip_query(rest), false);
+            if !matches!(form, Form::Other(_)) {
+                return form;
+            }
         }
     }
     if let Some((_, after_scheme)) = text.split_once("://").filter(|(scheme, _)| {
@@ -133,9 +134,11 @@ pub(crate) fn form(text: &str, resolver_bases: &[String]) -> Form {
         if let Some(rest) = path
             .find("api/handles/")
             .map(|at| &path[at + "api/handles/".len()..])
-            .filter(|rest| rest.contains('/'))
         {
-            return Form::Handle(decode(rest));
+            let form = handle_form(rest, false);
+            if !matches!(form, Form::Other(_)) {
+                return form;
+            }
         }
         if let Some(canonical) = digital_link(path) {
             return Form::Other(canonical);
@@ -144,12 +147,22 @@ pub(crate) fn form(text: &str, resolver_bases: &[String]) -> Form {
     Form::Other(text.to_owned())
 }
 
+/// The handle that a percent-encoded path names, if it names one (it has a `/` once decoded,
+/// or it came after `hdl:`); [`Form::Other`] with the text otherwise.
+fn handle_form(encoded: &str, always: bool) -> Form {
+    match percent_decode_str(encoded).decode_utf8() {
+        Ok(decoded) if always || decoded.contains('/') => Form::Handle(decoded.into_owned()),
+        Ok(_) => Form::Other(encoded.to_owned()),
+        Err(_) => Form::Malformed(format!("{encoded} is not percent-encoded UTF-8")),
+    }
+}
+
 /// The canonical `https://id.gs1.org/…` form of a Digital Link path, if it has a primary key.
 fn digital_link(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let start = segments
         .iter()
-        .position(|segment| PRIMARY_AIS.contains(segment))?;
+        .position(|segment| crate::gs1::is_primary_key(segment))?;
     let identifying = &segments[start..];
     if identifying.len() < 2 || !identifying.len().is_multiple_of(2) {
         return None;
@@ -160,10 +173,6 @@ fn digital_link(path: &str) -> Option<String> {
 fn strip_query(text: &str) -> &str {
     let end = text.find(['?', '#']).unwrap_or(text.len());
     &text[..end]
-}
-
-fn decode(text: &str) -> String {
-    percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
@@ -202,5 +211,22 @@ mod tests {
             form("urn:epc:id:sgtin:0614141.107346.2017", &bases),
             Form::Other("urn:epc:id:sgtin:0614141.107346.2017".into())
         );
+        // An encoded slash still names a handle, in every form.
+        for text in [
+            "https://node.example/api/handles/88.118.8%2FE.x",
+            "https://id.example.cn/88.118.8%2FE.x",
+            "hdl:88.118.8%2FE.x",
+        ] {
+            assert_eq!(
+                form(text, &bases),
+                Form::Handle("88.118.8/E.x".into()),
+                "{text}"
+            );
+        }
+        // Invalid UTF-8 is refused, not replaced.
+        assert!(matches!(
+            form("https://node.example/api/handles/88.118.8/z%C0%AF", &bases),
+            Form::Malformed(_)
+        ));
     }
 }
