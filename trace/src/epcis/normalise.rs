@@ -660,7 +660,6 @@ fn literal_prefix(pattern: &str) -> String {
 }
 
 /// The first pattern a GS1 Digital Link URI must match.
-
 static DL_SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
     py_match_regex(
         r"^https?:(\/\/((([^\/?#]*)@)?([^\/?#:]*)(:([^\/?#]*))?))?((([^?#]*)(\/(01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti|401|ginc|402|gsin|8003|grai|8004|giai)\/)(\d{4}[^\/]+)(\/[^/]+\/[^/]+)?[/]?(\?([^?\n]*))?(#([^\n]*))?)|(\/[A-Za-z_-]{10}$))",
