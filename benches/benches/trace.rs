@@ -275,7 +275,7 @@ fn bench_verify(c: &mut Criterion) {
     )
     .expect("record vkey")
     .to_vkey();
-    let policy = idnode::verify::Policy::parse(&format!(
+    let policy = idnode::cli::verify::Policy::parse(&format!(
         "log {}\nquorum none\nrecord {record_vkey}\n",
         log_signer.verifier().to_vkey()
     ))
@@ -288,7 +288,7 @@ fn bench_verify(c: &mut Criterion) {
         b.iter_batched(
             || (),
             |()| {
-                let report = idnode::verify::verify(&policy, &inputs, None);
+                let report = idnode::cli::verify::verify(&policy, &inputs, None);
                 assert_eq!(
                     report.verified.len(),
                     BUNDLES,

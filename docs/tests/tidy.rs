@@ -192,3 +192,254 @@ fn front_ends_never_reach_the_store() {
         }
     }
 }
+
+/// The top-level modules of a crate's `src/` (files and folders beside `lib.rs`), by name.
+fn top_level_modules(src: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(src)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| {
+                    let path = entry.path();
+                    let name = path.file_stem()?.to_str()?.to_owned();
+                    let is_module = (path.is_dir() && path.join("mod.rs").exists())
+                        || (path.is_dir() && src.join(format!("{name}.rs")).exists())
+                        || path.extension().is_some_and(|e| e == "rs");
+                    (is_module && name != "lib" && name != "main").then_some(name)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The files of top-level module `name` in `src`: `name.rs` and everything under `name/`.
+fn module_files(src: &Path, name: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let file = src.join(format!("{name}.rs"));
+    if file.exists() {
+        files.push(file);
+    }
+    rust_files(&src.join(name), &mut files);
+    files
+}
+
+/// The top-level modules that the text of one file of module `from` names through `crate::`
+/// (including `use crate::{a, b}`), or through `super::` in the module's own root file.
+fn referenced_modules(text: &str, is_root_file: bool, modules: &[String]) -> Vec<String> {
+    // Comments may name any module, and a test module may reach across to drive what it
+    // tests; only the code before the tests makes an edge.
+    let code: String = text
+        .lines()
+        .take_while(|line| !line.starts_with("#[cfg(test)]"))
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = code.as_str();
+    let mut found = Vec::new();
+    let mut scan = |prefix: &str| {
+        for (at, _) in text.match_indices(prefix) {
+            // `crate::` must not be the tail of another path (`idnode_crate::`).
+            if at > 0 {
+                let before = text.as_bytes()[at - 1];
+                if before.is_ascii_alphanumeric() || before == b'_' || before == b':' {
+                    continue;
+                }
+            }
+            let rest = &text[at + prefix.len()..];
+            let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+                let end = group.find('}').unwrap_or(group.len());
+                group[..end]
+                    .split(',')
+                    .map(|part| part.trim().split("::").next().unwrap_or(""))
+                    .collect()
+            } else {
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                vec![&rest[..end]]
+            };
+            for name in names {
+                if modules.iter().any(|m| m == name) {
+                    found.push(name.to_owned());
+                }
+            }
+        }
+    };
+    scan("crate::");
+    if is_root_file {
+        scan("super::");
+    }
+    found
+}
+
+/// A cycle in the graph of top-level modules, if there is one.
+fn find_cycle(edges: &std::collections::BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        edges: &std::collections::BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for node in edges.keys() {
+        if let Some(cycle) = visit(node, edges, &mut Vec::new(), &mut done) {
+            return Some(cycle);
+        }
+    }
+    None
+}
+
+/// No crate has an import cycle between its top-level modules, so that each folder of the node
+/// can be read, tested and replaced on its own, and a request's path through the folders goes
+/// one way.
+#[test]
+fn no_import_cycles_between_top_level_modules() {
+    for member in workspace_members() {
+        let src = root().join(&member).join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let modules = top_level_modules(&src);
+        let mut edges = std::collections::BTreeMap::new();
+        for module in &modules {
+            let mut targets = Vec::new();
+            for file in module_files(&src, module) {
+                let text = fs::read_to_string(&file).unwrap();
+                let is_root_file = file == src.join(format!("{module}.rs"))
+                    || file == src.join(module).join("mod.rs");
+                targets.extend(
+                    referenced_modules(&text, is_root_file, &modules)
+                        .into_iter()
+                        .filter(|target| target != module),
+                );
+            }
+            targets.sort();
+            targets.dedup();
+            edges.insert(module.clone(), targets);
+        }
+        if let Some(cycle) = find_cycle(&edges) {
+            panic!(
+                "{member}/src has an import cycle between top-level modules: {}",
+                cycle.join(" -> ")
+            );
+        }
+    }
+}
+
+#[test]
+fn the_cycle_check_finds_cycles() {
+    let modules = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+    assert_eq!(
+        referenced_modules("use crate::{a::X, b};\nuse crate::c::Y;", false, &modules),
+        ["a", "b", "c"]
+    );
+    assert!(referenced_modules("use idnode_crate::a;", false, &modules).is_empty());
+    let mut edges = std::collections::BTreeMap::new();
+    edges.insert("a".to_owned(), vec!["b".to_owned()]);
+    edges.insert("b".to_owned(), vec!["c".to_owned()]);
+    edges.insert("c".to_owned(), vec![]);
+    assert_eq!(find_cycle(&edges), None);
+    edges.insert("c".to_owned(), vec!["a".to_owned()]);
+    assert_eq!(
+        find_cycle(&edges),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
+    );
+}
+
+/// The most lines of code (before its test module) one source file of a crate's `src/` holds.
+const MAX_FILE_LINES: usize = 800;
+
+/// No source file is so long that a reader loses its thread: split it by responsibility.
+#[test]
+fn no_source_file_is_over_800_lines_of_code() {
+    let mut files = Vec::new();
+    for member in workspace_members() {
+        rust_files(&root().join(&member).join("src"), &mut files);
+    }
+    let mut long = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        let code = text
+            .lines()
+            .take_while(|line| !line.starts_with("#[cfg(test)]"))
+            .count();
+        if code > MAX_FILE_LINES {
+            long.push(format!(
+                "{} ({code} lines)",
+                file.strip_prefix(root()).unwrap().display()
+            ));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "over {MAX_FILE_LINES} lines of code: {}",
+        long.join(", ")
+    );
+}
+
+/// Every module of the node (`api::handles`, `server`, …) and every top-level module of the
+/// other crates is named in ARCHITECTURE.md, in backticks, in its crate's section.
+#[test]
+fn the_code_map_names_every_module() {
+    let doc = fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let section = |member: &str| -> String {
+        let heading = format!("### `{member}/`");
+        let Some(start) = doc.find(&heading) else {
+            return String::new();
+        };
+        let rest = &doc[start + heading.len()..];
+        let end = rest.find("\n### ").unwrap_or(rest.len());
+        rest[..end].to_owned()
+    };
+    let mut missing = Vec::new();
+    for member in workspace_members() {
+        let src = root().join(&member).join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let text = section(&member);
+        for module in top_level_modules(&src) {
+            let mut names = vec![module.clone()];
+            if member == "node" {
+                let dir = src.join(&module);
+                names.extend(
+                    top_level_modules(&dir)
+                        .into_iter()
+                        .filter(|sub| sub != "mod")
+                        .map(|sub| format!("{module}::{sub}")),
+                );
+            }
+            for name in names {
+                if !text.contains(&format!("`{name}`")) {
+                    missing.push(format!("{member}: {name}"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md's code map does not name: {}",
+        missing.join(", ")
+    );
+}

@@ -1,32 +1,25 @@
-//! The idnode binary's library: configuration, listeners, lifecycle and the CLI commands.
+//! The idnode binary's library: configuration, the shared core, the interfaces, the listeners,
+//! the lifecycle and the CLI commands.
 //!
-//! `main.rs` only parses the command line and calls into here, so that tests can run a node
-//! in-process. This is the only crate that reads files, the environment or the clock, opens
-//! sockets, or spawns tasks; the libraries below it receive what they need as arguments.
+//! A request's path through the folders: `server` (sockets and accept loops) → `http` (route
+//! table, authentication) or `native` (the Handle protocol's handler) → `api` (one service per
+//! interface) → the resolver in `core` → the store. `tasks` follow the store in the
+//! background, and `cli` holds the offline commands. `main.rs` only parses the command line and
+//! calls into here, so that tests can run a node in-process. This is the only crate that reads
+//! files, the environment or the clock, opens sockets, or spawns tasks; the libraries below it
+//! receive what they need as arguments.
 #![warn(missing_docs)]
 
+mod api;
 mod cache;
+pub mod cli;
 pub mod config;
-pub mod demo;
-pub mod import;
-pub mod init;
-mod listeners;
+pub mod core;
+mod http;
+pub mod keys;
+pub mod lifecycle;
 mod metrics;
 pub mod native;
-mod rest;
-mod rest_auth;
-mod search;
 pub mod server;
 mod site;
-mod snms;
-pub mod state;
-pub mod trace;
-pub mod verify;
-
-/// The current time in epoch seconds, for stamping changes.
-pub(crate) fn rest_now() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
-        .unwrap_or(0)
-}
+mod tasks;

@@ -150,7 +150,7 @@ fn verify(
     verbose: bool,
     inputs: &[PathBuf],
 ) -> anyhow::Result<()> {
-    use idnode::verify::{Policy, Previous};
+    use idnode::cli::verify::{Policy, Previous};
     let read = |path: &Path| {
         std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
     };
@@ -169,7 +169,7 @@ fn verify(
         .iter()
         .map(|path| Ok((path.display().to_string(), read(path)?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let report = idnode::verify::verify(&policy, &inputs, previous.as_ref());
+    let report = idnode::cli::verify::verify(&policy, &inputs, previous.as_ref());
     if verbose {
         for ok in &report.verified {
             let position = ok
@@ -202,7 +202,7 @@ fn verify(
 }
 
 /// Prints what an import did.
-fn print_import(summary: &idnode::import::ImportSummary) {
+fn print_import(summary: &idnode::cli::import::ImportSummary) {
     let secs = summary.elapsed.as_secs_f64().max(1e-9);
     println!(
         "{} rows in {:.1} s ({:.0} rows/s): {} created, {} updated, {} unchanged, {} rejected",
@@ -263,11 +263,11 @@ fn main() -> anyhow::Result<()> {
                 }
                 match handle {
                     Some(Listen(addr)) => {
-                        config.native.listen = Some(idnode::native::config::Listen(addr));
+                        config.native.listen = Some(idnode::config::native::Listen(addr));
                     }
                     None if config.native.listen.is_none() => {
-                        let (ip, port) = idnode::native::config::DEFAULT_LISTEN;
-                        config.native.listen = Some(idnode::native::config::Listen(Some(
+                        let (ip, port) = idnode::config::native::DEFAULT_LISTEN;
+                        config.native.listen = Some(idnode::config::native::Listen(Some(
                             SocketAddr::from((ip, port)),
                         )));
                     }
@@ -281,7 +281,8 @@ fn main() -> anyhow::Result<()> {
                 admin_secret_file,
             } => {
                 let config = common.load()?;
-                let done = idnode::init::run(config, &prefix, admin_secret_file.as_deref()).await?;
+                let done =
+                    idnode::cli::init::run(config, &prefix, admin_secret_file.as_deref()).await?;
                 println!(
                     "initialised prefix {prefix} with administrator {}",
                     done.admin
@@ -312,7 +313,7 @@ fn main() -> anyhow::Result<()> {
                             .with_context(|| format!("--set {pair}: expected ITEM=VALUE"))
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
-                let options = idnode::import::ImportOptions {
+                let options = idnode::cli::import::ImportOptions {
                     template,
                     prefix,
                     file,
@@ -320,14 +321,14 @@ fn main() -> anyhow::Result<()> {
                     report,
                     progress: true,
                 };
-                let summary = idnode::import::run(config, &options).await?;
+                let summary = idnode::cli::import::run(config, &options).await?;
                 print_import(&summary);
                 Ok(())
             }
             Command::Demo { common, chemicals } => {
                 let config = common.load()?;
                 let chemicals = chemicals.unwrap_or_else(|| PathBuf::from("data/chemicals.csv"));
-                let seeded = idnode::demo::run(config, &chemicals, true).await?;
+                let seeded = idnode::cli::demo::run(config, &chemicals, true).await?;
                 print_import(&seeded.products);
                 println!(
                     "\nThe demo node is ready ({}).\n",

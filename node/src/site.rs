@@ -3,17 +3,17 @@
 //!
 //! With the native listener on, the site lists TCP (query and admin) and UDP (query only) on
 //! the handle port, and publishes the native site key (RSA by default, see
-//! `native::keys`); otherwise it publishes the node's Ed25519 key.
+//! `crate::keys`); otherwise it publishes the node's Ed25519 key.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use idnode_proto::{Interface, Protocol, ServerInfo, SiteInfo};
 
-use crate::state::State;
+use crate::core::Core;
 
 /// The site information of this node: one primary site with one server.
-pub(crate) fn site_info(state: &State) -> SiteInfo {
-    let config = &state.config;
+pub(crate) fn site_info(core: &Core) -> SiteInfo {
+    let config = &core.config;
     let address = config
         .site
         .public_address
@@ -64,7 +64,7 @@ pub(crate) fn site_info(state: &State) -> SiteInfo {
         servers: vec![ServerInfo {
             server_id: 1,
             address: ServerInfo::address_of(address),
-            public_key: state.native.published_key(&state.node_key).to_bytes(),
+            public_key: core.published_key().to_bytes(),
             interfaces,
         }],
     }

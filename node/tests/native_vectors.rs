@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use idnode::config::Config;
-use idnode::native::config::Listen;
+use idnode::config::native::Listen;
 use idnode_certs::mac;
 use idnode_proto::wire::udp::{Reassembler, ReassemblyLimits};
 use idnode_proto::wire::{
@@ -83,7 +83,7 @@ async fn start_seeded() -> Node {
     config.auth.secret_iterations = 1000;
     config.native.listen = Some(Listen(Some(SocketAddr::from(([127, 0, 0, 1], 0)))));
     {
-        let state = idnode::state::State::open(config.clone()).unwrap();
+        let state = idnode::core::Core::open(config.clone()).unwrap();
         let run = |op| {
             state.resolver.handle(Request {
                 op,

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use idnode::cli::import::{ImportOptions, run as import};
 use idnode::config::Config;
-use idnode::import::{ImportOptions, run as import};
-use idnode::state::State;
+use idnode::core::Core;
 use idnode_proto::{HandleValue, Permissions, ValueRef, types};
 use idnode_resolver::{Application, Identity, Operation, Request, Review};
 use serde_json::{Value, json};
@@ -172,7 +172,7 @@ fn config(dir: &Path) -> Config {
     config.http.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.http.allow_loopback_plain_writes = true;
     config.https.listen = None;
-    config.native.listen = Some(idnode::native::config::Listen(Some(SocketAddr::from((
+    config.native.listen = Some(idnode::config::native::Listen(Some(SocketAddr::from((
         [127, 0, 0, 1],
         0,
     )))));
@@ -205,7 +205,7 @@ fn application(uscc: &str, prefix: &str) -> Application {
 /// Seeds a data directory: the secondary prefix 88.118 with the node administrator and the
 /// auditor, the test template, and two approved enterprises 88.118.8 (A) and 88.118.9 (B).
 async fn seed(dir: &Path) {
-    let state = State::open(config(dir)).unwrap();
+    let state = Core::open(config(dir)).unwrap();
     let resolver = &state.resolver;
     let admin = Identity(ValueRef::parse(NODE_ADMIN).unwrap());
     let run = |op| {

@@ -48,7 +48,7 @@ impl Node {
         edit(&mut config, &data);
         let secret = dir.path().join("secret");
         std::fs::write(&secret, SECRET).unwrap();
-        idnode::init::run(config.clone(), PREFIX, Some(&secret))
+        idnode::cli::init::run(config.clone(), PREFIX, Some(&secret))
             .await
             .unwrap();
         let (shutdown, rx) = watch::channel(false);
@@ -396,7 +396,7 @@ async fn capture_prove_query_and_refuse() {
     // The node's published policy verifies the same bundles with `idnode verify`.
     let policy = node.get("/log/policy").await;
     assert_eq!(policy.status, StatusCode::OK);
-    let policy = idnode::verify::Policy::parse(&policy.text()).unwrap();
+    let policy = idnode::cli::verify::Policy::parse(&policy.text()).unwrap();
     let mut inputs = Vec::new();
     for (n, receipt) in receipts.iter().enumerate() {
         let digest = receipt["digest"].as_str().unwrap();
@@ -405,7 +405,7 @@ async fn capture_prove_query_and_refuse() {
             .await;
         inputs.push((format!("r{n}"), reply.body.to_vec()));
     }
-    let report = idnode::verify::verify(&policy, &inputs, None);
+    let report = idnode::cli::verify::verify(&policy, &inputs, None);
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(report.verified.len(), receipts.len());
     // The subject's history holds both of its records with proofs.

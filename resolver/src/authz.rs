@@ -59,8 +59,8 @@ impl<'a, S: Store> Authorizer<'a, S> {
             return Ok(false);
         }
         let prefix_handle = format!("{PREFIX_HANDLE_PREFIX}/{}", handle.prefix());
-        match crate::batch::read_handle(self.store, &normalize(&prefix_handle))
-            .map_err(crate::pipeline::internal)?
+        match crate::reads::read_handle(self.store, &normalize(&prefix_handle))
+            .map_err(crate::op::internal)?
         {
             Some(stored) => self.holds(identity, &stored.values, mask),
             None => Ok(false),
@@ -101,8 +101,8 @@ impl<'a, S: Store> Authorizer<'a, S> {
         if depth >= self.max_depth {
             return Ok(false);
         }
-        let Some(stored) = crate::batch::read_handle(self.store, &normalize(&admin.handle))
-            .map_err(crate::pipeline::internal)?
+        let Some(stored) = crate::reads::read_handle(self.store, &normalize(&admin.handle))
+            .map_err(crate::op::internal)?
         else {
             return Ok(false);
         };

@@ -37,76 +37,20 @@
 //! handles were created and replaced, the first and the last, and every handle by name in the
 //! detail. Writes that fall back to the single path are audited one by one as usual.
 
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use idnode_proto::Handle;
-use idnode_registry::{Epilogue, Store, StoreError, StoredRecord, WriteBatch};
+use idnode_registry::{Epilogue, Store, StoreError, WriteBatch};
 
-use crate::domain::{AuditEvent, actor_name, audit_mutation, audit_write, prefix_of};
+use crate::op::internal;
 use crate::op::{Failure, Operation, Outcome, Request};
-use crate::pipeline::{PreparedWrite, Resolver, internal};
+use crate::pipeline::Resolver;
+use crate::reads::{Reads, noting_reads};
+use crate::records::{AuditEvent, actor_name, audit_mutation, audit_write, prefix_of};
+use crate::writes::PreparedWrite;
 
 /// The most prepared writes one segment holds before it is committed.
 const MAX_SEGMENT: usize = 4096;
-
-/// What a batch keeps about the reads of the request it is preparing.
-#[derive(Default)]
-struct Reads {
-    /// The keys read by the request being prepared.
-    log: Vec<Vec<u8>>,
-    /// Records read since the open segment began, by key. None of them is the target of a
-    /// write in the segment (reading one commits the segment first, which clears this), so
-    /// they are what the store holds apart from concurrent writes of other clients.
-    memo: HashMap<Vec<u8>, StoredRecord>,
-}
-
-thread_local! {
-    /// The reads of the request a batch is preparing on this thread, if any.
-    static READS: RefCell<Option<Reads>> = const { RefCell::new(None) };
-}
-
-/// Reads a handle for a pipeline step. While a batch prepares a request on this thread, the
-/// key is noted, and records that exist are remembered for the rest of the segment (such as
-/// the manufacturer every product of an import refers to), so they are read once. Every read
-/// that decides the outcome of a create goes through here.
-pub(crate) fn read_handle<S: Store>(
-    store: &S,
-    key: &[u8],
-) -> Result<Option<StoredRecord>, StoreError> {
-    let remembered = READS.with(|reads| {
-        let mut reads = reads.borrow_mut();
-        let reads = reads.as_mut()?;
-        reads.log.push(key.to_vec());
-        reads.memo.get(key).cloned()
-    });
-    if let Some(record) = remembered {
-        return Ok(Some(record));
-    }
-    let found = store.get(key)?;
-    if let Some(record) = &found {
-        READS.with(|reads| {
-            if let Some(reads) = reads.borrow_mut().as_mut() {
-                reads.memo.insert(key.to_vec(), record.clone());
-            }
-        });
-    }
-    Ok(found)
-}
-
-/// Runs `f` (which must not await) with `reads` in place, and returns its result and the
-/// keys it read through [`read_handle`].
-fn noting_reads<T>(reads: &mut Reads, f: impl FnOnce() -> T) -> (T, Vec<Vec<u8>>) {
-    reads.log.clear();
-    let taken = std::mem::take(reads);
-    READS.with(|slot| *slot.borrow_mut() = Some(taken));
-    let out = f();
-    *reads = READS
-        .with(|slot| slot.borrow_mut().take())
-        .unwrap_or_default();
-    let log = std::mem::take(&mut reads.log);
-    (out, log)
-}
 
 /// How the writes of a batch are summarised in the audit log (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq)]

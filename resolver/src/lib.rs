@@ -24,8 +24,11 @@ pub mod onboarding;
 mod op;
 mod pipeline;
 mod quota;
+mod reads;
+mod records;
 pub mod tokens;
 mod views;
+mod writes;
 
 pub use batch::BatchSummary;
 pub use domain::{AuditCursor, AuditEvent, AuditPage, AuditQuery, StoredTemplate};

@@ -37,8 +37,9 @@ use idnode_templates::{builtin, validators};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{AuditEvent, actor_name, audit_mutation};
+use crate::op::internal;
 use crate::op::{Failure, Identity, Operation, Outcome, Request};
-use crate::pipeline::{Resolver, internal};
+use crate::pipeline::Resolver;
 
 /// The aux space of enterprises, keyed by unified social credit code.
 pub const ENT_SPACE: &str = "ent";

@@ -1,6 +1,7 @@
 //! The typed operations and outcomes shared by every interface.
 
 use idnode_proto::{Handle, HandleValue, ResponseCode, TypeFilter, ValueRef};
+use idnode_registry::StoreError;
 
 /// A verified identity: `index:handle` of an `HS_SECKEY` or `HS_PUBKEY` value. Front ends build
 /// one only after checking a credential.
@@ -292,4 +293,22 @@ impl Failure {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ResponseCode::Error, message)
     }
+}
+
+/// A storage failure as RC 2; the detail goes to the log, not to the client.
+pub(crate) fn internal(e: StoreError) -> Failure {
+    tracing::error!(error = %e, "storage failure");
+    Failure::new(ResponseCode::Error, "Internal storage error")
+}
+
+pub(crate) fn corrupt(e: idnode_proto::DecodeError) -> Failure {
+    tracing::error!(error = %e, "stored record does not decode");
+    Failure::new(ResponseCode::Error, "Stored record is corrupt")
+}
+
+pub(crate) fn too_busy() -> Failure {
+    Failure::new(
+        ResponseCode::ServerTooBusy,
+        "Too many concurrent changes to this handle",
+    )
 }

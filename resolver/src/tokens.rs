@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::domain::{AuditEvent, audit_mutation, prefix_of};
+use crate::op::internal;
 use crate::op::{Failure, Identity};
-use crate::pipeline::{Resolver, internal};
+use crate::pipeline::Resolver;
 
 /// The aux space of token digests.
 pub const TOKEN_SPACE: &str = "token";

@@ -17,7 +17,8 @@ use idnode_registry::{
 use idnode_proto::Handle;
 
 use crate::op::Failure;
-use crate::pipeline::{Resolver, internal};
+use crate::op::internal;
+use crate::pipeline::Resolver;
 
 /// The trace log of the store, read-only.
 #[derive(Debug)]

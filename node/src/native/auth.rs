@@ -12,7 +12,7 @@ use idnode_proto::wire::{AuthResponse, ChallengeAnswer, HS_PUBKEY, HS_SECKEY, se
 use idnode_proto::{ResponseCode, ValueRef};
 use idnode_resolver::{Failure, Identity};
 
-use crate::state::NodeResolver;
+use crate::core::NodeResolver;
 use idnode_certs::proof::{SecretMac, secret_mac_matches, signature_matches};
 
 /// Checks a secret-key answer (`signed`, algorithm code included) for `m` against `secret`.

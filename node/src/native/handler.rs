@@ -26,7 +26,7 @@ use rand::RngCore as _;
 use super::answers::KEPT_FLAGS;
 use super::session::{self, DhPublicKey, ENCRYPT_ALG_AES, Session};
 use super::{MAX_PENDING, Native, Pending, auth};
-use crate::state::State;
+use crate::core::Core;
 
 /// Handles per LIST_HANDLES message, as the reference server sends them.
 const LIST_CHUNK: usize = 50;
@@ -84,7 +84,7 @@ impl Now {
     /// The current time; only transports call this.
     pub(crate) fn current() -> Self {
         Self {
-            unix: crate::rest_now(),
+            unix: crate::core::unix_now(),
             instant: Instant::now(),
         }
     }
@@ -121,7 +121,7 @@ impl Native {
     /// message, several for streamed answers, none when nothing should be sent.
     pub(crate) async fn handle_message(
         &self,
-        state: &State,
+        state: &Core,
         bytes: &[u8],
         ctx: &mut ConnCtx,
         now: Now,
@@ -134,7 +134,7 @@ impl Native {
 
     async fn dispatch_bytes(
         &self,
-        state: &State,
+        state: &Core,
         bytes: &[u8],
         ctx: &mut ConnCtx,
         now: Now,
@@ -199,7 +199,7 @@ impl Native {
         self.dispatch(state, req, ctx, now).await
     }
 
-    async fn dispatch(&self, state: &State, req: Req, ctx: &mut ConnCtx, now: Now) -> Vec<Out> {
+    async fn dispatch(&self, state: &Core, req: Req, ctx: &mut ConnCtx, now: Now) -> Vec<Out> {
         let session_id = req.msg.envelope.session_id;
         let opcode = req.msg.header.opcode;
         self.expire(now.instant);
@@ -308,7 +308,7 @@ impl Native {
     /// that need no identity, then a challenge when the operation needs one.
     async fn run(
         &self,
-        state: &State,
+        state: &Core,
         req: Req,
         op: Operation,
         identity: Option<Identity>,
@@ -465,7 +465,7 @@ impl Native {
 
     /// OC 200: verifies the answer and runs the challenged request with the proven identity.
     /// The response carries the answer's request id and the original operation code.
-    async fn answer(&self, state: &State, answer: Req, ctx: &mut ConnCtx, now: Now) -> Vec<Out> {
+    async fn answer(&self, state: &Core, answer: Req, ctx: &mut ConnCtx, now: Now) -> Vec<Out> {
         let Body::ChallengeAnswer(body) = &answer.msg.body else {
             return Vec::new();
         };
@@ -708,7 +708,7 @@ impl Native {
     }
 
     /// Encodes a response: credential (CT), then encryption (EC) when a session asks for it.
-    fn encode(&self, state: &State, out: Out) -> Vec<u8> {
+    fn encode(&self, state: &Core, out: Out) -> Vec<u8> {
         let Out {
             mut msg,
             certify,
@@ -749,8 +749,8 @@ impl Native {
                 }),
                 None => {
                     let input = signed_input(&msg.envelope, 0, header_body);
-                    self.signer
-                        .sign(&state.node_key, &input)
+                    state
+                        .sign_as_site(&input)
                         .map(|(alg, signature)| Credential {
                             version: 0,
                             reserved: 0,
@@ -858,7 +858,7 @@ fn same_identity(claimed: &ValueRef, proven: &ValueRef) -> bool {
 }
 
 /// The resolver operation of a request body, `None` for bodies that are not operations.
-fn operation(state: &State, body: &Body, flags: OpFlags) -> Result<Option<Operation>, Failure> {
+fn operation(state: &Core, body: &Body, flags: OpFlags) -> Result<Option<Operation>, Failure> {
     let parse = |text: &str| parse_handle(state, text);
     Ok(Some(match body {
         Body::Resolution(r) => Operation::Resolve {
@@ -912,7 +912,7 @@ fn operation(state: &State, body: &Body, flags: OpFlags) -> Result<Option<Operat
 /// Parses a handle of a request; a handle without `/` names the prefix handle `0.NA/<handle>`
 /// (handle-protocol.md §1, CNRI `Util.convertSlashlessHandleToZeroNaHandle`), as in the REST
 /// API.
-fn parse_handle(state: &State, text: &str) -> Result<idnode_proto::Handle, Failure> {
+fn parse_handle(state: &Core, text: &str) -> Result<idnode_proto::Handle, Failure> {
     if text.contains('/') {
         state.resolver.parse_handle(text)
     } else {
@@ -925,7 +925,7 @@ fn parse_handle(state: &State, text: &str) -> Result<idnode_proto::Handle, Failu
 /// RC 401 for a resolution without PO that selects a value with neither public nor admin read,
 /// which no identity may read (handle-protocol.md §4, CNRI `checkReadAccess`): the reference
 /// answers so instead of challenging.
-fn unreadable_without_identity(state: &State, req: &Req) -> Option<Failure> {
+fn unreadable_without_identity(state: &Core, req: &Req) -> Option<Failure> {
     let Body::Resolution(r) = &req.msg.body else {
         return None;
     };

@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::config::NativeConfig;
+use crate::config::NativeConfig;
 
 /// How long a TCP or HTTP exchange vouches for a source address.
 const VERIFIED_FOR: Duration = Duration::from_secs(600);

@@ -5,39 +5,33 @@
 //! [`Message`](idnode_proto::wire::Message) to a resolver `Operation`, runs it through the one
 //! request pipeline, and encodes the answer: response version, request digests, challenges,
 //! certified responses, session MACs and encryption. It does no I/O; `now` comes in, so the
-//! protocol decisions are unit-tested without sockets. The transports ([`udp`], [`tcp`],
-//! [`http`]) only frame bytes, keep per-connection state (the IDIS login) and apply the UDP
-//! amplification policy ([`limits`]). `docs/native.md` describes what is served.
+//! protocol decisions are unit-tested without sockets. The transports (the TCP and UDP loops in
+//! `crate::server`, the HTTP tunnel in `crate::api::tunnel`) only frame bytes, keep
+//! per-connection state (the IDIS login) and apply the UDP amplification policy ([`limits`]).
+//! `docs/native.md` describes what is served.
 
 pub(crate) mod answers;
 pub mod auth;
-pub mod config;
 mod handler;
-pub(crate) mod http;
-pub mod keys;
 pub(crate) mod limits;
 pub mod session;
-pub(crate) mod tcp;
-pub(crate) mod udp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
-use idnode_certs::sign::NodeKey;
-use idnode_proto::PublicKey;
 use idnode_proto::wire::Message;
 use rand::RngCore as _;
 
-pub use config::{NativeConfig, SiteKeyKind};
+use crate::core::Core;
+
+pub use crate::config::{NativeConfig, SiteKeyKind};
 pub(crate) use handler::{ConnCtx, Now, Transport};
 
 use answers::AnswerCache;
-use keys::{RsaSiteKey, SiteSigner};
 use limits::UdpPolicy;
 use session::Session;
 
@@ -58,12 +52,11 @@ struct Pending {
     expires: Instant,
 }
 
-/// The native protocol's shared state: site key, challenges, sessions and limits. It lives in
-/// the node's `State` so that every transport (and a challenge answered on another connection)
-/// sees the same tables.
+/// The native protocol's own state: challenges, sessions, limits and the answer cache. One
+/// value serves every transport (UDP, TCP and the HTTP tunnel), so that a challenge answered on
+/// another connection finds its table.
 pub struct Native {
     config: NativeConfig,
-    signer: SiteSigner,
     challenges: Mutex<HashMap<u32, Pending>>,
     sessions: Mutex<HashMap<u32, Session>>,
     next_id: AtomicU32,
@@ -81,18 +74,38 @@ impl std::fmt::Debug for Native {
     }
 }
 
-impl Native {
-    /// Sets up the native protocol state; loads (or makes) the RSA site key when the native
-    /// listener is enabled and `site_key = "rsa"`.
-    pub fn open(config: &NativeConfig, data: &Path) -> anyhow::Result<Self> {
-        let signer = match (config.address(), config.site_key) {
-            (Some(_), SiteKeyKind::Rsa) => SiteSigner::Rsa(RsaSiteKey::load_or_create(data)?),
-            _ => SiteSigner::Ed25519,
-        };
-        Ok(Self::with_signer(config.clone(), signer))
-    }
+/// The native protocol's state next to the core: what every native transport holds.
+#[derive(Debug)]
+pub struct NativeNode {
+    /// What every part shares.
+    pub core: Arc<Core>,
+    /// The native protocol's own state.
+    pub native: Native,
+}
 
-    fn with_signer(config: NativeConfig, signer: SiteSigner) -> Self {
+impl std::ops::Deref for NativeNode {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl NativeNode {
+    /// The native protocol over `core`; its answer cache follows the core's commits.
+    pub fn new(core: Arc<Core>) -> Arc<Self> {
+        let native = Native::new(&core.config.native);
+        let answers = Arc::clone(&native.answers);
+        core.add_commit_listener(Arc::new(move |notice| answers.invalidate(notice)));
+        Arc::new(Self { core, native })
+    }
+}
+
+impl Native {
+    /// Sets up the native protocol state: empty challenge and session tables, the UDP policy
+    /// and the answer cache. (The site key is the core's.)
+    pub fn new(config: &NativeConfig) -> Self {
+        let config = config.clone();
         // Session ids start at a random point so that ids from an earlier run are not reused.
         let start = rand::rngs::OsRng.next_u32() % 1_000_000 + 1;
         Self {
@@ -101,7 +114,6 @@ impl Native {
             last_expiry_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             config,
-            signer,
             challenges: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             next_id: AtomicU32::new(start),
@@ -116,24 +128,6 @@ impl Native {
     /// Whether the native listener is enabled.
     pub fn enabled(&self) -> bool {
         self.config.address().is_some()
-    }
-
-    /// The key published in the site information.
-    pub fn published_key(&self, node_key: &NodeKey) -> PublicKey {
-        match &self.signer {
-            SiteSigner::Rsa(key) => key.public_key(),
-            SiteSigner::Ed25519 => PublicKey::Ed25519(node_key.public_key_bytes()),
-        }
-    }
-
-    /// Signs `message` with the key published in the site information, returning the digest
-    /// algorithm's name (`SHA-256` for RSA, `Ed25519`) and the signature.
-    pub(crate) fn sign_as_site(
-        &self,
-        node_key: &NodeKey,
-        message: &[u8],
-    ) -> Option<(&'static str, Vec<u8>)> {
-        self.signer.sign(node_key, message)
     }
 
     /// A new session or challenge id, never 0.

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use idnode::config::Config;
-use idnode::native::config::Listen;
+use idnode::config::native::Listen;
 use idnode_certs::mac;
 use idnode_proto::wire::udp::{Reassembler, ReassemblyLimits};
 use idnode_proto::wire::{
@@ -72,7 +72,7 @@ impl TestNode {
         edit(&mut config);
         let secret_file = dir.path().join("admin-secret");
         std::fs::write(&secret_file, ADMIN_SECRET).expect("secret file");
-        idnode::init::run(config.clone(), PREFIX, Some(&secret_file))
+        idnode::cli::init::run(config.clone(), PREFIX, Some(&secret_file))
             .await
             .expect("idnode init");
         let (shutdown, rx) = tokio::sync::watch::channel(false);

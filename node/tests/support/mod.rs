@@ -400,7 +400,7 @@ impl Node {
         edit(&mut config);
         let secret_file = dir.path().join("admin-secret");
         write_file(&secret_file, ADMIN_SECRET);
-        idnode::init::run(config.clone(), PREFIX, Some(&secret_file))
+        idnode::cli::init::run(config.clone(), PREFIX, Some(&secret_file))
             .await
             .expect("idnode init");
         let (shutdown, rx) = watch::channel(false);

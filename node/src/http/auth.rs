@@ -1,0 +1,122 @@
+//! Who an HTTP request comes from: `Authorization: Basic`, `Authorization: Handle` (a signed
+//! answer or a session, [`super::session`]) and `Authorization: Bearer` tokens, under one
+//! transport rule: credentials count only over TLS, or over plain HTTP from loopback when
+//! `http.allow_loopback_plain_writes` is set (`handle-rest-api.md` §1). The checks themselves
+//! are the resolver's; this module only reads headers and hands it what they say.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderMap;
+use http::header;
+use idnode_proto::ValueRef;
+use idnode_resolver::Identity;
+
+use super::{Conn, Http};
+
+/// The identity a request authenticates as, if any.
+pub(crate) enum Auth {
+    /// No usable credentials.
+    Anonymous,
+    /// Verified credentials.
+    Verified(Identity),
+    /// Credentials that did not verify, or an unknown or expired session: each service answers
+    /// in its own terms (the handle.net API: 401 with an empty body, as the reference).
+    Rejected,
+}
+
+/// Authenticates a request by its first `Authorization` header: `Basic` credentials, or an
+/// `Authorization: Handle` signed answer or session id. Bearer tokens are answered by
+/// [`bearer`], for the services that accept them.
+pub(crate) async fn authenticate(
+    http: &std::sync::Arc<Http>,
+    conn: Conn,
+    headers: &HeaderMap,
+) -> Auth {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Auth::Anonymous;
+    };
+    if !credentials_allowed(http, conn) {
+        // Credentials sent in clear text are ignored (handle-rest-api.md §1).
+        return Auth::Anonymous;
+    }
+    // The scheme name is case-insensitive (RFC 9110 §11.1).
+    match value.trim().split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => {
+            basic_credentials(http, rest).await
+        }
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("handle") => {
+            super::session::authenticate(http, rest).await
+        }
+        _ => Auth::Anonymous,
+    }
+}
+
+/// Whether credentials count on this connection: over TLS, or over plain HTTP from loopback
+/// when `http.allow_loopback_plain_writes` is set.
+pub(crate) fn credentials_allowed(http: &Http, conn: Conn) -> bool {
+    conn.tls || (http.config.http.allow_loopback_plain_writes && conn.peer.ip().is_loopback())
+}
+
+/// Verifies `Authorization: Basic` credentials (the base64 text after the scheme).
+pub(crate) async fn basic_credentials(http: &std::sync::Arc<Http>, encoded: &str) -> Auth {
+    let Ok(decoded) = STANDARD.decode(encoded.trim()) else {
+        return Auth::Rejected;
+    };
+    let Some(colon) = decoded.iter().position(|&b| b == b':') else {
+        return Auth::Rejected;
+    };
+    let (user, secret) = (&decoded[..colon], decoded[colon + 1..].to_vec());
+    let user = percent_encoding::percent_decode(user)
+        .decode_utf8_lossy()
+        .into_owned();
+    let Some(id) = ValueRef::parse(&user) else {
+        return Auth::Rejected;
+    };
+    let http = std::sync::Arc::clone(http);
+    // PBKDF2 is deliberately slow; keep it off the request threads.
+    let verified =
+        tokio::task::spawn_blocking(move || http.resolver.authenticate_secret(&id, &secret)).await;
+    match verified {
+        Ok(Ok(identity)) => Auth::Verified(identity),
+        _ => Auth::Rejected,
+    }
+}
+
+/// The token of an `Authorization: Bearer` header, if any.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())?
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
+/// Why a Bearer token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BearerRefused {
+    /// Sent over plain HTTP where credentials do not count.
+    PlainHttp,
+    /// Unknown, expired, revoked, or issued for a secret that has changed since.
+    Invalid,
+}
+
+/// The identity of the request's Bearer token: `None` without one.
+pub(crate) fn bearer(
+    http: &Http,
+    conn: Conn,
+    headers: &HeaderMap,
+) -> Option<Result<Identity, BearerRefused>> {
+    let token = bearer_token(headers)?;
+    if !credentials_allowed(http, conn) {
+        return Some(Err(BearerRefused::PlainHttp));
+    }
+    Some(
+        http.resolver
+            .token_identity(token, http.now())
+            .ok_or(BearerRefused::Invalid),
+    )
+}

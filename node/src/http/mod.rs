@@ -1,0 +1,246 @@
+//! The HTTP layer every HTTP service plugs into: the connection context ([`Conn`]), the route
+//! table of [`Service`]s ([`Router`]), body limits and collection, CORS, and authentication
+//! ([`auth`]: Basic, `Authorization: Handle` with its [`session`]s, Bearer tokens, and the
+//! rules for plain HTTP), with one query-string parser ([`query`]).
+//!
+//! A request's path: the listener (`crate::server`) hands it to [`Router::serve_cached`] and
+//! then [`Router::serve`]; the router finds the first service that owns it, collects its body
+//! up to the service's limit, and calls the service with the collected body. No service
+//! imports another service or the router, so a new front end (HTTP/3, the console) adds a
+//! service and feeds the same table.
+
+pub(crate) mod auth;
+pub(crate) mod query;
+pub(crate) mod session;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::request::Parts;
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt as _, Full, Limited};
+
+use crate::core::Core;
+
+pub(crate) use auth::Auth;
+pub(crate) use query::Query;
+
+/// What the listener knows about the connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Conn {
+    /// The peer address.
+    pub(crate) peer: SocketAddr,
+    /// Whether the connection is TLS.
+    pub(crate) tls: bool,
+}
+
+/// A response of any service.
+pub(crate) type HttpResponse = Response<Full<Bytes>>;
+
+/// A request with its body collected, as services receive it.
+pub(crate) type HttpRequest = Request<Full<Bytes>>;
+
+/// A service's pending answer.
+pub(crate) type Answer = Pin<Box<dyn Future<Output = HttpResponse> + Send>>;
+
+/// `application/json;charset=utf-8`.
+pub(crate) const JSON: &str = "application/json;charset=utf-8";
+
+/// One HTTP service in the route table: the handle.net API, the SNMS API, trace and log,
+/// search, the native tunnel, health and metrics.
+pub(crate) trait Service: Send + Sync + 'static {
+    /// A short name for logs.
+    fn name(&self) -> &'static str;
+    /// Whether this service answers the request (by its method, path and headers).
+    fn owns(&self, parts: &Parts) -> bool;
+    /// The largest body this service reads for the request.
+    fn body_limit(&self, parts: &Parts) -> usize;
+    /// The answer, in this service's own terms, to a body that is unreadable or larger than
+    /// `limit`.
+    fn body_refused(&self, parts: &Parts, limit: usize) -> HttpResponse;
+    /// Answers the request.
+    fn call(self: Arc<Self>, conn: Conn, req: HttpRequest) -> Answer;
+}
+
+/// A synchronous answer from a cache, tried before a request future is built: the hot path of
+/// anonymous resolutions.
+pub(crate) trait FastPath: Send + Sync + 'static {
+    /// The cached answer, if the request may be answered from the cache and it holds one.
+    fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<HttpResponse>;
+}
+
+/// The HTTP layer's own state next to the core: the `Authorization: Handle` sessions.
+#[derive(Debug)]
+pub(crate) struct Http {
+    /// What every part shares.
+    pub(crate) core: Arc<Core>,
+    /// The REST API's `Authorization: Handle` sessions.
+    pub(crate) sessions: session::Sessions,
+}
+
+impl std::ops::Deref for Http {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl Http {
+    /// The HTTP layer over `core`.
+    pub(crate) fn new(core: Arc<Core>) -> Arc<Self> {
+        Arc::new(Self {
+            core,
+            sessions: session::Sessions::default(),
+        })
+    }
+}
+
+/// The route table: services in order (the first that owns a request answers it), and the
+/// fast path.
+#[derive(Default)]
+pub(crate) struct Router {
+    services: Vec<Arc<dyn Service>>,
+    fast: Option<Arc<dyn FastPath>>,
+}
+
+impl Router {
+    /// Adds a service after those added before.
+    pub(crate) fn route(mut self, service: Arc<dyn Service>) -> Self {
+        self.services.push(service);
+        self
+    }
+
+    /// Sets the fast path.
+    pub(crate) fn fast_path(mut self, fast: Arc<dyn FastPath>) -> Self {
+        self.fast = Some(fast);
+        self
+    }
+
+    /// Answers from the fast path when it can, synchronously, with the CORS header.
+    pub(crate) fn serve_cached<B>(&self, req: &Request<B>) -> Option<HttpResponse> {
+        let fast = self.fast.as_ref()?;
+        let mut response = fast.answer(req.method(), req.uri(), req.headers())?;
+        allow_origin(req.headers(), &mut response);
+        Some(response)
+    }
+
+    /// Answers one request: the first service that owns it gets it with its body collected.
+    /// Correct for any request; the listeners call it for those [`Self::serve_cached`] did
+    /// not answer.
+    pub(crate) async fn serve<B>(&self, conn: Conn, req: Request<B>) -> HttpResponse
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let (parts, body) = req.into_parts();
+        let origin = parts.headers.get(header::ORIGIN).cloned();
+        let mut response = match self.services.iter().find(|s| s.owns(&parts)) {
+            None => plain(StatusCode::NOT_FOUND, "not found\n"),
+            Some(service) => {
+                tracing::trace!(service = service.name(), "routed");
+                let limit = service.body_limit(&parts);
+                match Limited::new(body, limit).collect().await {
+                    Ok(collected) => {
+                        let req = Request::from_parts(parts, Full::new(collected.to_bytes()));
+                        Arc::clone(service).call(conn, req).await
+                    }
+                    Err(_) => service.body_refused(&parts, limit),
+                }
+            }
+        };
+        if let Some(origin) = origin {
+            response
+                .headers_mut()
+                .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        }
+        response
+    }
+}
+
+/// The collected body of a request, as bytes.
+pub(crate) async fn body_bytes(body: Full<Bytes>) -> Bytes {
+    // A full body yields its one frame; it cannot fail.
+    body.collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default()
+}
+
+/// Copies the request's `Origin` into `Access-Control-Allow-Origin`.
+fn allow_origin(headers: &HeaderMap, response: &mut HttpResponse) {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        response
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+}
+
+/// A plain-text response.
+pub(crate) fn plain(status: StatusCode, text: &'static str) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// A JSON response.
+pub(crate) fn json(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    response
+}
+
+/// CORS preflight: every `OPTIONS` request that no earlier service owns.
+#[derive(Debug, Default)]
+pub(crate) struct Preflight;
+
+impl Service for Preflight {
+    fn name(&self) -> &'static str {
+        "preflight"
+    }
+
+    fn owns(&self, parts: &Parts) -> bool {
+        parts.method == Method::OPTIONS
+    }
+
+    fn body_limit(&self, _: &Parts) -> usize {
+        0
+    }
+
+    fn body_refused(&self, _: &Parts, _: usize) -> HttpResponse {
+        preflight()
+    }
+
+    fn call(self: Arc<Self>, _: Conn, _: HttpRequest) -> Answer {
+        Box::pin(async { preflight() })
+    }
+}
+
+fn preflight() -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET,POST,HEAD,PUT,DELETE"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("X-Requested-With,Authorization,Origin,Accept,Content-Type"),
+    );
+    response
+}

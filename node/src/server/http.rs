@@ -1,0 +1,304 @@
+//! HTTP and HTTPS listeners: hyper 1 with hyper-util's `auto` builder (HTTP/1.1 and HTTP/2 on
+//! one port), rustls for TLS, and one task per connection, each handing requests to the
+//! route table (`crate::http::Router`).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tracing::Instrument as _;
+
+use crate::http::{Conn, Router};
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts connections until `shutdown` turns true, then lets open connections finish their
+/// current requests.
+pub(crate) async fn serve_http(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Arc<Router>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let drain = Drain::new();
+    let proto = if tls.is_some() { "https" } else { "http" };
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let tls = tls.clone();
+        let watcher = drain.watcher();
+        let span = tracing::debug_span!("conn", %peer, proto);
+        let task = async move {
+            match tls {
+                Some(acceptor) => {
+                    let stream = match tokio::time::timeout(
+                        HANDSHAKE_TIMEOUT,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    serve_connection(TokioIo::new(stream), peer, true, router, watcher).await;
+                }
+                None => serve_connection(TokioIo::new(stream), peer, false, router, watcher).await,
+            }
+        };
+        // A span that is off at creation stays off: spawn without polling through it.
+        if span.is_disabled() {
+            tokio::spawn(task);
+        } else {
+            tokio::spawn(task.instrument(span));
+        }
+    }
+    if tokio::time::timeout(Duration::from_secs(10), drain.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 10 s; closing them");
+    }
+}
+
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    tls: bool,
+    router: Arc<Router>,
+    mut watcher: Watcher,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let conn = Conn { peer, tls };
+    let service = service_fn(move |req: Request<Incoming>| {
+        let span = tracing::debug_span!("req", method = %req.method(), path = %req.uri().path());
+        // The cached path answers at once: no task state to build, move or box.
+        if let Some(response) = span.in_scope(|| router.serve_cached(&req)) {
+            return Answer::Ready(Some(response));
+        }
+        let router = router.clone();
+        Answer::Pending(Box::pin(
+            async move { router.serve(conn, req).await }.instrument(span),
+        ))
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut connection = std::pin::pin!(builder.serve_connection_with_upgrades(io, service));
+    let ended = std::future::poll_fn(|cx| {
+        if watcher.poll_draining(cx).is_ready() {
+            // Finish the request in progress, if any, then close (HTTP/2: GOAWAY).
+            connection.as_mut().graceful_shutdown();
+        }
+        connection.as_mut().poll(cx)
+    })
+    .await;
+    if let Err(e) = ended {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Graceful shutdown of a listener's connections: tells each to finish the request it is
+/// serving and close, and waits until all have.
+///
+/// This does what hyper-util's `GracefulShutdown` does, more cheaply for a busy connection:
+/// that one polls a `watch` receiver's change future on every poll of the connection, which
+/// takes a mutex shared by all connections each time, while [`Watcher::poll_draining`] reads
+/// one atomic flag unless the task's waker changed.
+struct Drain {
+    tx: watch::Sender<()>,
+    draining: Arc<AtomicBool>,
+}
+
+impl Drain {
+    fn new() -> Self {
+        Self {
+            tx: watch::Sender::new(()),
+            draining: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// A watcher for one connection; [`Self::shutdown`] waits until it is dropped.
+    fn watcher(&self) -> Watcher {
+        let mut rx = self.tx.subscribe();
+        Watcher {
+            signal: Some(Box::pin(async move {
+                // An error means the sender is gone, which only happens once draining is over.
+                let _ = rx.changed().await;
+                rx
+            })),
+            draining: Arc::clone(&self.draining),
+            registered: None,
+            _guard: None,
+        }
+    }
+
+    /// Tells every watcher that draining started, then waits until all are dropped.
+    async fn shutdown(self) {
+        // Set before the notification: a watcher that skips polling its signal because the
+        // flag is clear is registered for that notification.
+        self.draining.store(true, Ordering::Release);
+        let _ = self.tx.send(());
+        self.tx.closed().await;
+    }
+}
+
+/// One connection's view of a [`Drain`].
+struct Watcher {
+    /// Completes when draining starts, with the receiver that keeps the drain waiting; `None`
+    /// once it has completed.
+    signal: Option<Pin<Box<dyn Future<Output = watch::Receiver<()>> + Send>>>,
+    draining: Arc<AtomicBool>,
+    /// The waker `signal` is registered with, while it is pending.
+    registered: Option<Waker>,
+    /// The receiver, kept after `signal` completed until the connection ends.
+    _guard: Option<watch::Receiver<()>>,
+}
+
+impl Watcher {
+    /// Ready once, when draining has started; pending before and after, with the task woken
+    /// when it starts.
+    fn poll_draining(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(signal) = self.signal.as_mut() else {
+            return Poll::Pending;
+        };
+        let registered = self
+            .registered
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()));
+        if registered && !self.draining.load(Ordering::Acquire) {
+            // The signal was polled with this task's waker and will wake it when draining
+            // starts.
+            return Poll::Pending;
+        }
+        match signal.as_mut().poll(cx) {
+            Poll::Ready(rx) => {
+                self._guard = Some(rx);
+                self.signal = None;
+                self.registered = None;
+                Poll::Ready(())
+            }
+            Poll::Pending => {
+                self.registered = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The future of one request's response.
+///
+/// Answers computed before the service returns are handed back as they are, and the rest are
+/// boxed: hyper moves the service future into the connection's state on every request, and the
+/// full routing future is several kilobytes that a cached answer does not need.
+enum Answer {
+    /// An answer ready now; `None` once taken.
+    Ready(Option<Response<Full<Bytes>>>),
+    /// An answer still being computed.
+    Pending(Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>),
+}
+
+impl Future for Answer {
+    type Output = Result<Response<Full<Bytes>>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Ready(response) => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                // Polled again after completing, which futures need not support: an empty 500
+                // rather than a panic.
+                None => {
+                    let mut response = Response::new(Full::new(Bytes::new()));
+                    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    Poll::Ready(Ok(response))
+                }
+            },
+            Self::Pending(future) => future.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn watchers_see_draining_once_and_the_drain_waits_for_them() {
+        let drain = Drain::new();
+        let mut watcher = drain.watcher();
+        let mut idle = drain.watcher();
+        // Registered first with another waker, then with this task's: pending each time.
+        let mut other = Context::from_waker(Waker::noop());
+        assert!(watcher.poll_draining(&mut other).is_pending());
+        for _ in 0..3 {
+            assert!(
+                poll_fn(|cx| Poll::Ready(watcher.poll_draining(cx)))
+                    .await
+                    .is_pending()
+            );
+        }
+        let shutdown = tokio::spawn(drain.shutdown());
+        // Woken when draining starts (the shutdown task runs only once this task waits).
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            poll_fn(|cx| watcher.poll_draining(cx)),
+        )
+        .await
+        .expect("the watcher was woken");
+        assert!(
+            poll_fn(|cx| Poll::Ready(watcher.poll_draining(cx)))
+                .await
+                .is_pending(),
+            "ready only once"
+        );
+        // A watcher never polled before sees it at once.
+        assert!(
+            poll_fn(|cx| Poll::Ready(idle.poll_draining(cx)))
+                .await
+                .is_ready()
+        );
+        drop(idle);
+        tokio::task::yield_now().await;
+        assert!(!shutdown.is_finished(), "a watcher is still alive");
+        drop(watcher);
+        tokio::time::timeout(Duration::from_secs(10), shutdown)
+            .await
+            .expect("the drain ended")
+            .expect("the drain task");
+    }
+}

@@ -1,0 +1,260 @@
+//! The TCP listener: a stream of envelope + message units per connection, answered in order.
+//!
+//! Unlike the reference server, which closes a connection after one answer, a connection stays
+//! open for further requests (IDIS clients pool connections and log in once per connection)
+//! until the client closes it, it is idle for `tcp_idle_timeout_secs`, or the node shuts down.
+//! Requests are answered in order; answers to pipelined requests are gathered and written
+//! when no further request is buffered, and plain anonymous resolutions are answered from the
+//! answer cache ([`crate::native::answers`]) as on UDP.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use idnode_proto::wire::{ENVELOPE_LEN, Envelope};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tracing::Instrument as _;
+
+use crate::native::NativeNode;
+use crate::native::answers::Scratch;
+use crate::native::{ConnCtx, Now, Transport};
+
+/// Answers gathered for pipelined requests are written once they reach this size.
+const MAX_GATHERED: usize = 64 * 1024;
+
+/// How long the rest of a message may take once its envelope has arrived.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Accepts connections until `shutdown` turns true.
+pub(crate) async fn serve_tcp(
+    listener: TcpListener,
+    state: Arc<NativeNode>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let span = tracing::debug_span!("conn", %peer, proto = "tcp");
+        tokio::spawn(connection(stream, peer, state.clone(), shutdown.clone()).instrument(span));
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<NativeNode>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let idle = Duration::from_secs(state.native.config().tcp_idle_timeout_secs.max(1));
+    let mut ctx = ConnCtx::new(Transport::Tcp, peer);
+    let (reader, mut writer) = stream.into_split();
+    let mut reader = tokio::io::BufReader::with_capacity(8 * 1024, reader);
+    let mut message = Vec::with_capacity(1024);
+    let mut out: Vec<u8> = Vec::with_capacity(4 * 1024);
+    let mut scratch = Scratch::default();
+    let mut answer = Vec::new();
+    loop {
+        // Answers are written when no further whole request is already buffered (or they
+        // grow large), so that pipelined requests are answered with few writes.
+        if !out.is_empty() && (out.len() > MAX_GATHERED || !holds_whole_frame(reader.buffer())) {
+            if writer.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        let read = tokio::select! {
+            read = read_frame(&mut reader, &mut message, idle) => read,
+            _ = shutdown.changed() => return,
+        };
+        let valid = match read {
+            Frame::Message => true,
+            Frame::Unreadable => false,
+            Frame::Closed => return,
+        };
+        let now = Now::current();
+        if valid
+            && ctx.login.is_none()
+            && state
+                .native
+                .answer_from_cache(&message, &mut scratch, &mut answer)
+        {
+            out.extend_from_slice(&answer);
+        } else {
+            let span = tracing::debug_span!(
+                "req",
+                request_id = message
+                    .get(8..12)
+                    .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            );
+            let responses = state
+                .native
+                .handle_message(&state, &message, &mut ctx, now)
+                .instrument(span)
+                .await;
+            for response in &responses {
+                out.extend_from_slice(response);
+            }
+        }
+        state.native.mark_verified(peer, now.instant);
+        if !valid {
+            // After an unreadable envelope the stream cannot be re-synchronised.
+            let _ = writer.write_all(&out).await;
+            return;
+        }
+    }
+}
+
+/// Whether `buffered` starts with a whole envelope + message unit.
+fn holds_whole_frame(buffered: &[u8]) -> bool {
+    match Envelope::decode(buffered) {
+        Ok(envelope) => {
+            buffered.len().saturating_sub(ENVELOPE_LEN) >= envelope.message_length as usize
+        }
+        Err(_) => false,
+    }
+}
+
+/// What [`read_frame`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Frame {
+    /// A whole message (envelope and `message_length` bytes).
+    Message,
+    /// Only an envelope that does not decode; the stream cannot go on after it.
+    Unreadable,
+    /// The peer closed, went idle for `idle`, or stalled within a message.
+    Closed,
+}
+
+/// Reads one envelope + message unit into `message` (cleared first). Memory is bounded by the
+/// envelope decoder, which refuses lengths over `MAX_MESSAGE_LEN`.
+pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    message: &mut Vec<u8>,
+    idle: Duration,
+) -> Frame {
+    message.clear();
+    let mut envelope_bytes = [0u8; ENVELOPE_LEN];
+    match tokio::time::timeout(idle, reader.read_exact(&mut envelope_bytes)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(_)) => return Frame::Closed,
+        Err(_) => {
+            tracing::debug!("idle timeout");
+            return Frame::Closed;
+        }
+    }
+    message.extend_from_slice(&envelope_bytes);
+    let Ok(envelope) = Envelope::decode(&envelope_bytes) else {
+        return Frame::Unreadable;
+    };
+    let len = envelope.message_length as usize;
+    message.resize(ENVELOPE_LEN + len, 0);
+    match tokio::time::timeout(
+        BODY_TIMEOUT,
+        reader.read_exact(&mut message[ENVELOPE_LEN..]),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Frame::Message,
+        _ => Frame::Closed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use idnode_proto::wire::MAX_MESSAGE_LEN;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn frames(input: &[u8], chunk: usize) -> (Vec<Frame>, usize) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (mut client, server) = tokio::io::duplex(chunk.max(1));
+            let input = input.to_vec();
+            let writer = tokio::spawn(async move {
+                for piece in input.chunks(chunk.max(1)) {
+                    if client.write_all(piece).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut reader = tokio::io::BufReader::new(server);
+            let mut message = Vec::new();
+            let mut seen = Vec::new();
+            let mut largest = 0;
+            loop {
+                let frame = read_frame(&mut reader, &mut message, Duration::from_secs(5)).await;
+                largest = largest.max(message.capacity());
+                seen.push(frame);
+                if frame != Frame::Message {
+                    break;
+                }
+            }
+            drop(reader);
+            let _ = writer.await;
+            (seen, largest)
+        })
+    }
+
+    fn unit(body: &[u8], request_id: u32) -> Vec<u8> {
+        let envelope = Envelope {
+            version: idnode_proto::wire::Version::V2_11,
+            request_id,
+            message_length: body.len() as u32,
+            ..Envelope::default()
+        };
+        [envelope.to_bytes().to_vec(), body.to_vec()].concat()
+    }
+
+    #[test]
+    fn units_are_split_at_their_lengths() {
+        let input = [unit(b"abc", 1), unit(b"", 2), unit(&[7; 600], 3)].concat();
+        for chunk in [1, 7, 20, 4096] {
+            let (seen, _) = frames(&input, chunk);
+            assert_eq!(
+                seen,
+                [
+                    Frame::Message,
+                    Frame::Message,
+                    Frame::Message,
+                    Frame::Closed
+                ]
+            );
+        }
+        let mut bad = unit(b"", 1);
+        bad[16..20].copy_from_slice(&(MAX_MESSAGE_LEN as u32 + 1).to_be_bytes());
+        assert_eq!(frames(&bad, 20).0, [Frame::Unreadable]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn arbitrary_streams_never_panic_and_stay_bounded(
+            input in proptest::collection::vec(any::<u8>(), 0..2000),
+            chunk in 1usize..64,
+        ) {
+            let (seen, largest) = frames(&input, chunk);
+            prop_assert!(largest <= ENVELOPE_LEN + MAX_MESSAGE_LEN + 64);
+            let messages = seen.iter().filter(|f| **f == Frame::Message).count();
+            prop_assert!(messages * ENVELOPE_LEN <= input.len());
+            prop_assert!(seen.last() != Some(&Frame::Message));
+        }
+    }
+}
