@@ -23,7 +23,7 @@ use anyhow::Context as _;
 use idnode_certs::secret::{CredentialCache, SecretKeeper};
 use idnode_certs::sign::NodeKey;
 use idnode_proto::{HandleRules, PublicKey, ValueRef};
-use idnode_registry::{CommitListener, CommitNotice, RedbStore};
+use idnode_registry::{CommitListener, CommitNotice, RedbStore, SharedStore};
 use idnode_resolver::{Random, Resolver, SecretSealer};
 use rand::RngCore as _;
 use rand::rngs::OsRng;
@@ -33,7 +33,7 @@ use crate::keys::{RsaSiteKey, SiteSigner, write_private};
 use crate::lifecycle::PhaseCell;
 
 /// The resolver type the node runs.
-pub type NodeResolver = Resolver<RedbStore>;
+pub type NodeResolver = Resolver<SharedStore>;
 
 /// What every part of the node shares.
 pub struct Core {
@@ -60,13 +60,23 @@ impl std::fmt::Debug for Core {
 }
 
 impl Core {
-    /// Opens (creating if needed) the data directory and everything in it.
+    /// Opens (creating if needed) the data directory and everything in it, with the database
+    /// in `<data>/idnode.redb`.
     pub fn open(config: Config) -> anyhow::Result<Arc<Self>> {
         let data = config.data.clone();
         fs::create_dir_all(&data)
             .with_context(|| format!("cannot create data directory {}", data.display()))?;
         let store = RedbStore::open(&data.join("idnode.redb"))
             .with_context(|| format!("cannot open database in {}", data.display()))?;
+        Self::with_store(config, SharedStore::new(store))
+    }
+
+    /// Opens the data directory's keys around `store`, which may be any backend (tests run the
+    /// whole node over `MemStore`).
+    pub fn with_store(config: Config, store: SharedStore) -> anyhow::Result<Arc<Self>> {
+        let data = config.data.clone();
+        fs::create_dir_all(&data)
+            .with_context(|| format!("cannot create data directory {}", data.display()))?;
         // One listener on the store tells every registered part what a commit changed.
         let listeners: Arc<RwLock<Vec<CommitListener>>> = Arc::default();
         store.set_commit_listener({

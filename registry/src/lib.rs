@@ -30,6 +30,7 @@ mod listen;
 mod mem;
 mod plan;
 mod redb_store;
+mod shared;
 mod trace;
 
 use std::future::Future;
@@ -43,6 +44,7 @@ pub use idnode_trace::merkle::Hash;
 pub use listen::{CommitListener, CommitNotice};
 pub use mem::MemStore;
 pub use redb_store::{RedbStats, RedbStore};
+pub use shared::{DynStore, SharedStore, StoreFuture};
 pub use trace::{
     StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceEntry, TraceHashes,
     TraceMutation, TraceRead, TraceStore, WitnessState,
@@ -204,6 +206,11 @@ impl<S: Store + ?Sized> ChangeFeed for S {
 pub trait Store: Send + Sync + 'static {
     /// The stored record of the handle with this normalized key.
     fn get(&self, key: &[u8]) -> Result<Option<StoredRecord>, StoreError>;
+
+    /// Calls `listener` after every commit that changed handles or prefixes, once the commit is
+    /// durable and before its writers are acknowledged (see [`listen`]). Replaces any earlier
+    /// listener.
+    fn set_commit_listener(&self, listener: CommitListener);
 
     /// Applies a batch atomically and durably. Resolves after the commit is on disk.
     fn commit(&self, batch: WriteBatch) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -8,12 +8,13 @@ use idnode_trace::merkle::Hash;
 
 use crate::aux::{AuxEntry, AuxOp, AuxScan, in_bounds};
 use crate::changes::{Change, next_seq};
+use crate::listen::ListenerSlot;
 use crate::plan::{Current, Op, handle_range, plan};
 use crate::trace::{
     StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceRead, TraceStore,
     TraceTables, WitnessState, apply_trace,
 };
-use crate::{Epilogue, Store, StoreError, StoredRecord, WriteBatch};
+use crate::{CommitListener, CommitNotice, Epilogue, Store, StoreError, StoredRecord, WriteBatch};
 
 /// A [`Store`] held in memory, with the same semantics as [`crate::RedbStore`]: atomic batches,
 /// preconditions, versions, homed prefixes and listing. Nothing survives a drop.
@@ -23,6 +24,8 @@ use crate::{Epilogue, Store, StoreError, StoredRecord, WriteBatch};
 #[derive(Debug, Default)]
 pub struct MemStore {
     state: RwLock<State>,
+    /// Told what each commit changed, after it applied and before it is acknowledged.
+    listener: ListenerSlot,
 }
 
 /// The tables, keyed by normalized handle or prefix.
@@ -133,9 +136,21 @@ impl MemStore {
         Self::default()
     }
 
+    /// Calls `listener` after every commit that changed handles or prefixes, before the
+    /// commit returns, as `RedbStore::set_commit_listener` does. Replaces any earlier listener.
+    pub fn set_commit_listener(&self, listener: CommitListener) {
+        self.listener.set(listener);
+    }
+
     /// Applies a batch synchronously; [`Store::commit`] wraps this.
     pub fn commit_now(&self, batch: &WriteBatch) -> Result<(), StoreError> {
-        apply_batch(&mut self.write(), batch)
+        let applied = apply_batch(&mut self.write(), batch);
+        if applied.is_ok() {
+            let mut notice = CommitNotice::default();
+            notice.add(batch);
+            self.listener.notify(&notice);
+        }
+        applied
     }
 
     /// Applies batches and their epilogue synchronously; [`Store::commit_all`] wraps this.
@@ -167,6 +182,14 @@ impl MemStore {
                 .map(|_| Err(StoreError::Storage(message.clone())))
                 .collect();
         }
+        drop(state);
+        let mut notice = CommitNotice::default();
+        for (batch, result) in batches.iter().zip(&results) {
+            if result.is_ok() {
+                notice.add(batch);
+            }
+        }
+        self.listener.notify(&notice);
         results
     }
 
@@ -245,6 +268,10 @@ fn apply_batch(state: &mut State, batch: &WriteBatch) -> Result<(), StoreError> 
 }
 
 impl Store for MemStore {
+    fn set_commit_listener(&self, listener: CommitListener) {
+        self.listener.set(listener);
+    }
+
     fn get(&self, key: &[u8]) -> Result<Option<StoredRecord>, StoreError> {
         Ok(self.read().handles.get(key).cloned())
     }

@@ -320,6 +320,10 @@ impl Drop for RedbStore {
 }
 
 impl Store for RedbStore {
+    fn set_commit_listener(&self, listener: CommitListener) {
+        self.listener.set(listener);
+    }
+
     fn get(&self, key: &[u8]) -> Result<Option<StoredRecord>, StoreError> {
         let txn = self.read_txn()?;
         let table = txn

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use idnode_registry::SharedStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -70,7 +71,25 @@ pub struct Running {
 
 /// Opens the state and binds the listeners; serving continues in spawned tasks until `shutdown`
 /// turns true.
-pub async fn start(mut config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<Running> {
+pub async fn start(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<Running> {
+    start_with(config, None, shutdown).await
+}
+
+/// [`start`] over `store` instead of the database in the data directory: the whole node in
+/// one process over any backend, such as `MemStore` in tests.
+pub async fn start_with_store(
+    config: Config,
+    store: SharedStore,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Running> {
+    start_with(config, Some(store), shutdown).await
+}
+
+async fn start_with(
+    mut config: Config,
+    store: Option<SharedStore>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Running> {
     crate::metrics::install();
     // Bind first, so that the site information publishes the ports actually bound (which
     // differ from the configured ones when those are port 0).
@@ -121,7 +140,10 @@ pub async fn start(mut config: Config, shutdown: watch::Receiver<bool>) -> anyho
     } else {
         None
     };
-    let core = Core::open(config)?;
+    let core = match store {
+        Some(store) => Core::with_store(config, store)?,
+        None => Core::open(config)?,
+    };
     // Each interface's own state, on the shared core.
     let http_layer = Http::new(Arc::clone(&core));
     let native_node = NativeNode::new(Arc::clone(&core));

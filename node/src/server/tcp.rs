@@ -27,13 +27,20 @@ const MAX_GATHERED: usize = 64 * 1024;
 /// How long the rest of a message may take once its envelope has arrived.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Accepts connections until `shutdown` turns true.
+/// How long open connections may take to finish after shutdown is signalled.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts connections until `shutdown` turns true, then waits (at most [`DRAIN_TIMEOUT`]) for
+/// open connections to finish the message they are answering.
 pub(crate) async fn serve_tcp(
     listener: TcpListener,
     state: Arc<NativeNode>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        // Forget connections that ended, so the set holds only open ones.
+        while connections.try_join_next().is_some() {}
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => break,
@@ -48,7 +55,16 @@ pub(crate) async fn serve_tcp(
         };
         let _ = stream.set_nodelay(true);
         let span = tracing::debug_span!("conn", %peer, proto = "tcp");
-        tokio::spawn(connection(stream, peer, state.clone(), shutdown.clone()).instrument(span));
+        connections
+            .spawn(connection(stream, peer, state.clone(), shutdown.clone()).instrument(span));
+    }
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("native TCP connections still open after 10 s; closing them");
+        connections.abort_all();
     }
 }
 
@@ -77,7 +93,11 @@ async fn connection(
         }
         let read = tokio::select! {
             read = read_frame(&mut reader, &mut message, idle) => read,
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => {
+                // Draining: send what was answered, then close.
+                let _ = writer.write_all(&out).await;
+                return;
+            }
         };
         let valid = match read {
             Frame::Message => true,
