@@ -10,6 +10,9 @@
 //! how to read them are in `docs/benchmarks.md`.
 #![warn(missing_docs)]
 
+pub mod client;
+pub mod cpu;
+
 use idnode_proto::json::write_value;
 use idnode_proto::{AdminPerms, AdminRecord, HandleValue, Record, ValueRef};
 

@@ -24,6 +24,8 @@
 //!
 //! The last line of output is machine-readable: `RESULT key=value ...`.
 
+use idnode_benches::client::{SplitMix, basic_auth, read_secret, receipt_digests};
+use idnode_benches::cpu::{Cpu, CpuMeter, CpuSample, clock_ticks};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,8 +33,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
@@ -271,145 +271,6 @@ async fn exchange_body(
         return Ok(None);
     }
     Ok(Some(body))
-}
-
-/// The record digests of a capture answer's receipts.
-fn receipt_digests(body: &[u8]) -> anyhow::Result<Vec<String>> {
-    let answer: serde_json::Value =
-        serde_json::from_slice(body).context("the capture answer is not JSON")?;
-    answer["receipts"]
-        .as_array()
-        .context("the capture answer has no receipts")?
-        .iter()
-        .map(|receipt| {
-            receipt["digest"]
-                .as_str()
-                .map(str::to_owned)
-                .context("a receipt has no digest")
-        })
-        .collect()
-}
-
-/// Process CPU time in user and in system mode, from `/proc/PID/stat`.
-fn cpu_time(pid: &str, ticks_per_second: f64) -> anyhow::Result<Cpu> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
-    // The command name may hold spaces; the fields after it are plain numbers. utime and stime
-    // are fields 14 and 15, the 12th and 13th after the name.
-    let after = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .context("unexpected /proc stat format")?;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| -> anyhow::Result<u64> {
-        fields
-            .get(i)
-            .context("short /proc stat line")?
-            .parse()
-            .context("bad /proc stat number")
-    };
-    Ok(Cpu {
-        user: Duration::from_secs_f64(ticks(11)? as f64 / ticks_per_second),
-        system: Duration::from_secs_f64(ticks(12)? as f64 / ticks_per_second),
-    })
-}
-
-/// CPU time of a process, split by mode.
-#[derive(Debug, Clone, Copy, Default)]
-struct Cpu {
-    user: Duration,
-    system: Duration,
-}
-
-impl Cpu {
-    fn total(self) -> Duration {
-        self.user + self.system
-    }
-
-    fn since(self, earlier: Self) -> Self {
-        Self {
-            user: self.user.saturating_sub(earlier.user),
-            system: self.system.saturating_sub(earlier.system),
-        }
-    }
-}
-
-/// The kernel's clock ticks per second (`getconf CLK_TCK`), 100 when it cannot be asked.
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// CPU time of the server and of this process, sampled together.
-struct CpuSample {
-    server: Option<Cpu>,
-    client: Cpu,
-}
-
-struct CpuMeter {
-    server_pid: Option<String>,
-    ticks: f64,
-}
-
-impl CpuMeter {
-    fn sample(&self) -> anyhow::Result<CpuSample> {
-        Ok(CpuSample {
-            server: self
-                .server_pid
-                .as_deref()
-                .map(|pid| cpu_time(pid, self.ticks))
-                .transpose()?,
-            client: cpu_time("self", self.ticks)?,
-        })
-    }
-}
-
-/// A small deterministic generator (splitmix64) for random keys.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-/// `user:secret` for HTTP Basic, with the identity percent-encoded as the reference expects
-/// (`300%3A88.118.8%2FADMIN`).
-fn basic_auth(admin: &str, secret: &[u8]) -> anyhow::Result<HeaderValue> {
-    let mut user = String::with_capacity(admin.len() + 8);
-    for c in admin.chars() {
-        match c {
-            ':' => user.push_str("%3A"),
-            '/' => user.push_str("%2F"),
-            '%' => user.push_str("%25"),
-            c => user.push(c),
-        }
-    }
-    let mut credentials = user.into_bytes();
-    credentials.push(b':');
-    credentials.extend_from_slice(secret);
-    Ok(HeaderValue::from_str(&format!(
-        "Basic {}",
-        STANDARD.encode(credentials)
-    ))?)
-}
-
-fn read_secret(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
-    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let trimmed = text
-        .strip_suffix(b"\r\n")
-        .or_else(|| text.strip_suffix(b"\n"))
-        .unwrap_or(&text);
-    Ok(trimmed.to_vec())
 }
 
 /// The summary of a run.
@@ -927,24 +788,4 @@ fn main() -> anyhow::Result<()> {
     })?;
     report.print();
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_encode_the_identity() {
-        let value = basic_auth("300:88.118.8/ADMIN", b"s3cret").unwrap();
-        let encoded = value.to_str().unwrap().strip_prefix("Basic ").unwrap();
-        let decoded = STANDARD.decode(encoded).unwrap();
-        assert_eq!(decoded, b"300%3A88.118.8%2FADMIN:s3cret");
-    }
-
-    #[test]
-    fn own_cpu_time_is_readable() {
-        let ticks = clock_ticks();
-        assert!(ticks > 0.0);
-        assert!(cpu_time("self", ticks).is_ok());
-    }
 }
