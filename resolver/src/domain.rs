@@ -134,6 +134,19 @@ impl<S: Store> Resolver<S> {
         let (Some(identity), Outcome::Values { handle, .. }) = (identity, outcome) else {
             return Ok(());
         };
+        self.audit_read(identity, handle.as_str(), "", now).await
+    }
+
+    /// Audits a read of `target` by `identity` when it is an auditor (regulators' reads are
+    /// audited whatever they read: resolutions here, trace records in the trace API); does
+    /// nothing for anyone else. The one place an `auditor_read` entry is written.
+    pub async fn audit_read(
+        &self,
+        identity: &Identity,
+        target: &str,
+        detail: &str,
+        now: u32,
+    ) -> Result<(), Failure> {
         if !self.is_auditor(identity) {
             return Ok(());
         }
@@ -142,9 +155,9 @@ impl<S: Store> Resolver<S> {
             at: now,
             actor: identity.to_string(),
             action: "auditor_read".to_owned(),
-            target: handle.as_str().to_owned(),
-            prefix: prefix_of(handle.as_str()).to_owned(),
-            detail: String::new(),
+            target: target.to_owned(),
+            prefix: prefix_of(target).to_owned(),
+            detail: detail.to_owned(),
         })
         .await
     }

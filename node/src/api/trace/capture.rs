@@ -10,9 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
-use idnode_proto::ResponseCode;
 use idnode_registry::{StoreError, TraceBatch, TraceEntry, TraceMutation, TraceRead as _};
-use idnode_resolver::{Failure, Identity};
+use idnode_resolver::{Failure, Fault, Identity};
 use idnode_trace::merkle::Hash;
 use idnode_trace::record::{
     Lifecycle, RecordBuilder, RecordFields, RecordSigner, SignedRecord, record_digest,
@@ -312,15 +311,18 @@ fn prepare(state: &TraceApi, identity: &Identity, body: &[u8]) -> Result<Documen
     })
 }
 
+/// This interface's one table from a resolver failure about an identifier to an EPCIS
+/// refusal (an RFC 7807 problem), by the failure's fault class.
 fn handle_refusal(i: usize, field: &str, text: &str, failure: &Failure) -> Refusal {
     let invalid = |detail: String| Invalid::new(Some(i), field.to_owned(), detail);
-    match failure.rc {
-        ResponseCode::HandleNotFound => {
+    match failure.fault {
+        Fault::NotFound => {
             Refusal::NotFound(invalid(format!("{text} is homed here but does not exist")))
         }
-        ResponseCode::InsufficientPermissions => Refusal::Forbidden(invalid(format!(
+        Fault::Forbidden | Fault::Unauthenticated => Refusal::Forbidden(invalid(format!(
             "no ADD_VALUE or MODIFY_VALUE permission on {text}"
         ))),
+        Fault::Client | Fault::Conflict => Refusal::Invalid(invalid(failure.message.clone())),
         _ => Refusal::Internal(failure.to_string()),
     }
 }

@@ -254,14 +254,9 @@ pub(super) fn proof_lines(proof: &[Hash]) -> String {
 
 /// One query parameter, percent-decoded.
 pub(super) fn param(query: Option<&str>, name: &str) -> Option<String> {
-    query?.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then(|| {
-            percent_encoding::percent_decode_str(&value.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-    })
+    crate::http::Query::parse(query)
+        .first(name)
+        .map(str::to_owned)
 }
 
 fn not_found(detail: &str) -> Response<Full<Bytes>> {

@@ -36,7 +36,7 @@ use idnode_trace::note::{self, Cosigner, Signer, Verifier};
 use idnode_trace::record::RecordSigner;
 use tokio::sync::Notify;
 
-use idnode_resolver::{AuditEvent, Failure, Identity};
+use idnode_resolver::{Failure, Identity};
 
 use crate::config::TraceConfig;
 use crate::http::{Answer, Auth, Conn, Http, HttpRequest, HttpResponse, Service};
@@ -395,20 +395,9 @@ impl<'a> Reader<'a> {
     /// Appends an `auditor_read` entry to the audit log when the reader is a configured
     /// auditor, as the resolver does for an auditor's resolutions.
     pub(crate) async fn audit(&self, target: &str, detail: &str) -> Result<(), Failure> {
-        if !self.state.resolver.is_auditor(&self.identity) {
-            return Ok(());
-        }
         self.state
             .resolver
-            .audit(AuditEvent {
-                seq: 0,
-                at: crate::core::unix_now(),
-                actor: self.identity.to_string(),
-                action: "auditor_read".to_owned(),
-                target: target.to_owned(),
-                prefix: idnode_resolver::domain::prefix_of(target).to_owned(),
-                detail: detail.to_owned(),
-            })
+            .audit_read(&self.identity, target, detail, crate::core::unix_now())
             .await
     }
 }
