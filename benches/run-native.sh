@@ -91,7 +91,7 @@ head -c 24 /dev/urandom | base64 | tr -d '\n=/+' >"$WORK/secret"
 "$BIN/idnode" init --data "$WORK/data" --prefix "$PREFIX" --admin-secret-file "$WORK/secret" >/dev/null
 # The per-source UDP limits (against amplification) would throttle a load generator on one
 # loopback address; lift them for the measurement.
-printf '[native]\nudp_requests_per_second = 4000000000\nudp_unverified_bytes_per_second = 4000000000\n' \
+printf '[native]\nudp_requests_per_second = 4000000000\nudp_unverified_bytes_per_second = 4000000000\nudp_max_amplification = 0\n' \
   >"$WORK/idnode.toml"
 taskset -c "$SERVER_CPU" "$BIN/idnode" serve --config "$WORK/idnode.toml" --data "$WORK/data" \
   --http "127.0.0.1:$HTTP_PORT" \

@@ -36,8 +36,12 @@ async fn wait_for_drops(node: &TestNode, count: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unverified_sources_get_a_bounded_response_budget() {
-    // 512 bytes a second, a burst of 2048.
-    let node = TestNode::start(|c| c.native.udp_unverified_bytes_per_second = 512).await;
+    // 512 bytes a second, a burst of 2048; the amplification limit is off, to see the budget.
+    let node = TestNode::start(|c| {
+        c.native.udp_unverified_bytes_per_second = 512;
+        c.native.udp_max_amplification = 0;
+    })
+    .await;
     // The record is written through the REST API, which does not vouch for UDP sources
     // (only native TCP and the tunnel do).
     let big = "x".repeat(1200);
@@ -90,5 +94,57 @@ async fn unverified_sources_get_a_bounded_response_budget() {
             .await;
         assert_eq!(rc(&answer), ResponseCode::Success);
     }
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unverified_sources_get_at_most_three_times_their_query() {
+    let node = TestNode::start(|_| {}).await;
+    // A 30 KB record, written through the REST API (which does not vouch for UDP sources).
+    let big = "x".repeat(30_000);
+    let body = serde_json::json!({"values": [{"index": 1, "type": "DESC", "data": big}]});
+    let auth = admin_basic();
+    let (status, reply) = http(
+        &node,
+        "PUT",
+        "/api/handles/88.118.8/huge?overwrite=false",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&reply));
+    let query = request(resolution("88.118.8/huge"), OpFlags::empty(), 1, 0);
+    let query_len = query.to_bytes().len();
+    // Twice: once through the full path, once from the answer cache it filled.
+    for _ in 0..2 {
+        let mut udp = Udp::new(&node).await;
+        udp.send(&query).await;
+        let answer = udp.recv_within(PATIENCE).await.expect("a truncated answer");
+        assert!(
+            answer.len() <= 3 * query_len,
+            "{} bytes answered to a {query_len}-byte query",
+            answer.len()
+        );
+        let envelope = idnode_proto::wire::decode_envelope(&answer).unwrap();
+        assert!(envelope.truncated, "no TC flag");
+        assert_eq!(envelope.request_id, 1);
+        assert_eq!(
+            udp.drain(),
+            0,
+            "more datagrams followed the truncated answer"
+        );
+    }
+    // The client asks again over TCP and gets the whole record; after that exchange its UDP
+    // answers are whole too.
+    let whole = Tcp::connect(&node).await.call(&query).await;
+    assert_eq!(rc(&whole), ResponseCode::Success);
+    assert!(whole.to_bytes().len() > 30_000);
+    let mut udp = Udp::new(&node).await;
+    let answer = udp.call(&query).await;
+    assert_eq!(rc(&answer), ResponseCode::Success);
+    assert!(answer.to_bytes().len() > 30_000);
     node.stop().await;
 }

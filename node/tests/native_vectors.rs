@@ -78,6 +78,9 @@ async fn start_seeded() -> Node {
         ..Config::default()
     };
     config.http.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    // The captures hold whole UDP answers from the reference, which has no amplification
+    // limit; that limit is tested in native_udp_policy.rs.
+    config.native.udp_max_amplification = 0;
     config.https.listen = None;
     config.auth.server_admins = vec!["300:88.118.8/ADMIN".into()];
     config.auth.secret_iterations = 1000;

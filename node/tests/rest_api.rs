@@ -1284,6 +1284,11 @@ async fn authentication_failures_write_nothing() {
             );
         }
     }
+    // Six failed logins of the administrator locked it for two seconds (failed logins are
+    // throttled per identity): even the right password is refused until then.
+    let locked = node.admin().get("/api/handles/88.118.8/ADMIN").await;
+    assert_eq!(locked.status, 401, "{}", locked.text());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     // The wrong password keeps failing after a right one was accepted (no credential cache
     // confusion).
     node.admin()

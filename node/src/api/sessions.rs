@@ -137,7 +137,7 @@ where
         Method::POST => {
             let identity = match &basic {
                 Some(credentials) => {
-                    match crate::http::auth::basic_credentials(state, credentials).await {
+                    match crate::http::auth::basic_credentials(state, conn, credentials).await {
                         Auth::Verified(identity) => Some(identity),
                         Auth::Anonymous | Auth::Rejected => return rejected(state, &params),
                     }
@@ -184,7 +184,7 @@ where
                     }
                 }
             } else if let Some(credentials) = &basic {
-                match crate::http::auth::basic_credentials(state, credentials).await {
+                match crate::http::auth::basic_credentials(state, conn, credentials).await {
                     Auth::Verified(identity) => identity,
                     Auth::Anonymous | Auth::Rejected => {
                         state.sessions.remove(&session.id, now);

@@ -85,7 +85,7 @@ impl Config {
 /// Limits on what clients may use. Quotas are charged per identity by the resolver, so they
 /// hold on every interface: the handle.net REST API, the SNMS API, the native protocol and
 /// bulk import.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Authenticated requests one identity may make per UTC day (RC 603, HTTP 429, SNMS -2
@@ -93,6 +93,26 @@ pub struct LimitsConfig {
     pub daily_request_quota: u64,
     /// Handles one identity may create per UTC day (RC 604 after that); 0 means no limit.
     pub daily_registration_quota: u64,
+    /// Open HTTP and HTTPS connections at once, in all; a connection over the limit is closed
+    /// as soon as it is accepted.
+    pub max_http_connections: usize,
+    /// Open HTTP and HTTPS connections from one source address at once.
+    pub max_http_connections_per_source: usize,
+    /// How long a client may take to send a request's headers, in seconds; on HTTP/1.1 this
+    /// also bounds how long a kept-alive connection may wait idle for its next request.
+    pub http_header_timeout_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            daily_request_quota: 0,
+            daily_registration_quota: 0,
+            max_http_connections: 4096,
+            max_http_connections_per_source: 256,
+            http_header_timeout_secs: 15,
+        }
+    }
 }
 
 /// The plain HTTP listener.

@@ -58,6 +58,10 @@ pub struct NativeConfig {
     /// UDP response bytes per second sent to one source address that has not proven it can
     /// receive (by a TCP or HTTP exchange); the burst is four seconds' worth.
     pub udp_unverified_bytes_per_second: u32,
+    /// The most bytes answered over UDP per byte asked, to a source that has not proven it can
+    /// receive; a larger answer goes out truncated (TC), so the client asks again over TCP. 0
+    /// turns the limit off.
+    pub udp_max_amplification: u32,
     /// How long a TCP connection may stay idle between requests, in seconds.
     pub tcp_idle_timeout_secs: u64,
     /// How long a challenge may wait for its answer, in seconds (RC 405 after that); 0 makes
@@ -82,6 +86,7 @@ impl Default for NativeConfig {
             site_key: SiteKeyKind::Rsa,
             udp_requests_per_second: 200,
             udp_unverified_bytes_per_second: 16 * 1024,
+            udp_max_amplification: 3,
             tcp_idle_timeout_secs: 60,
             challenge_timeout_secs: 60,
             max_session_secs: 24 * 3600,

@@ -45,7 +45,7 @@ pub(crate) async fn authenticate(
     // The scheme name is case-insensitive (RFC 9110 §11.1).
     match value.trim().split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => {
-            basic_credentials(http, rest).await
+            basic_credentials(http, conn, rest).await
         }
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("handle") => {
             super::session::authenticate(http, rest).await
@@ -61,7 +61,11 @@ pub(crate) fn credentials_allowed(http: &Http, conn: Conn) -> bool {
 }
 
 /// Verifies `Authorization: Basic` credentials (the base64 text after the scheme).
-pub(crate) async fn basic_credentials(http: &std::sync::Arc<Http>, encoded: &str) -> Auth {
+pub(crate) async fn basic_credentials(
+    http: &std::sync::Arc<Http>,
+    conn: Conn,
+    encoded: &str,
+) -> Auth {
     let Ok(decoded) = STANDARD.decode(encoded.trim()) else {
         return Auth::Rejected;
     };
@@ -75,13 +79,67 @@ pub(crate) async fn basic_credentials(http: &std::sync::Arc<Http>, encoded: &str
     let Some(id) = ValueRef::parse(&user) else {
         return Auth::Rejected;
     };
-    let http = std::sync::Arc::clone(http);
+    match check_password(http, conn, id, secret).await {
+        Ok(identity) => Auth::Verified(identity),
+        Err(_) => Auth::Rejected,
+    }
+}
+
+/// Why a password login was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoginRefused {
+    /// The identity or the source failed too often; try again after this long.
+    Throttled(std::time::Duration),
+    /// The password is wrong, or the identity holds no such secret.
+    Wrong,
+}
+
+/// Checks a password (an `HS_SECKEY` secret) for `id`, with failed logins throttled per
+/// identity and per source ([`super::throttle`]) and audited as `login_failed`: the one place
+/// a password is checked, for HTTP Basic and for SNMS token logins alike.
+pub(crate) async fn check_password(
+    http: &std::sync::Arc<Http>,
+    conn: Conn,
+    id: ValueRef,
+    secret: Vec<u8>,
+) -> Result<Identity, LoginRefused> {
+    let name = id.to_string();
+    let source = conn.peer.ip();
+    if let Some(wait) = http.logins.wait(&name, source, std::time::Instant::now()) {
+        return Err(LoginRefused::Throttled(wait));
+    }
+    let checker = std::sync::Arc::clone(http);
     // PBKDF2 is deliberately slow; keep it off the request threads.
     let verified =
-        tokio::task::spawn_blocking(move || http.resolver.authenticate_secret(&id, &secret)).await;
+        tokio::task::spawn_blocking(move || checker.resolver.authenticate_secret(&id, &secret))
+            .await;
     match verified {
-        Ok(Ok(identity)) => Auth::Verified(identity),
-        _ => Auth::Rejected,
+        Ok(Ok(identity)) => {
+            http.logins.succeeded(&name);
+            Ok(identity)
+        }
+        _ => {
+            http.logins.failed(&name, source, std::time::Instant::now());
+            let event = idnode_resolver::AuditEvent {
+                seq: 0,
+                at: http.now(),
+                actor: name.clone(),
+                action: "login_failed".to_owned(),
+                target: name
+                    .split_once(':')
+                    .map_or(name.as_str(), |(_, h)| h)
+                    .to_owned(),
+                prefix: idnode_resolver::domain::prefix_of(
+                    name.split_once(':').map_or(name.as_str(), |(_, h)| h),
+                )
+                .to_owned(),
+                detail: format!("from {source}"),
+            };
+            if let Err(failure) = http.resolver.audit(event).await {
+                tracing::warn!(%failure, "cannot audit a failed login");
+            }
+            Err(LoginRefused::Wrong)
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 pub(crate) mod auth;
 pub(crate) mod query;
 pub(crate) mod session;
+pub(crate) mod throttle;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -80,6 +81,8 @@ pub(crate) struct Http {
     pub(crate) core: Arc<Core>,
     /// The REST API's `Authorization: Handle` sessions.
     pub(crate) sessions: session::Sessions,
+    /// Failed password logins, per identity and per source.
+    pub(crate) logins: throttle::LoginThrottle,
 }
 
 impl std::ops::Deref for Http {
@@ -96,6 +99,7 @@ impl Http {
         Arc::new(Self {
             core,
             sessions: session::Sessions::default(),
+            logins: throttle::LoginThrottle::default(),
         })
     }
 }

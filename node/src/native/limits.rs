@@ -69,6 +69,7 @@ struct Source {
 pub(crate) struct UdpPolicy {
     request_rate: f64,
     byte_rate: f64,
+    max_amplification: usize,
     hasher: std::collections::hash_map::RandomState,
     /// Each shard's slots, allocated on first use.
     shards: Box<[Mutex<Vec<Option<Source>>>]>,
@@ -79,6 +80,7 @@ impl UdpPolicy {
         Self {
             request_rate: f64::from(config.udp_requests_per_second.max(1)),
             byte_rate: f64::from(config.udp_unverified_bytes_per_second.max(512)),
+            max_amplification: config.udp_max_amplification as usize,
             hasher: std::collections::hash_map::RandomState::new(),
             shards: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
         }
@@ -140,6 +142,20 @@ impl UdpPolicy {
             let answer = s.verified_until.is_some_and(|until| until > now)
                 || s.bytes.take(bytes as f64, byte_rate, byte_rate * 4.0, now);
             (true, answer)
+        })
+    }
+
+    /// Whether an answer of `answer_len` bytes to a request of `request_len` bytes exceeds the
+    /// amplification an unverified source may get (`udp_max_amplification`; 0: no limit).
+    pub(crate) fn amplifies(&self, request_len: usize, answer_len: usize) -> bool {
+        self.max_amplification != 0
+            && answer_len > self.max_amplification.saturating_mul(request_len)
+    }
+
+    /// Whether `ip` has proven within the last ten minutes that it receives what is sent to it.
+    pub(crate) fn is_verified(&self, ip: IpAddr, now: Instant) -> bool {
+        self.with_source(ip, now, |s| {
+            s.verified_until.is_some_and(|until| until > now)
         })
     }
 

@@ -16,7 +16,7 @@ use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -28,12 +28,83 @@ use crate::http::{Conn, Router};
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The limits of the HTTP listeners on what one client may hold open.
+#[derive(Debug)]
+pub(crate) struct ConnLimits {
+    /// Open connections in all, and the most allowed.
+    open: std::sync::atomic::AtomicUsize,
+    max: usize,
+    /// Open connections per source address, and the most allowed.
+    per_source: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    max_per_source: usize,
+    /// How long a request's headers (and an idle HTTP/1.1 connection) may take.
+    header_timeout: Duration,
+}
+
+impl ConnLimits {
+    /// The limits of `[limits]`, shared by the HTTP and HTTPS listeners.
+    pub(crate) fn new(config: &crate::config::LimitsConfig) -> Arc<Self> {
+        Arc::new(Self {
+            open: std::sync::atomic::AtomicUsize::new(0),
+            max: config.max_http_connections.max(1),
+            per_source: std::sync::Mutex::default(),
+            max_per_source: config.max_http_connections_per_source.max(1),
+            header_timeout: Duration::from_secs(config.http_header_timeout_secs.max(1)),
+        })
+    }
+
+    /// A slot for a new connection from `peer`, or `None` when a limit is reached.
+    fn admit(self: &Arc<Self>, peer: SocketAddr) -> Option<ConnSlot> {
+        let mut per_source = self
+            .per_source
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let from_source = per_source.entry(peer.ip()).or_insert(0);
+        if *from_source >= self.max_per_source || self.open.load(Ordering::Relaxed) >= self.max {
+            if *from_source == 0 {
+                per_source.remove(&peer.ip());
+            }
+            return None;
+        }
+        *from_source += 1;
+        self.open.fetch_add(1, Ordering::Relaxed);
+        Some(ConnSlot {
+            limits: Arc::clone(self),
+            source: peer.ip(),
+        })
+    }
+}
+
+/// An admitted connection; dropping it frees its place.
+struct ConnSlot {
+    limits: Arc<ConnLimits>,
+    source: std::net::IpAddr,
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        self.limits.open.fetch_sub(1, Ordering::Relaxed);
+        let mut per_source = self
+            .limits
+            .per_source
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = per_source.get_mut(&self.source) {
+            *count -= 1;
+            if *count == 0 {
+                per_source.remove(&self.source);
+            }
+        }
+    }
+}
+
 /// Accepts connections until `shutdown` turns true, then lets open connections finish their
-/// current requests.
+/// current requests. A connection over the limits of `limits` is closed when it is accepted.
 pub(crate) async fn serve_http(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     router: Arc<Router>,
+    limits: Arc<ConnLimits>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let drain = Drain::new();
@@ -51,35 +122,59 @@ pub(crate) async fn serve_http(
                 continue;
             }
         };
+        let Some(slot) = limits.admit(peer) else {
+            metrics::counter!("idnode_http_connections_refused_total").increment(1);
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
+        let header_timeout = limits.header_timeout;
         let router = router.clone();
         let tls = tls.clone();
         let watcher = drain.watcher();
         let span = tracing::debug_span!("conn", %peer, proto);
-        let task = async move {
-            match tls {
-                Some(acceptor) => {
-                    let stream = match tokio::time::timeout(
-                        HANDSHAKE_TIMEOUT,
-                        acceptor.accept(stream),
-                    )
-                    .await
-                    {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(e)) => {
-                            tracing::debug!(error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!("TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    serve_connection(TokioIo::new(stream), peer, true, router, watcher).await;
+        let task =
+            async move {
+                let _slot = slot;
+                match tls {
+                    Some(acceptor) => {
+                        let stream =
+                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!("TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                        serve_connection(
+                            TokioIo::new(stream),
+                            peer,
+                            true,
+                            router,
+                            header_timeout,
+                            watcher,
+                        )
+                        .await;
+                    }
+                    None => {
+                        serve_connection(
+                            TokioIo::new(stream),
+                            peer,
+                            false,
+                            router,
+                            header_timeout,
+                            watcher,
+                        )
+                        .await;
+                    }
                 }
-                None => serve_connection(TokioIo::new(stream), peer, false, router, watcher).await,
-            }
-        };
+            };
         // A span that is off at creation stays off: spawn without polling through it.
         if span.is_disabled() {
             tokio::spawn(task);
@@ -100,12 +195,18 @@ async fn serve_connection<I>(
     peer: SocketAddr,
     tls: bool,
     router: Arc<Router>,
+    header_timeout: Duration,
     mut watcher: Watcher,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let conn = Conn { peer, tls };
+    // Whether a request has begun; until one has, the protocol is not even known, so hyper's
+    // header timeout cannot run yet, and this one does.
+    let begun = Arc::new(AtomicBool::new(false));
+    let noted = Arc::clone(&begun);
     let service = service_fn(move |req: Request<Incoming>| {
+        noted.store(true, Ordering::Relaxed);
         let span = tracing::debug_span!("req", method = %req.method(), path = %req.uri().path());
         // The cached path answers at once: no task state to build, move or box.
         if let Some(response) = span.in_scope(|| router.serve_cached(&req)) {
@@ -116,9 +217,31 @@ async fn serve_connection<I>(
             async move { router.serve(conn, req).await }.instrument(span),
         ))
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Slow or idle clients give their connection up: the headers of every request (and, on
+    // HTTP/1.1, the wait for the next one) must arrive in time, and HTTP/2 peers must answer
+    // pings.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(header_timeout)
+        .keep_alive_timeout(header_timeout);
     let mut connection = std::pin::pin!(builder.serve_connection_with_upgrades(io, service));
+    let mut first_request = std::pin::pin!(tokio::time::sleep(header_timeout));
+    let mut waiting = true;
     let ended = std::future::poll_fn(|cx| {
+        if waiting {
+            if begun.load(Ordering::Relaxed) {
+                waiting = false;
+            } else if first_request.as_mut().poll(cx).is_ready() {
+                // Nothing asked in time: close the connection.
+                return Poll::Ready(Ok(()));
+            }
+        }
         if watcher.poll_draining(cx).is_ready() {
             // Finish the request in progress, if any, then close (HTTP/2: GOAWAY).
             connection.as_mut().graceful_shutdown();

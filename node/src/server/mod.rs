@@ -166,12 +166,14 @@ async fn start_with(
             .route(handles.clone())
             .fast_path(handles),
     );
+    let conn_limits = http::ConnLimits::new(&core.config.limits);
     let mut tasks = Vec::new();
     if let Some(listener) = http {
         tasks.push(tokio::spawn(http::serve_http(
             listener,
             None,
             router.clone(),
+            conn_limits.clone(),
             shutdown.clone(),
         )));
     }
@@ -190,6 +192,7 @@ async fn start_with(
             listener,
             Some(TlsAcceptor::from(tls)),
             router.clone(),
+            conn_limits.clone(),
             shutdown.clone(),
         )));
     }

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use idnode_proto::wire::fast::truncated_answer;
 use idnode_proto::wire::udp::{MAX_DATAGRAM_LEN, Reassembler, ReassemblyLimits, split_datagrams};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
@@ -86,6 +87,15 @@ async fn receive_loop(
             .native
             .answer_from_cache(datagram, &mut scratch, &mut answer)
         {
+            if state
+                .native
+                .udp_policy
+                .amplifies(datagram.len(), answer.len())
+                && !state.native.udp_policy.is_verified(peer.ip(), instant)
+                && let Some(truncated) = truncated_answer(&answer)
+            {
+                answer = truncated;
+            }
             if answer.len() > MAX_DATAGRAM_LEN {
                 // A multi-packet answer: admitted and split as any other.
                 if state.native.udp_policy.admit_request(peer.ip(), instant) {
@@ -146,6 +156,7 @@ async fn receive_loop(
                     .handle_message(&state, &message, &mut ctx, now)
                     .await;
                 for response in responses {
+                    let response = limit_amplification(&state, peer, message.len(), response, now);
                     send(&socket, &state, peer, &response, now).await;
                 }
             }
@@ -161,6 +172,34 @@ fn refused_rate() {
 fn refused_bytes(peer: SocketAddr, bytes: usize) {
     metrics::counter!("idnode_native_udp_dropped_total", "reason" => "bytes").increment(1);
     tracing::debug!(%peer, bytes, "response over the unverified byte budget; not sent");
+}
+
+/// `response`, or its truncated form (TC) when it would amplify a request of `request_len`
+/// bytes from a source that has not proven it receives what is sent to it more than
+/// `udp_max_amplification` times, as DNS response rate limiting does; the client then asks
+/// again over TCP.
+fn limit_amplification(
+    state: &NativeNode,
+    peer: SocketAddr,
+    request_len: usize,
+    response: Vec<u8>,
+    now: Now,
+) -> Vec<u8> {
+    if !state
+        .native
+        .udp_policy
+        .amplifies(request_len, response.len())
+        || state.native.udp_policy.is_verified(peer.ip(), now.instant)
+    {
+        return response;
+    }
+    match truncated_answer(&response) {
+        Some(truncated) => {
+            metrics::counter!("idnode_native_udp_truncated_total").increment(1);
+            truncated
+        }
+        None => response,
+    }
 }
 
 /// Sends one response message, split into datagrams when it is longer than one, if the policy

@@ -163,3 +163,25 @@ pub fn encode_resolution_answer(
     out.extend_from_slice(body);
     out.extend_from_slice(&0u32.to_be_bytes());
 }
+
+/// The answer to send instead of `answer` when it may not be sent whole over UDP: the same
+/// envelope with TC (truncated) set, and the same header with an empty body and an empty
+/// credential, so the client asks again over TCP (RFC 3652 §2.2.1). `None` when `answer` is
+/// not a whole, unencrypted message (its header cannot be rewritten).
+pub fn truncated_answer(answer: &[u8]) -> Option<Vec<u8>> {
+    let mut envelope = Envelope::decode(answer).ok()?;
+    if envelope.encrypted {
+        return None;
+    }
+    let header = answer.get(ENVELOPE_LEN..ENVELOPE_LEN + HEADER_LEN)?;
+    envelope.truncated = true;
+    envelope.compressed = false;
+    envelope.message_length = (HEADER_LEN + 4) as u32;
+    let mut out = Vec::with_capacity(ENVELOPE_LEN + HEADER_LEN + 4);
+    out.extend_from_slice(&envelope.to_bytes());
+    // Every header field but the body length, which is last.
+    out.extend_from_slice(&header[..HEADER_LEN - 4]);
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    Some(out)
+}

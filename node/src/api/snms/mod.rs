@@ -35,7 +35,7 @@ const MAX_BATCH_BODY: usize = 32 << 20;
 
 /// The SNMS API's service: it holds nothing but the HTTP layer.
 pub(crate) struct Snms {
-    http: Arc<Http>,
+    pub(crate) http: Arc<Http>,
 }
 
 impl std::ops::Deref for Snms {
@@ -189,6 +189,7 @@ async fn serve(state: Arc<Snms>, conn: Conn, req: HttpRequest) -> HttpResponse {
     let body = crate::http::body_bytes(req.into_body()).await;
     let call = Call {
         state: &state,
+        conn,
         identity: identity.as_ref(),
         query: &query,
         body: &body,
@@ -221,6 +222,7 @@ async fn serve(state: Arc<Snms>, conn: Conn, req: HttpRequest) -> HttpResponse {
 /// What a route handler gets.
 pub(crate) struct Call<'a> {
     pub(crate) state: &'a Arc<Snms>,
+    pub(crate) conn: Conn,
     pub(crate) identity: Option<&'a Identity>,
     pub(crate) query: &'a Query,
     pub(crate) body: &'a Bytes,

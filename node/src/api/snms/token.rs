@@ -7,8 +7,6 @@
 //! identity's secret key changes in any way (replaced, removed when an enterprise is disabled,
 //! given anew when it is enabled).
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
@@ -17,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Call, Status, business, envelope, ok};
+use crate::http::auth::LoginRefused;
 
 /// How long a token is valid (SNMS: 24 h).
 pub(crate) const TOKEN_LIFETIME_SECS: u32 = 24 * 60 * 60;
@@ -51,21 +50,36 @@ pub(super) async fn issue(call: &Call<'_>) -> Response<Full<Bytes>> {
     let Some(id) = identity_of(&login.username) else {
         return business("the username must be an identity such as 300:88.118.8/ADMIN");
     };
-    let state: Arc<_> = call.state.clone();
-    let secret = login.password.into_bytes();
-    let checked_id = id.clone();
-    // PBKDF2 is deliberately slow; keep it off the request threads.
-    let verified = tokio::task::spawn_blocking(move || {
-        state.resolver.authenticate_secret(&checked_id, &secret)
-    })
-    .await;
-    let Ok(Ok(identity)) = verified else {
+    // A password counts only where Basic credentials would (handle-rest-api.md §1).
+    if !crate::http::auth::credentials_allowed(call.state, call.conn) {
         return envelope(
             Status::NotLoggedIn,
-            "wrong username or password",
+            "passwords are accepted over HTTPS only",
             serde_json::Value::Null,
         );
-    };
+    }
+    let secret = login.password.into_bytes();
+    let identity =
+        match crate::http::auth::check_password(&call.state.http, call.conn, id, secret).await {
+            Ok(identity) => identity,
+            Err(LoginRefused::Throttled(wait)) => {
+                return envelope(
+                    Status::NotLoggedIn,
+                    &format!(
+                        "too many failed logins; try again in {} s",
+                        wait.as_secs().max(1)
+                    ),
+                    serde_json::Value::Null,
+                );
+            }
+            Err(LoginRefused::Wrong) => {
+                return envelope(
+                    Status::NotLoggedIn,
+                    "wrong username or password",
+                    serde_json::Value::Null,
+                );
+            }
+        };
     let expires = call.now.saturating_add(TOKEN_LIFETIME_SECS);
     match call
         .state

@@ -1,0 +1,247 @@
+//! Reproductions of attacks over real sockets, each refused: a lossy REST path decoding, a
+//! percent-encoded REST URL in an EPCIS event naming another identity's handle, passwords over
+//! plain HTTP, and password guessing.
+
+use serde_json::{Value, json};
+
+mod native_support;
+
+use native_support::*;
+
+/// An identity with no permission on anything but its own handle.
+const OUTSIDER: &str = "88.118.8/OUTSIDER";
+const OUTSIDER_SECRET: &str = "outsider-secret-pw";
+
+fn basic(identity: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    let user = identity.replace('%', "%25").replace(':', "%3A");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+    )
+}
+
+async fn json_call(
+    node: &TestNode,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
+    let bytes = body.to_string();
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(auth) = auth {
+        headers.push(("Authorization", auth));
+    }
+    let (status, reply) = http(node, method, path, &headers, bytes.as_bytes()).await;
+    (
+        status,
+        serde_json::from_slice(&reply).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_utf8_in_a_rest_path_is_refused_and_nothing_is_written() {
+    let node = TestNode::start(|_| {}).await;
+    let auth = admin_basic();
+    let body = json!({"values": [{"index": 1, "type": "URL",
+                      "data": {"format": "string", "value": "https://example.org/z"}}]});
+    let (status, reply) = json_call(
+        &node,
+        "PUT",
+        "/api/handles/88.118.8/z%C0%AF",
+        Some(&auth),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["responseCode"], 102, "{reply}");
+    let (_, listed) = json_call(
+        &node,
+        "GET",
+        "/api/handles?prefix=88.118.8",
+        Some(&auth),
+        &Value::Null,
+    )
+    .await;
+    let handles = listed["handles"].as_array().unwrap();
+    assert!(
+        handles
+            .iter()
+            .all(|h| !h.as_str().unwrap_or("").starts_with("88.118.8/z")),
+        "a handle was created from a lossy decoding: {listed}"
+    );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encoded_rest_url_in_an_event_is_permission_checked() {
+    let node = TestNode::start(|_| {}).await;
+    let auth = admin_basic();
+    let outsider = json!({"values": [{"index": 300, "type": "HS_SECKEY",
+                          "data": {"format": "string", "value": OUTSIDER_SECRET}}]});
+    let (status, reply) = json_call(
+        &node,
+        "PUT",
+        &format!("/api/handles/{OUTSIDER}"),
+        Some(&auth),
+        &outsider,
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    let outsider_auth = basic(&format!("300:{OUTSIDER}"), OUTSIDER_SECRET);
+    for id in [
+        // The administrator's handle, which the outsider may not annotate, in encoded forms.
+        "https://node.example/api/handles/88.118.8%2FADMIN",
+        "hdl:88.118.8%2FADMIN",
+    ] {
+        let document = json!({
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": "2026-01-01T00:00:00Z",
+            "epcisBody": {"eventList": [{
+                "type": "ObjectEvent",
+                "eventTime": "2026-01-01T08:00:00+08:00",
+                "eventTimeZoneOffset": "+08:00",
+                "epcList": [id],
+                "action": "OBSERVE",
+                "bizStep": "inspecting",
+            }]},
+        });
+        let (status, reply) = json_call(
+            &node,
+            "POST",
+            "/epcis/capture",
+            Some(&outsider_auth),
+            &document,
+        )
+        .await;
+        assert_eq!(status, 403, "{id} was accepted: {reply}");
+    }
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_are_refused_over_plain_http_without_the_loopback_exception() {
+    let node = TestNode::start(|c| c.http.allow_loopback_plain_writes = false).await;
+    let (_, reply) = json_call(
+        &node,
+        "POST",
+        "/identity/token",
+        None,
+        &json!({"username": format!("{ADMIN_INDEX}:{ADMIN}"), "password": ADMIN_SECRET}),
+    )
+    .await;
+    assert_eq!(
+        reply["status"], -1,
+        "a token was issued over plain HTTP: {reply}"
+    );
+    assert!(reply["data"].get("token").is_none(), "{reply}");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_throttled_per_identity_and_source() {
+    let owned = TestNode::start(|_| {}).await;
+    let node = &owned;
+    let login = |password: &'static str| {
+        let body = json!({"username": format!("{ADMIN_INDEX}:{ADMIN}"), "password": password});
+        async move {
+            json_call(node, "POST", "/identity/token", None, &body)
+                .await
+                .1
+        }
+    };
+    for _ in 0..5 {
+        let reply = login("wrong-guess").await;
+        assert_eq!(reply["message"], "wrong username or password", "{reply}");
+    }
+    // Locked now: even the right password is refused without being checked.
+    let reply = login(ADMIN_SECRET).await;
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("too many failed logins"),
+        "{reply}"
+    );
+    // HTTP Basic from the same source is locked out too.
+    let (status, _) = json_call(
+        node,
+        "GET",
+        "/api/handles/88.118.8/ADMIN",
+        Some(&admin_basic()),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(status, 401);
+    // After the lock (one second for the first one past the free failures), it works again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let reply = login(ADMIN_SECRET).await;
+    assert_eq!(reply["status"], 1, "{reply}");
+    owned.stop().await;
+}
+
+/// Whether the server closes `stream` within `within` (reads until EOF or an error).
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_slow_http_connections_are_closed_and_capped_per_source() {
+    use tokio::io::AsyncWriteExt as _;
+    use tokio::net::TcpStream;
+    let node = TestNode::start(|c| {
+        c.limits.http_header_timeout_secs = 1;
+        c.limits.max_http_connections_per_source = 4;
+    })
+    .await;
+    let second = std::time::Duration::from_secs(1);
+    // Four idle connections fill this source's share; a fifth is closed at once.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(node.http).await.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut fifth = TcpStream::connect(node.http).await.unwrap();
+    assert!(
+        closed_within(&mut fifth, second / 2).await,
+        "a connection over the per-source cap stayed open"
+    );
+    // The idle ones are closed by the header timeout.
+    for stream in &mut idle {
+        assert!(
+            closed_within(stream, second * 3).await,
+            "an idle connection stayed open"
+        );
+    }
+    // A slowloris client (a header byte every 300 ms) is closed too.
+    let mut slow = TcpStream::connect(node.http).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    let mut closed = false;
+    for byte in b"Host: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaa".iter() {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        if slow.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed || closed_within(&mut slow, second * 2).await,
+        "a slowloris client held its connection"
+    );
+    // Meanwhile and afterwards, the node answers others.
+    let (status, _) = http(&node, "GET", "/healthz", &[], b"").await;
+    assert_eq!(status, 200);
+    node.stop().await;
+}
