@@ -60,7 +60,9 @@ pub struct NativeConfig {
     pub udp_unverified_bytes_per_second: u32,
     /// The most bytes answered over UDP per byte asked, to a source that has not proven it can
     /// receive; a larger answer goes out truncated (TC), so the client asks again over TCP. 0
-    /// turns the limit off.
+    /// (the default) turns the limit off: clients that query UDP first and do not fall back to
+    /// TCP on a truncated answer (site information at start-up) would fail, so the limit is
+    /// opt-in until that is settled; the byte budget above bounds amplification meanwhile.
     pub udp_max_amplification: u32,
     /// How long a TCP connection may stay idle between requests, in seconds.
     pub tcp_idle_timeout_secs: u64,
@@ -86,7 +88,7 @@ impl Default for NativeConfig {
             site_key: SiteKeyKind::Rsa,
             udp_requests_per_second: 200,
             udp_unverified_bytes_per_second: 16 * 1024,
-            udp_max_amplification: 3,
+            udp_max_amplification: 0,
             tcp_idle_timeout_secs: 60,
             challenge_timeout_secs: 60,
             max_session_secs: 24 * 3600,
