@@ -35,4 +35,3 @@ pub use domain::{AuditCursor, AuditEvent, AuditPage, AuditQuery, StoredTemplate}
 pub use onboarding::{Application, EntState, Enterprise, Review};
 pub use op::{Failure, Fault, Identity, Operation, Outcome, Request};
 pub use pipeline::{Config, Random, Resolver, SecretSealer};
-pub use views::{Feed, TraceLog};

@@ -47,7 +47,7 @@ pub(crate) async fn run_indexer(
             let index = Arc::clone(&index);
             tokio::task::spawn_blocking(move || {
                 let templates = ResolverTemplates::new(&state.resolver);
-                index.sync(&state.resolver.change_feed(), &templates)
+                index.sync(state.resolver.change_feed(), &templates)
             })
         };
         // A rebuild can take a minute; shutting down stops it at its next page.

@@ -90,7 +90,7 @@ pub(super) fn tile(state: &TraceApi, path: &str) -> Response<Full<Bytes>> {
             if covered.is_none_or(|needed| needed > size) {
                 return not_found("the log does not have this tile yet");
             }
-            match tile::read_tile_data(&tile, &state.trace.hashes(&store)) {
+            match tile::read_tile_data(&tile, &state.trace.hashes(store)) {
                 Ok(data) => data,
                 Err(error) => return internal(&error),
             }
@@ -210,7 +210,7 @@ pub(super) fn bundle_at(
     } else {
         None
     };
-    let proof = merkle::prove_inclusion(index, size, &state.trace.hashes(&store))
+    let proof = merkle::prove_inclusion(index, size, &state.trace.hashes(store))
         .map_err(|e| e.to_string())?;
     let checkpoint = Note::parse(note.as_bytes()).map_err(|e| e.to_string())?;
     Ok(Some(
@@ -238,7 +238,7 @@ pub(super) fn consistency(state: &TraceApi, query: Option<&str>) -> Response<Ful
     if old == 0 || old > new || new > size {
         return bad_request("need 0 < old <= new <= the log size");
     }
-    match merkle::prove_consistency(old, new, &state.trace.hashes(&store)) {
+    match merkle::prove_consistency(old, new, &state.trace.hashes(store)) {
         Ok(proof) => text(StatusCode::OK, proof_lines(&proof)),
         Err(error) => internal(&error),
     }
@@ -306,7 +306,7 @@ pub(crate) async fn sign_checkpoint(state: &TraceApi) -> Result<Option<(u64, Str
     if latest.as_ref().is_some_and(|(latest, _)| *latest >= size) {
         return Ok(None);
     }
-    let root = merkle::tree_hash(size, &state.trace.hashes(&store))
+    let root = merkle::tree_hash(size, &state.trace.hashes(store))
         .map_err(|e| StoreError::Storage(e.to_string()))?;
     let text = Checkpoint::new(&state.trace.origin, size, root).to_text();
     let note = Note::sign(&text, &[&state.trace.log_signer])
@@ -486,7 +486,7 @@ mod tests {
         );
         for (size, roots) in &roots {
             assert_eq!(roots.len(), 1, "size {size} has {} roots", roots.len());
-            let actual = merkle::tree_hash(*size, &TraceHashes(&store)).unwrap();
+            let actual = merkle::tree_hash(*size, &TraceHashes(store)).unwrap();
             assert!(roots.contains(&actual), "size {size}");
         }
     }

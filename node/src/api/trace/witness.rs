@@ -231,7 +231,7 @@ impl Collector {
                 merkle::prove_consistency(
                     old,
                     size,
-                    &state.trace.hashes(&state.resolver.trace_log()),
+                    &state.trace.hashes(state.resolver.trace_log()),
                 )
                 .map_err(|e| e.to_string())?
             };
