@@ -203,7 +203,7 @@ async fn idle_and_slow_http_connections_are_closed_and_capped_per_source() {
     use tokio::net::TcpStream;
     let node = TestNode::start(|c| {
         c.limits.http_header_timeout_secs = 1;
-        c.limits.max_http_connections_per_source = 4;
+        c.limits.max_connections_per_source = 4;
     })
     .await;
     let second = std::time::Duration::from_secs(1);
@@ -243,5 +243,56 @@ async fn idle_and_slow_http_connections_are_closed_and_capped_per_source() {
     // Meanwhile and afterwards, the node answers others.
     let (status, _) = http(&node, "GET", "/healthz", &[], b"").await;
     assert_eq!(status, 200);
+    node.stop().await;
+}
+
+/// This process's resident memory, in bytes (the node runs in-process).
+fn rss() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_tcp_connections_hold_only_what_they_sent_and_are_capped() {
+    use tokio::io::AsyncWriteExt as _;
+    use tokio::net::TcpStream;
+    const CONNECTIONS: usize = 300;
+    let node = TestNode::start(|c| c.limits.max_connections_per_source = CONNECTIONS).await;
+    // An envelope that claims a 256 KiB message, and nothing after it.
+    let envelope = idnode_proto::wire::Envelope {
+        message_length: 256 * 1024,
+        ..idnode_proto::wire::Envelope::default()
+    }
+    .to_bytes();
+    let before = rss();
+    let mut open = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let mut stream = TcpStream::connect(node.native).await.unwrap();
+        stream.write_all(&envelope).await.unwrap();
+        open.push(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let grown = rss().saturating_sub(before);
+    // A buffer of the claimed length for each would be 75 MiB.
+    assert!(
+        grown < 24 << 20,
+        "{CONNECTIONS} connections that sent 20 bytes each grew the process by {} MiB",
+        grown >> 20
+    );
+    // The source's share is full: one more connection is closed at once, native or HTTP.
+    for addr in [node.native, node.http] {
+        let mut extra = TcpStream::connect(addr).await.unwrap();
+        assert!(
+            closed_within(&mut extra, std::time::Duration::from_secs(1)).await,
+            "a connection over the per-source cap stayed open ({addr})"
+        );
+    }
+    drop(open);
     node.stop().await;
 }

@@ -93,11 +93,11 @@ pub struct LimitsConfig {
     pub daily_request_quota: u64,
     /// Handles one identity may create per UTC day (RC 604 after that); 0 means no limit.
     pub daily_registration_quota: u64,
-    /// Open HTTP and HTTPS connections at once, in all; a connection over the limit is closed
-    /// as soon as it is accepted.
-    pub max_http_connections: usize,
-    /// Open HTTP and HTTPS connections from one source address at once.
-    pub max_http_connections_per_source: usize,
+    /// Open TCP connections at once (HTTP, HTTPS and native, together), in all; a connection
+    /// over the limit is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Open TCP connections from one source address at once.
+    pub max_connections_per_source: usize,
     /// How long a client may take to send a request's headers, in seconds; on HTTP/1.1 this
     /// also bounds how long a kept-alive connection may wait idle for its next request.
     pub http_header_timeout_secs: u64,
@@ -108,8 +108,8 @@ impl Default for LimitsConfig {
         Self {
             daily_request_quota: 0,
             daily_registration_quota: 0,
-            max_http_connections: 4096,
-            max_http_connections_per_source: 256,
+            max_connections: 4096,
+            max_connections_per_source: 256,
             http_header_timeout_secs: 15,
         }
     }

@@ -23,80 +23,11 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument as _;
 
+use super::limits::ConnLimits;
 use crate::http::{Conn, Router};
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The limits of the HTTP listeners on what one client may hold open.
-#[derive(Debug)]
-pub(crate) struct ConnLimits {
-    /// Open connections in all, and the most allowed.
-    open: std::sync::atomic::AtomicUsize,
-    max: usize,
-    /// Open connections per source address, and the most allowed.
-    per_source: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
-    max_per_source: usize,
-    /// How long a request's headers (and an idle HTTP/1.1 connection) may take.
-    header_timeout: Duration,
-}
-
-impl ConnLimits {
-    /// The limits of `[limits]`, shared by the HTTP and HTTPS listeners.
-    pub(crate) fn new(config: &crate::config::LimitsConfig) -> Arc<Self> {
-        Arc::new(Self {
-            open: std::sync::atomic::AtomicUsize::new(0),
-            max: config.max_http_connections.max(1),
-            per_source: std::sync::Mutex::default(),
-            max_per_source: config.max_http_connections_per_source.max(1),
-            header_timeout: Duration::from_secs(config.http_header_timeout_secs.max(1)),
-        })
-    }
-
-    /// A slot for a new connection from `peer`, or `None` when a limit is reached.
-    fn admit(self: &Arc<Self>, peer: SocketAddr) -> Option<ConnSlot> {
-        let mut per_source = self
-            .per_source
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let from_source = per_source.entry(peer.ip()).or_insert(0);
-        if *from_source >= self.max_per_source || self.open.load(Ordering::Relaxed) >= self.max {
-            if *from_source == 0 {
-                per_source.remove(&peer.ip());
-            }
-            return None;
-        }
-        *from_source += 1;
-        self.open.fetch_add(1, Ordering::Relaxed);
-        Some(ConnSlot {
-            limits: Arc::clone(self),
-            source: peer.ip(),
-        })
-    }
-}
-
-/// An admitted connection; dropping it frees its place.
-struct ConnSlot {
-    limits: Arc<ConnLimits>,
-    source: std::net::IpAddr,
-}
-
-impl Drop for ConnSlot {
-    fn drop(&mut self) {
-        self.limits.open.fetch_sub(1, Ordering::Relaxed);
-        let mut per_source = self
-            .limits
-            .per_source
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = per_source.get_mut(&self.source) {
-            *count -= 1;
-            if *count == 0 {
-                per_source.remove(&self.source);
-            }
-        }
-    }
-}
 
 /// Accepts connections until `shutdown` turns true, then lets open connections finish their
 /// current requests. A connection over the limits of `limits` is closed when it is accepted.

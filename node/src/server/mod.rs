@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 mod http;
+mod limits;
 mod tcp;
 mod udp;
 
@@ -166,7 +167,7 @@ async fn start_with(
             .route(handles.clone())
             .fast_path(handles),
     );
-    let conn_limits = http::ConnLimits::new(&core.config.limits);
+    let conn_limits = limits::ConnLimits::new(&core.config.limits);
     let mut tasks = Vec::new();
     if let Some(listener) = http {
         tasks.push(tokio::spawn(http::serve_http(
@@ -211,6 +212,7 @@ async fn start_with(
         tasks.push(tokio::spawn(tcp::serve_tcp(
             tcp,
             native_node.clone(),
+            conn_limits.clone(),
             shutdown.clone(),
         )));
         tasks.push(tokio::spawn(udp::serve_udp(

@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
+use super::limits::ConnLimits;
 use crate::native::NativeNode;
 use crate::native::answers::Scratch;
 use crate::native::{ConnCtx, Now, Transport};
@@ -35,6 +36,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) async fn serve_tcp(
     listener: TcpListener,
     state: Arc<NativeNode>,
+    limits: Arc<ConnLimits>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
@@ -53,10 +55,21 @@ pub(crate) async fn serve_tcp(
                 continue;
             }
         };
+        let Some(slot) = limits.admit(peer) else {
+            metrics::counter!("idnode_native_tcp_connections_refused_total").increment(1);
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let span = tracing::debug_span!("conn", %peer, proto = "tcp");
-        connections
-            .spawn(connection(stream, peer, state.clone(), shutdown.clone()).instrument(span));
+        let served = connection(stream, peer, state.clone(), shutdown.clone());
+        connections.spawn(
+            async move {
+                let _slot = slot;
+                served.await;
+            }
+            .instrument(span),
+        );
     }
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while connections.join_next().await.is_some() {}
@@ -129,6 +142,7 @@ async fn connection(
             }
         }
         state.native.mark_verified(peer, now.instant);
+        trim(&mut message);
         if !valid {
             // After an unreadable envelope the stream cannot be re-synchronised.
             let _ = writer.write_all(&out).await;
@@ -180,15 +194,38 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
         return Frame::Unreadable;
     };
     let len = envelope.message_length as usize;
-    message.resize(ENVELOPE_LEN + len, 0);
-    match tokio::time::timeout(
-        BODY_TIMEOUT,
-        reader.read_exact(&mut message[ENVELOPE_LEN..]),
-    )
-    .await
-    {
-        Ok(Ok(_)) => Frame::Message,
+    // The buffer grows with the bytes that arrive, not with the length the envelope claims: a
+    // client that claims a large message and sends nothing holds no more than it sent.
+    let total = ENVELOPE_LEN + len;
+    let body = async {
+        let mut chunk = [0u8; READ_CHUNK];
+        while message.len() < total {
+            let want = (total - message.len()).min(READ_CHUNK);
+            match reader.read(&mut chunk[..want]).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => message.extend_from_slice(&chunk[..n]),
+            }
+        }
+        true
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, body).await {
+        Ok(true) => Frame::Message,
         _ => Frame::Closed,
+    }
+}
+
+/// How much of a message body is read at a time.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A message buffer larger than this is given back after its message is answered, so an idle
+/// connection does not keep the memory of its largest request.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+/// Gives back the memory of a buffer that grew past [`KEEP_BUFFER`].
+fn trim(buffer: &mut Vec<u8>) {
+    if buffer.capacity() > KEEP_BUFFER {
+        buffer.clear();
+        buffer.shrink_to(KEEP_BUFFER / 16);
     }
 }
 
