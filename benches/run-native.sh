@@ -93,6 +93,9 @@ head -c 24 /dev/urandom | base64 | tr -d '\n=/+' >"$WORK/secret"
 # loopback address; lift them for the measurement.
 printf '[native]\nudp_requests_per_second = 4000000000\nudp_unverified_bytes_per_second = 4000000000\nudp_max_amplification = 0\n' \
   >"$WORK/idnode.toml"
+if [ "${LIFT_LIMITS:-1}" = 1 ]; then
+  printf '[limits]\nrequests_per_second_per_source = 0\n' >>"$WORK/idnode.toml"
+fi
 taskset -c "$SERVER_CPU" "$BIN/idnode" serve --config "$WORK/idnode.toml" --data "$WORK/data" \
   --http "127.0.0.1:$HTTP_PORT" \
   --https "127.0.0.1:$HTTPS_PORT" --handle "127.0.0.1:$HANDLE_PORT" >"$WORK/idnode.log" 2>&1 &

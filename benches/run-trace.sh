@@ -51,6 +51,9 @@ allow_loopback_plain_writes = true
 [auth]
 server_admins = ["300:88.118.8/ADMIN"]
 TOML
+if [ "${LIFT_LIMITS:-1}" = 1 ]; then
+  printf '[limits]\nrequests_per_second_per_source = 0\n' >>"$WORK/idnode.toml"
+fi
 
 "$BIN/idnode" serve --data "$WORK/data" --config "$WORK/idnode.toml" --handle off \
   --http "127.0.0.1:$HTTP_PORT" --https "127.0.0.1:$HTTPS_PORT" >"$WORK/idnode.log" 2>&1 &

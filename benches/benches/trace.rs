@@ -79,6 +79,7 @@ fn bench_proofs(c: &mut Criterion) {
                     subject: format!("s{n}"),
                     expect_prev: None,
                     mentions: Vec::new(),
+                    event: None,
                 })
                 .collect();
             store

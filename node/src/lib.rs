@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod budget;
 mod cache;
 pub mod cli;
 pub mod config;

@@ -759,10 +759,12 @@ async fn a_node_witnesses_another() {
     let log_key = Verifier::parse_vkey(&a_log_vkey).unwrap();
     for round in 0..2u8 {
         let reply = node
-            .capture(&document(vec![commissioning(
-                "hdl:88.118.8/drum-9",
-                10 + round,
-            )]))
+            .capture(&document(vec![{
+                // A new event each round (the same one again would be a retry).
+                let mut event = commissioning("hdl:88.118.8/drum-9", 10 + round);
+                event["eventID"] = json!(format!("urn:example:drum-9:{round}"));
+                event
+            }]))
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
         // Wait for a checkpoint of the new size that carries the witness's cosignature.
@@ -808,4 +810,116 @@ async fn a_node_witnesses_another() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     node.stop().await;
     witness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_capture_is_answered_with_the_original_receipts() {
+    let node = Node::start(|_, _| {}).await;
+    node.create_handle("88.118.8/drum-1").await;
+    node.create_handle("88.118.8/drum-2").await;
+    let mut with_id = shipping("hdl:88.118.8/drum-1", 2);
+    with_id["eventID"] = json!("urn:uuid:5a0f4b2e-6b5d-4c35-9f0e-3f1d2c9b7a61");
+    let doc = document(vec![
+        commissioning("hdl:88.118.8/drum-1", 1),
+        with_id.clone(),
+    ]);
+    let first = node.capture(&doc).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    let first = first.json();
+    assert_eq!(first["captured"], 2);
+    assert_eq!(first["duplicates"], 0);
+
+    // The same document again (a retry after a timeout): nothing new, the same receipts.
+    let again = node.capture(&doc).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    let again = again.json();
+    assert_eq!(again["captured"], 0);
+    assert_eq!(again["duplicates"], 2);
+    for (old, new) in first["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(again["receipts"].as_array().unwrap())
+    {
+        for field in ["eventIndex", "subject", "digest", "jws", "index"] {
+            assert_eq!(old[field], new[field], "{field}");
+        }
+        assert_eq!(new["duplicate"], true);
+    }
+    assert_eq!(
+        node.get("/log/checkpoint").await.text().lines().nth(1),
+        Some("2"),
+        "a retry grew the log"
+    );
+
+    // A document with one old and one new event records only the new one.
+    let mixed = document(vec![
+        with_id.clone(),
+        commissioning("hdl:88.118.8/drum-2", 1),
+    ]);
+    let reply = node.capture(&mixed).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let reply = reply.json();
+    assert_eq!(
+        (reply["captured"].as_u64(), reply["duplicates"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(reply["receipts"][0]["index"], first["receipts"][1]["index"]);
+    assert_eq!(reply["receipts"][1]["index"], 2);
+
+    // The same eventID for a different event of the subject is a conflict; nothing is written.
+    let mut changed = with_id.clone();
+    changed["hc:quantity"] = json!("150.0");
+    let reply = node.capture(&document(vec![changed])).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text());
+    assert_eq!(reply.json()["field"], "eventID");
+    // The same event twice in one document is refused.
+    let twice = document(vec![
+        commissioning("hdl:88.118.8/drum-2", 3),
+        commissioning("hdl:88.118.8/drum-2", 3),
+    ]);
+    let reply = node.capture(&twice).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+
+    // Concurrent retries record the event once.
+    let mut racing = shipping("hdl:88.118.8/drum-2", 4);
+    racing["eventID"] = json!("urn:uuid:8c1d9e4a-2f3b-4a5c-8d6e-7f8091a2b3c4");
+    let racing = document(vec![racing]);
+    let replies = futures_join(&node, &racing, 6).await;
+    let created = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "one of the racing captures records the event");
+    let index = replies[0].json()["receipts"][0]["index"].clone();
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.json()["receipts"][0]["index"] == index)
+    );
+    node.stop().await;
+}
+
+/// `count` captures of `document` at once, polled together on this task.
+async fn futures_join(node: &Node, document: &Value, count: usize) -> Vec<Reply> {
+    let mut pending: Vec<_> = (0..count)
+        .map(|_| Box::pin(node.capture(document)))
+        .collect();
+    let mut replies: Vec<Option<Reply>> = (0..count).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (slot, future) in replies.iter_mut().zip(pending.iter_mut()) {
+            if slot.is_none()
+                && let std::task::Poll::Ready(reply) = future.as_mut().poll(cx)
+            {
+                *slot = Some(reply);
+            }
+        }
+        if replies.iter().all(Option::is_some) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    replies.into_iter().flatten().collect()
 }

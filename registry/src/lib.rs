@@ -46,8 +46,8 @@ pub use mem::MemStore;
 pub use redb_store::{RedbStats, RedbStore};
 pub use shared::{DynStore, SharedStore, StoreFuture};
 pub use trace::{
-    StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceEntry, TraceHashes,
-    TraceMutation, TraceRead, TraceStore, WitnessState,
+    CapturedEvent, EventKey, StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted,
+    TraceEntry, TraceHashes, TraceMutation, TraceRead, TraceStore, WitnessState,
 };
 
 /// A handle as stored.

@@ -11,8 +11,8 @@ use crate::changes::{Change, next_seq};
 use crate::listen::ListenerSlot;
 use crate::plan::{Current, Op, handle_range, plan};
 use crate::trace::{
-    StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceRead, TraceStore,
-    TraceTables, WitnessState, apply_trace,
+    CapturedEvent, EventKey, StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted,
+    TraceRead, TraceStore, TraceTables, WitnessState, apply_trace,
 };
 use crate::{CommitListener, CommitNotice, Epilogue, Store, StoreError, StoredRecord, WriteBatch};
 
@@ -49,6 +49,7 @@ struct MemTrace {
     hashes: Vec<Hash>,
     checkpoints: BTreeMap<u64, String>,
     witness: HashMap<String, WitnessState>,
+    events: HashMap<(String, String), CapturedEvent>,
     size: u64,
 }
 
@@ -84,6 +85,24 @@ impl TraceTables for MemTrace {
                     .ok_or_else(|| StoreError::Storage(format!("tree hash {index} is missing")))
             })
             .collect()
+    }
+
+    fn event(&self, subject: &str, key: &str) -> Result<Option<CapturedEvent>, StoreError> {
+        Ok(self
+            .events
+            .get(&(subject.to_owned(), key.to_owned()))
+            .cloned())
+    }
+
+    fn put_event(&mut self, subject: &str, event: &EventKey, index: u64) -> Result<(), StoreError> {
+        self.events.insert(
+            (subject.to_owned(), event.key.clone()),
+            CapturedEvent {
+                index,
+                event_hash: event.event_hash.clone(),
+            },
+        );
+        Ok(())
     }
 
     fn put_record(&mut self, index: u64, digest: &Hash, record: &[u8]) -> Result<(), StoreError> {
@@ -465,6 +484,16 @@ impl TraceRead for MemStore {
 
     fn trace_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
         self.read().trace.hashes(indexes)
+    }
+
+    fn trace_events(
+        &self,
+        keys: &[(&str, &str)],
+    ) -> Result<Vec<Option<CapturedEvent>>, StoreError> {
+        let read = self.read();
+        keys.iter()
+            .map(|(subject, key)| read.trace.event(subject, key))
+            .collect()
     }
 
     fn trace_checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {

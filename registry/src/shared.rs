@@ -12,8 +12,8 @@ use std::sync::Arc;
 use crate::aux::{AuxEntry, AuxScan};
 use crate::changes::Change;
 use crate::trace::{
-    StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceRead, TraceStore,
-    WitnessState,
+    CapturedEvent, StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceRead,
+    TraceStore, WitnessState,
 };
 use crate::{CommitListener, Epilogue, Hash, Store, StoreError, StoredRecord, WriteBatch};
 
@@ -66,6 +66,8 @@ pub trait DynStore: Send + Sync + 'static {
     ) -> Result<Vec<SubjectEntry>, StoreError>;
     fn trace_head(&self, subject: &str) -> Result<Option<SubjectHead>, StoreError>;
     fn trace_heads(&self, subjects: &[&str]) -> Result<Vec<Option<SubjectHead>>, StoreError>;
+    fn trace_events(&self, keys: &[(&str, &str)])
+    -> Result<Vec<Option<CapturedEvent>>, StoreError>;
     fn trace_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError>;
     fn trace_checkpoint(&self, size: u64) -> Result<Option<String>, StoreError>;
     fn trace_latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError>;
@@ -160,6 +162,12 @@ impl<S: Store + TraceStore> DynStore for S {
     }
     fn trace_heads(&self, subjects: &[&str]) -> Result<Vec<Option<SubjectHead>>, StoreError> {
         TraceRead::trace_heads(self, subjects)
+    }
+    fn trace_events(
+        &self,
+        keys: &[(&str, &str)],
+    ) -> Result<Vec<Option<CapturedEvent>>, StoreError> {
+        TraceRead::trace_events(self, keys)
     }
     fn trace_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
         TraceRead::trace_hashes(self, indexes)
@@ -291,6 +299,12 @@ impl TraceRead for SharedStore {
     }
     fn trace_heads(&self, subjects: &[&str]) -> Result<Vec<Option<SubjectHead>>, StoreError> {
         self.0.trace_heads(subjects)
+    }
+    fn trace_events(
+        &self,
+        keys: &[(&str, &str)],
+    ) -> Result<Vec<Option<CapturedEvent>>, StoreError> {
+        self.0.trace_events(keys)
     }
     fn trace_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
         self.0.trace_hashes(indexes)

@@ -44,6 +44,29 @@ pub struct TraceEntry {
     pub expect_prev: Option<Hash>,
     /// Other identifiers the event names, indexed so that their history includes it.
     pub mentions: Vec<String>,
+    /// The event the record is for, by which a retried capture is recognised: recorded under
+    /// the subject in the same transaction, and the append fails (conflict) if the subject
+    /// already holds it.
+    pub event: Option<EventKey>,
+}
+
+/// What identifies a captured event under its subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventKey {
+    /// `id:` and the event's `eventID`, or `hash:` and its CBV 2.0 event hash when it has none.
+    pub key: String,
+    /// The event's CBV 2.0 event hash, to tell a retry from a different event under the same
+    /// `eventID`.
+    pub event_hash: String,
+}
+
+/// A captured event found under its subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedEvent {
+    /// The leaf index of its record.
+    pub index: u64,
+    /// Its CBV 2.0 event hash.
+    pub event_hash: String,
 }
 
 /// One change to the trace tables.
@@ -180,6 +203,9 @@ pub trait TraceRead: Send + Sync {
             .collect()
     }
 
+    /// The events already captured under each `(subject, key)`, read in one snapshot.
+    fn trace_events(&self, keys: &[(&str, &str)])
+    -> Result<Vec<Option<CapturedEvent>>, StoreError>;
     /// The stored hashes at these stored-hash indexes; a missing one is an error.
     fn trace_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError>;
 
@@ -219,6 +245,8 @@ pub(crate) trait TraceTables {
     fn witness(&self, origin: &str) -> Result<Option<WitnessState>, StoreError>;
     /// Stored hashes.
     fn hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError>;
+    /// The event captured under a subject and key.
+    fn event(&self, subject: &str, key: &str) -> Result<Option<CapturedEvent>, StoreError>;
 
     /// Stores a record at a leaf index, with its digest index.
     fn put_record(&mut self, index: u64, digest: &Hash, record: &[u8]) -> Result<(), StoreError>;
@@ -234,6 +262,8 @@ pub(crate) trait TraceTables {
     fn put_checkpoint(&mut self, size: u64, note: &str) -> Result<(), StoreError>;
     /// Stores a witness state.
     fn put_witness(&mut self, origin: &str, state: WitnessState) -> Result<(), StoreError>;
+    /// Records a captured event under its subject.
+    fn put_event(&mut self, subject: &str, event: &EventKey, index: u64) -> Result<(), StoreError>;
 }
 
 /// Adapts [`TraceTables`] to [`HashReader`].
@@ -278,6 +308,7 @@ pub(crate) fn apply_trace<T: TraceTables>(
     // Check phase: the heads as the batch's own earlier appends leave them.
     let mut heads: HashMap<&str, Option<Hash>> = HashMap::new();
     let mut digests: std::collections::HashSet<Hash> = std::collections::HashSet::new();
+    let mut events: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
     let mut appended = 0u64;
     for mutation in &batch.mutations {
         match mutation {
@@ -292,6 +323,15 @@ pub(crate) fn apply_trace<T: TraceTables>(
                     }
                     if !digests.insert(entry.digest) || tables.has_digest(&entry.digest)? {
                         return Err(conflict(format!("record {}", entry.digest)));
+                    }
+                    if let Some(event) = &entry.event
+                        && (!events.insert((entry.subject.as_str(), event.key.as_str()))
+                            || tables.event(&entry.subject, &event.key)?.is_some())
+                    {
+                        return Err(conflict(format!(
+                            "event {} of {}",
+                            event.key, entry.subject
+                        )));
                     }
                     heads.insert(&entry.subject, Some(entry.digest));
                     appended += 1;
@@ -348,6 +388,9 @@ pub(crate) fn apply_trace<T: TraceTables>(
                         if mention != &entry.subject {
                             tables.put_subject(mention, index, false)?;
                         }
+                    }
+                    if let Some(event) = &entry.event {
+                        tables.put_event(&entry.subject, event, index)?;
                     }
                     tables.put_head(
                         &entry.subject,

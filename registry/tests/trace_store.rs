@@ -27,6 +27,7 @@ fn entry(subject: &str, record: &str, prev: Option<Hash>) -> TraceEntry {
         subject: subject.to_owned(),
         expect_prev: prev,
         mentions: vec!["88.1/pallet".to_owned()],
+        event: None,
     }
 }
 
@@ -256,7 +257,8 @@ macro_rules! for_both_stores {
 for_both_stores!(
     appends_chain_and_prove,
     checkpoints_match_the_log,
-    witness_state_has_preconditions
+    witness_state_has_preconditions,
+    events_are_recorded_once
 );
 
 #[tokio::test]
@@ -355,4 +357,55 @@ async fn concurrent_appends_never_fork_a_chain() {
     assert!(stats.largest_group > 1, "{stats:?}");
     let mem = reference(&*store);
     assert_eq!(tree_hash(total, &TraceHashes(&*store)).unwrap(), mem.root());
+}
+
+/// An event recorded under a subject cannot be appended again, in the same batch or later,
+/// and is found by its key.
+async fn events_are_recorded_once<S: TraceStore>(store: &S) {
+    let event = |key: &str| {
+        Some(idnode_registry::EventKey {
+            key: key.to_owned(),
+            event_hash: format!("hash-of-{key}"),
+        })
+    };
+    let mut first = entry("88.1/a", "a1", None);
+    first.event = event("id:e1");
+    let committed = store
+        .commit_trace(append(vec![first.clone()]))
+        .await
+        .unwrap();
+    let found = store
+        .trace_events(&[
+            ("88.1/a", "id:e1"),
+            ("88.1/b", "id:e1"),
+            ("88.1/a", "id:e2"),
+        ])
+        .unwrap();
+    assert_eq!(
+        found,
+        vec![
+            Some(idnode_registry::CapturedEvent {
+                index: committed.first_index,
+                event_hash: "hash-of-id:e1".to_owned()
+            }),
+            None,
+            None
+        ]
+    );
+    // Again, under a correct head: refused.
+    let mut again = entry("88.1/a", "a2", Some(first.digest));
+    again.event = event("id:e1");
+    assert_conflict(store.commit_trace(append(vec![again])).await);
+    // Twice in one batch: refused, and nothing of the batch is written.
+    let mut b1 = entry("88.1/b", "b1", None);
+    b1.event = event("id:e3");
+    let mut b2 = entry("88.1/b", "b2", Some(b1.digest));
+    b2.event = event("id:e3");
+    assert_conflict(store.commit_trace(append(vec![b1, b2])).await);
+    assert_eq!(store.trace_size().unwrap(), 1);
+    // The same key under another subject is another event.
+    let mut other = entry("88.1/b", "b1", None);
+    other.event = event("id:e1");
+    store.commit_trace(append(vec![other])).await.unwrap();
+    assert_eq!(store.trace_size().unwrap(), 2);
 }

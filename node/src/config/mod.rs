@@ -93,14 +93,27 @@ pub struct LimitsConfig {
     pub daily_request_quota: u64,
     /// Handles one identity may create per UTC day (RC 604 after that); 0 means no limit.
     pub daily_registration_quota: u64,
-    /// Open TCP connections at once (HTTP, HTTPS and native, together), in all; a connection
-    /// over the limit is closed as soon as it is accepted.
+    /// Open TCP connections at once (HTTP, HTTPS and native, together), in all. When it is
+    /// reached, the connection idle for longest is closed to make room for a new one; when none
+    /// is idle, the new one is closed. It is lowered at start-up to what the process's file
+    /// descriptor limit allows after a reserve for the store, the index and the listeners.
     pub max_connections: usize,
-    /// Open TCP connections from one source address at once.
+    /// Open TCP connections from one source address at once; one more is closed when it is
+    /// accepted.
     pub max_connections_per_source: usize,
     /// How long a client may take to send a request's headers, in seconds; on HTTP/1.1 this
     /// also bounds how long a kept-alive connection may wait idle for its next request.
     pub http_header_timeout_secs: u64,
+    /// Requests per second one source address may send over HTTP, HTTPS and native TCP
+    /// together (bursts of twice that); more get HTTP 429 or RC 3 with a retry hint. 0 means
+    /// no limit. (UDP has its own rate, `native.udp_requests_per_second`.)
+    pub requests_per_second_per_source: u32,
+    /// Requests being worked on at once, over every TCP interface; more get HTTP 503 or RC 3
+    /// with a retry hint. Answers from the resolution caches do not count. 0 means no limit.
+    pub max_requests_in_flight: usize,
+    /// Request body bytes held at once, over every HTTP request being read or worked on; a
+    /// request whose body does not fit gets HTTP 503 with a retry hint. 0 means no limit.
+    pub max_body_bytes_in_flight: usize,
 }
 
 impl Default for LimitsConfig {
@@ -111,6 +124,9 @@ impl Default for LimitsConfig {
             max_connections: 4096,
             max_connections_per_source: 256,
             http_header_timeout_secs: 15,
+            requests_per_second_per_source: 1000,
+            max_requests_in_flight: 1024,
+            max_body_bytes_in_flight: 256 << 20,
         }
     }
 }

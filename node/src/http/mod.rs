@@ -25,6 +25,7 @@ use http::request::Parts;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full, Limited};
 
+use crate::budget::{Charge, InFlight};
 use crate::core::Core;
 
 pub(crate) use auth::Auth;
@@ -48,6 +49,19 @@ pub(crate) type HttpRequest = Request<Full<Bytes>>;
 /// A service's pending answer.
 pub(crate) type Answer = Pin<Box<dyn Future<Output = HttpResponse> + Send>>;
 
+/// A service's pending check of a request before its body is read.
+pub(crate) type Vouch<'a> = Pin<Box<dyn Future<Output = Option<HttpResponse>> + Send + 'a>>;
+
+/// Bodies up to this size are read before the service has looked at the request; a service
+/// that accepts larger ones checks the request's credentials first ([`Service::vouch`]), so an
+/// anonymous client cannot make the node buffer more than this.
+pub(crate) const UNVOUCHED_BODY: usize = 1 << 20;
+
+/// The identity a service verified in [`Service::vouch`], kept in the request's extensions so
+/// that it is not verified twice.
+#[derive(Debug, Clone)]
+pub(crate) struct Vouched(pub(crate) idnode_resolver::Identity);
+
 /// `application/json;charset=utf-8`.
 pub(crate) const JSON: &str = "application/json;charset=utf-8";
 
@@ -60,6 +74,13 @@ pub(crate) trait Service: Send + Sync + 'static {
     fn owns(&self, parts: &Parts) -> bool;
     /// The largest body this service reads for the request.
     fn body_limit(&self, parts: &Parts) -> usize;
+    /// Checks a request whose body limit is over [`UNVOUCHED_BODY`] before its body is read:
+    /// the answer to give without reading it (typically: the credentials are missing or do not
+    /// verify), or `None` to read it. A verified identity may be left in the extensions as
+    /// [`Vouched`].
+    fn vouch<'a>(&'a self, _conn: Conn, _parts: &'a mut Parts) -> Vouch<'a> {
+        Box::pin(std::future::ready(None))
+    }
     /// The answer, in this service's own terms, to a body that is unreadable or larger than
     /// `limit`.
     fn body_refused(&self, parts: &Parts, limit: usize) -> HttpResponse;
@@ -110,6 +131,8 @@ impl Http {
 pub(crate) struct Router {
     services: Vec<Arc<dyn Service>>,
     fast: Option<Arc<dyn FastPath>>,
+    /// Body bytes held by every request at once, if bounded.
+    bodies: Option<Arc<InFlight>>,
 }
 
 impl Router {
@@ -122,6 +145,12 @@ impl Router {
     /// Sets the fast path.
     pub(crate) fn fast_path(mut self, fast: Arc<dyn FastPath>) -> Self {
         self.fast = Some(fast);
+        self
+    }
+
+    /// Bounds the body bytes that all requests hold at once.
+    pub(crate) fn body_budget(mut self, bodies: Arc<InFlight>) -> Self {
+        self.bodies = Some(bodies);
         self
     }
 
@@ -141,19 +170,29 @@ impl Router {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let origin = parts.headers.get(header::ORIGIN).cloned();
         let mut response = match self.services.iter().find(|s| s.owns(&parts)) {
             None => plain(StatusCode::NOT_FOUND, "not found\n"),
-            Some(service) => {
+            Some(service) => 'answer: {
                 tracing::trace!(service = service.name(), "routed");
                 let limit = service.body_limit(&parts);
-                match Limited::new(body, limit).collect().await {
-                    Ok(collected) => {
-                        let req = Request::from_parts(parts, Full::new(collected.to_bytes()));
+                if limit > UNVOUCHED_BODY
+                    && let Some(refused) = service.vouch(conn, &mut parts).await
+                {
+                    break 'answer refused;
+                }
+                match collect(body, limit, self.bodies.as_ref()).await {
+                    Ok((collected, _held)) => {
+                        let req = Request::from_parts(parts, Full::new(collected));
+                        // The body's bytes stay charged until the answer is ready.
                         Arc::clone(service).call(conn, req).await
                     }
-                    Err(_) => service.body_refused(&parts, limit),
+                    Err(BodyError::OverBudget) => overloaded(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the node holds too many request bodies; try again shortly",
+                    ),
+                    Err(BodyError::Refused) => service.body_refused(&parts, limit),
                 }
             }
         };
@@ -164,6 +203,68 @@ impl Router {
         }
         response
     }
+}
+
+/// Why a body was not collected.
+enum BodyError {
+    /// It is larger than the limit, or could not be read.
+    Refused,
+    /// The bytes held by all requests would exceed their budget.
+    OverBudget,
+}
+
+/// Collects a body of at most `limit` bytes, charging what arrives to `budget` as it arrives.
+async fn collect<B>(
+    body: B,
+    limit: usize,
+    budget: Option<&Arc<InFlight>>,
+) -> Result<(Bytes, Option<Charge>), BodyError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let mut charge = match budget {
+        Some(budget) => Some(budget.charge(0).ok_or(BodyError::OverBudget)?),
+        None => None,
+    };
+    let mut body = std::pin::pin!(Limited::new(body, limit));
+    let mut first: Option<Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Refused)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if let Some(charge) = charge.as_mut()
+            && !charge.grow(data.len())
+        {
+            return Err(BodyError::OverBudget);
+        }
+        match first.take() {
+            // The usual case: one frame, kept without a copy.
+            None if rest.is_empty() => first = Some(data),
+            held => {
+                if let Some(held) = held {
+                    rest.extend_from_slice(&held);
+                }
+                rest.extend_from_slice(&data);
+            }
+        }
+    }
+    let collected = first.unwrap_or_else(|| Bytes::from(rest));
+    Ok((collected, charge))
+}
+
+/// A refusal for want of capacity: `status` (429 or 503) with `Retry-After` and the handle.net
+/// API's body for RC 3 (server too busy).
+pub(crate) fn overloaded(status: StatusCode, message: &str) -> HttpResponse {
+    let body = serde_json::json!({"responseCode": 3, "message": message});
+    let mut response = json(status, body.to_string().into_bytes());
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(crate::budget::RETRY_AFTER_SECS),
+    );
+    response
 }
 
 /// The collected body of a request, as bytes.

@@ -4,15 +4,14 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -23,8 +22,8 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument as _;
 
-use super::limits::ConnLimits;
-use crate::http::{Conn, Router};
+use super::limits::{ConnLimits, ConnSlot};
+use crate::http::{Conn, Router, overloaded};
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,32 +40,17 @@ pub(crate) async fn serve_http(
     let drain = Drain::new();
     let proto = if tls.is_some() { "https" } else { "http" };
     loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+        let (stream, peer, slot) = tokio::select! {
+            accepted = limits.accept(&listener, proto) => accepted,
             _ = shutdown.changed() => break,
         };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Some(slot) = limits.admit(peer) else {
-            metrics::counter!("idnode_http_connections_refused_total").increment(1);
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let header_timeout = limits.header_timeout;
+        let limits = Arc::clone(&limits);
         let router = router.clone();
         let tls = tls.clone();
         let watcher = drain.watcher();
         let span = tracing::debug_span!("conn", %peer, proto);
         let task =
             async move {
-                let _slot = slot;
                 match tls {
                     Some(acceptor) => {
                         let stream =
@@ -85,10 +69,9 @@ pub(crate) async fn serve_http(
                             };
                         serve_connection(
                             TokioIo::new(stream),
-                            peer,
-                            true,
+                            Conn { peer, tls: true },
                             router,
-                            header_timeout,
+                            (limits, slot),
                             watcher,
                         )
                         .await;
@@ -96,10 +79,9 @@ pub(crate) async fn serve_http(
                     None => {
                         serve_connection(
                             TokioIo::new(stream),
-                            peer,
-                            false,
+                            Conn { peer, tls: false },
                             router,
-                            header_timeout,
+                            (limits, slot),
                             watcher,
                         )
                         .await;
@@ -123,15 +105,15 @@ pub(crate) async fn serve_http(
 
 async fn serve_connection<I>(
     io: I,
-    peer: SocketAddr,
-    tls: bool,
+    conn: Conn,
     router: Arc<Router>,
-    header_timeout: Duration,
+    (limits, slot): (Arc<ConnLimits>, ConnSlot),
     mut watcher: Watcher,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let conn = Conn { peer, tls };
+    let header_timeout = limits.header_timeout;
+    let state = Arc::clone(slot.state());
     // Whether a request has begun; until one has, the protocol is not even known, so hyper's
     // header timeout cannot run yet, and this one does.
     let begun = Arc::new(AtomicBool::new(false));
@@ -139,13 +121,31 @@ async fn serve_connection<I>(
     let service = service_fn(move |req: Request<Incoming>| {
         noted.store(true, Ordering::Relaxed);
         let span = tracing::debug_span!("req", method = %req.method(), path = %req.uri().path());
+        let now = Instant::now();
+        if !limits.admit_rate(conn.peer.ip(), now) {
+            return Answer::Ready(Some(overloaded(
+                StatusCode::TOO_MANY_REQUESTS,
+                "this source sends too many requests; slow down",
+            )));
+        }
         // The cached path answers at once: no task state to build, move or box.
         if let Some(response) = span.in_scope(|| router.serve_cached(&req)) {
             return Answer::Ready(Some(response));
         }
+        let Some(charge) = limits.charge_request() else {
+            return Answer::Ready(Some(overloaded(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the node is too busy; try again shortly",
+            )));
+        };
+        let busy = state.busy();
         let router = router.clone();
         Answer::Pending(Box::pin(
-            async move { router.serve(conn, req).await }.instrument(span),
+            async move {
+                let _held = (charge, busy);
+                router.serve(conn, req).await
+            }
+            .instrument(span),
         ))
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -163,8 +163,20 @@ async fn serve_connection<I>(
         .keep_alive_timeout(header_timeout);
     let mut connection = std::pin::pin!(builder.serve_connection_with_upgrades(io, service));
     let mut first_request = std::pin::pin!(tokio::time::sleep(header_timeout));
+    let shed_state = Arc::clone(slot.state());
+    let mut shed = std::pin::pin!(shed_state.shed());
+    let mut shedding = false;
     let mut waiting = true;
     let ended = std::future::poll_fn(|cx| {
+        if !shedding && shed.as_mut().poll(cx).is_ready() {
+            // Room was needed for another client: an idle connection closes now, one that has
+            // begun a request since finishes it first.
+            if shed_state.is_idle() {
+                return Poll::Ready(Ok(()));
+            }
+            shedding = true;
+            connection.as_mut().graceful_shutdown();
+        }
         if waiting {
             if begun.load(Ordering::Relaxed) {
                 waiting = false;
@@ -183,6 +195,7 @@ async fn serve_connection<I>(
     if let Err(e) = ended {
         tracing::debug!(error = %e, "connection ended with an error");
     }
+    drop(slot);
 }
 
 /// Graceful shutdown of a listener's connections: tells each to finish the request it is
@@ -296,7 +309,7 @@ impl Future for Answer {
                 // rather than a panic.
                 None => {
                     let mut response = Response::new(Full::new(Bytes::new()));
-                    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                     Poll::Ready(Ok(response))
                 }
             },

@@ -151,6 +151,11 @@ async fn start_with(
     let trace = api::trace::TraceApi::open(Arc::clone(&http_layer))?;
     let search = crate::tasks::indexer::open(&core.config.data);
     let handles = api::handles::Handles::new(Arc::clone(&http_layer));
+    let conn_limits = limits::ConnLimits::new(&core.config.limits);
+    tracing::debug!(
+        max_connections = conn_limits.max_connections(),
+        "connection limits"
+    );
     // The route table: the first service that owns a request answers it.
     let router = Arc::new(
         Router::default()
@@ -165,9 +170,9 @@ async fn start_with(
             .route(Arc::new(Preflight))
             .route(api::sessions::SessionsApi::new(Arc::clone(&http_layer)))
             .route(handles.clone())
-            .fast_path(handles),
+            .fast_path(handles)
+            .body_budget(Arc::clone(&conn_limits.bodies)),
     );
-    let conn_limits = limits::ConnLimits::new(&core.config.limits);
     let mut tasks = Vec::new();
     if let Some(listener) = http {
         tasks.push(tokio::spawn(http::serve_http(

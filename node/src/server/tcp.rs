@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
-use super::limits::ConnLimits;
+use super::limits::{ConnLimits, ConnSlot};
 use crate::native::NativeNode;
 use crate::native::answers::Scratch;
 use crate::native::{ConnCtx, Now, Transport};
@@ -43,33 +43,19 @@ pub(crate) async fn serve_tcp(
     loop {
         // Forget connections that ended, so the set holds only open ones.
         while connections.try_join_next().is_some() {}
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+        let (stream, peer, slot) = tokio::select! {
+            accepted = limits.accept(&listener, "native") => accepted,
             _ = shutdown.changed() => break,
         };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Some(slot) = limits.admit(peer) else {
-            metrics::counter!("idnode_native_tcp_connections_refused_total").increment(1);
-            drop(stream);
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
         let span = tracing::debug_span!("conn", %peer, proto = "tcp");
-        let served = connection(stream, peer, state.clone(), shutdown.clone());
-        connections.spawn(
-            async move {
-                let _slot = slot;
-                served.await;
-            }
-            .instrument(span),
+        let served = connection(
+            stream,
+            peer,
+            state.clone(),
+            (Arc::clone(&limits), slot),
+            shutdown.clone(),
         );
+        connections.spawn(served.instrument(span));
     }
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while connections.join_next().await.is_some() {}
@@ -85,8 +71,10 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     state: Arc<NativeNode>,
+    (limits, slot): (Arc<ConnLimits>, ConnSlot),
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let conn_state = Arc::clone(slot.state());
     let idle = Duration::from_secs(state.native.config().tcp_idle_timeout_secs.max(1));
     let mut ctx = ConnCtx::new(Transport::Tcp, peer);
     let (reader, mut writer) = stream.into_split();
@@ -111,6 +99,8 @@ async fn connection(
                 let _ = writer.write_all(&out).await;
                 return;
             }
+            // Room was needed for another client while this one waited for a request.
+            () = conn_state.shed() => return,
         };
         let valid = match read {
             Frame::Message => true,
@@ -118,6 +108,18 @@ async fn connection(
             Frame::Closed => return,
         };
         let now = Now::current();
+        let charge = if !valid {
+            None
+        } else if !limits.admit_rate(peer.ip(), now.instant) {
+            out.extend_from_slice(&state.native.busy_answer(
+                &state,
+                &message,
+                "This source sends too many requests; slow down",
+            ));
+            continue;
+        } else {
+            Some(limits.charge_request())
+        };
         if valid
             && ctx.login.is_none()
             && state
@@ -125,7 +127,14 @@ async fn connection(
                 .answer_from_cache(&message, &mut scratch, &mut answer)
         {
             out.extend_from_slice(&answer);
+        } else if charge.as_ref().is_some_and(Option::is_none) {
+            out.extend_from_slice(&state.native.busy_answer(
+                &state,
+                &message,
+                "The server is too busy; try again shortly",
+            ));
         } else {
+            let _busy = conn_state.busy();
             let span = tracing::debug_span!(
                 "req",
                 request_id = message

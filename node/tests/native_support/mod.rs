@@ -63,6 +63,8 @@ impl TestNode {
             ..Config::default()
         };
         config.http.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        // Tests send bursts from one loopback source; `limits.rs` tests the rate itself.
+        config.limits.requests_per_second_per_source = 0;
         config.http.allow_loopback_plain_writes = true;
         config.https.listen = None;
         config.auth.secret_iterations = 1000;

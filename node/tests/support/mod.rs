@@ -395,6 +395,8 @@ impl Node {
             ..Config::default()
         };
         config.http.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        // Tests send bursts from one loopback source; `limits.rs` tests the rate itself.
+        config.limits.requests_per_second_per_source = 0;
         config.https.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.auth.secret_iterations = ITERATIONS;
         edit(&mut config);
@@ -543,6 +545,17 @@ pub(crate) struct Served {
 impl Served {
     /// Starts `idnode serve` on `data` with free ports and waits until `/healthz` answers.
     pub(crate) async fn start(data: &Path, config: &Path, log: PathBuf) -> Self {
+        Self::start_limited(data, config, log, None).await
+    }
+
+    /// Starts `idnode serve` as [`Self::start`] does, with at most `fd_limit` open files when
+    /// given (through the shell's `ulimit -n`, soft and hard).
+    pub(crate) async fn start_limited(
+        data: &Path,
+        config: &Path,
+        log: PathBuf,
+        fd_limit: Option<u32>,
+    ) -> Self {
         let http_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let https_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log_file = std::fs::OpenOptions::new()
@@ -550,7 +563,18 @@ impl Served {
             .append(true)
             .open(&log)
             .expect("log file");
-        let child = Command::new(idnode_bin())
+        let mut command = match fd_limit {
+            None => Command::new(idnode_bin()),
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(idnode_bin());
+                shell
+            }
+        };
+        let child = command
             .args([
                 "serve",
                 "--data",

@@ -44,9 +44,10 @@ use crate::changes::{Change, next_seq};
 use crate::listen::{CommitListener, CommitNotice, ListenerSlot};
 use crate::plan::{Current, Op, handle_range, plan};
 use crate::trace::{
-    StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted, TraceRead, TraceStore,
-    TraceTables, WitnessState, apply_trace, decode_head, decode_record as decode_trace,
-    decode_witness, encode_head, encode_record as encode_trace, encode_witness,
+    CapturedEvent, EventKey, StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted,
+    TraceRead, TraceStore, TraceTables, WitnessState, apply_trace, decode_head,
+    decode_record as decode_trace, decode_witness, encode_head, encode_record as encode_trace,
+    encode_witness,
 };
 use crate::{Epilogue, Mutation, Store, StoreError, StoredRecord, WriteBatch};
 
@@ -85,6 +86,8 @@ const TRACE_HASHES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("trac
 const TRACE_CHECKPOINTS: TableDefinition<'_, u64, &str> = TableDefinition::new("trace_checkpoints");
 /// Witness state by log origin: size ‖ root.
 const TRACE_WITNESS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("trace_witness");
+/// Captured events by (subject, key): the record's leaf index and the event hash.
+const TRACE_EVENTS: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition::new("trace_events");
 
 /// The schema version this code reads and writes.
 const SCHEMA_VERSION: u64 = 1;
@@ -590,6 +593,8 @@ fn init_tables(db: &Database) -> Result<(), StoreError> {
         txn.open_table(TRACE_CHECKPOINTS)
             .map_err(storage("creating the trace tables"))?;
         txn.open_table(TRACE_WITNESS)
+            .map_err(storage("creating the trace tables"))?;
+        txn.open_table(TRACE_EVENTS)
             .map_err(storage("creating the trace tables"))?;
         let mut meta = txn
             .open_table(META)

@@ -149,6 +149,16 @@ impl TraceRead for RedbStore {
         hashes_in(&self.read_table(TRACE_HASHES)?, indexes)
     }
 
+    fn trace_events(
+        &self,
+        keys: &[(&str, &str)],
+    ) -> Result<Vec<Option<CapturedEvent>>, StoreError> {
+        let table = self.read_table(TRACE_EVENTS)?;
+        keys.iter()
+            .map(|&(subject, key)| event_in(&table, subject, key))
+            .collect()
+    }
+
     fn trace_checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
         Ok(self
             .read_table(TRACE_CHECKPOINTS)?
@@ -179,6 +189,7 @@ pub(super) struct RedbTraceTables<'txn> {
     hashes: Table<'txn, u64, &'static [u8]>,
     checkpoints: Table<'txn, u64, &'static str>,
     witness: Table<'txn, &'static str, &'static [u8]>,
+    events: Table<'txn, (&'static str, &'static str), &'static [u8]>,
     meta: Table<'txn, &'static str, u64>,
 }
 
@@ -193,6 +204,7 @@ impl<'txn> RedbTraceTables<'txn> {
             hashes: txn.open_table(TRACE_HASHES).map_err(fail())?,
             checkpoints: txn.open_table(TRACE_CHECKPOINTS).map_err(fail())?,
             witness: txn.open_table(TRACE_WITNESS).map_err(fail())?,
+            events: txn.open_table(TRACE_EVENTS).map_err(fail())?,
             meta: txn.open_table(META).map_err(fail())?,
         })
     }
@@ -229,6 +241,19 @@ impl TraceTables for RedbTraceTables<'_> {
 
     fn hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
         hashes_in(&self.hashes, indexes)
+    }
+
+    fn event(&self, subject: &str, key: &str) -> Result<Option<CapturedEvent>, StoreError> {
+        event_in(&self.events, subject, key)
+    }
+
+    fn put_event(&mut self, subject: &str, event: &EventKey, index: u64) -> Result<(), StoreError> {
+        let mut value = index.to_be_bytes().to_vec();
+        value.extend_from_slice(event.event_hash.as_bytes());
+        self.events
+            .insert((subject, event.key.as_str()), value.as_slice())
+            .map_err(storage("writing a captured event"))?;
+        Ok(())
     }
 
     fn put_record(&mut self, index: u64, digest: &Hash, record: &[u8]) -> Result<(), StoreError> {
@@ -307,6 +332,30 @@ pub(super) fn head_in(
         Some(guard) => decode_head(guard.value()).map(Some),
         None => Ok(None),
     }
+}
+
+pub(super) fn event_in(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    subject: &str,
+    key: &str,
+) -> Result<Option<CapturedEvent>, StoreError> {
+    let Some(guard) = table
+        .get((subject, key))
+        .map_err(storage("reading a captured event"))?
+    else {
+        return Ok(None);
+    };
+    let value = guard.value();
+    let corrupt = || StoreError::Storage(format!("corrupt captured event {key} of {subject}"));
+    let index = value
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(corrupt)?;
+    let event_hash = std::str::from_utf8(&value[8..])
+        .map_err(|_| corrupt())?
+        .to_owned();
+    Ok(Some(CapturedEvent { index, event_hash }))
 }
 
 pub(super) fn witness_in(

@@ -25,7 +25,9 @@ use idnode_resolver::{Failure, Fault, Identity};
 use serde_json::{Value, json};
 
 use crate::http::auth::{self, BearerRefused};
-use crate::http::{Answer, Auth, Conn, Http, HttpRequest, HttpResponse, Query, Service};
+use crate::http::{
+    Answer, Auth, Conn, Http, HttpRequest, HttpResponse, Query, Service, Vouch, Vouched,
+};
 
 /// The most items a batch call accepts (SNMS: ≤ 2000 per call).
 pub(crate) const MAX_BATCH: usize = 2000;
@@ -68,6 +70,24 @@ impl Service for Snms {
         } else {
             self.config.http.max_body_bytes
         }
+    }
+
+    fn vouch<'a>(&'a self, conn: Conn, parts: &'a mut http::request::Parts) -> Vouch<'a> {
+        // A batch body may be large: only a caller whose credentials verify may send one.
+        Box::pin(async move {
+            match identify(self, conn, &parts.headers).await {
+                Ok(Some(identity)) => {
+                    parts.extensions.insert(Vouched(identity));
+                    None
+                }
+                Ok(None) => Some(envelope(
+                    Status::NotLoggedIn,
+                    "batches need a token or credentials; log in first",
+                    Value::Null,
+                )),
+                Err(refused) => Some(refused),
+            }
+        })
     }
 
     fn body_refused(&self, _: &http::request::Parts, limit: usize) -> HttpResponse {
@@ -182,9 +202,13 @@ async fn serve(state: Arc<Snms>, conn: Conn, req: HttpRequest) -> HttpResponse {
     let method = req.method().clone();
     let query = Query::parse(req.uri().query());
     let bearer = auth::bearer_token(req.headers()).map(str::to_owned);
-    let identity = match identify(&state, conn, req.headers()).await {
-        Ok(identity) => identity,
-        Err(response) => return response,
+    let vouched = req.extensions().get::<Vouched>().map(|v| v.0.clone());
+    let identity = match vouched {
+        Some(identity) => Some(identity),
+        None => match identify(&state, conn, req.headers()).await {
+            Ok(identity) => identity,
+            Err(response) => return response,
+        },
     };
     let body = crate::http::body_bytes(req.into_body()).await;
     let call = Call {
@@ -254,7 +278,7 @@ impl MapStatus for Response<Full<Bytes>> {
 // The error is the finished response, built at most once per request.
 #[allow(clippy::result_large_err)]
 async fn identify(
-    state: &Arc<Snms>,
+    state: &Snms,
     conn: Conn,
     headers: &http::HeaderMap,
 ) -> Result<Option<Identity>, Response<Full<Bytes>>> {

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
-use idnode_registry::{StoreError, TraceBatch, TraceEntry, TraceMutation, TraceRead as _};
+use idnode_registry::{EventKey, StoreError, TraceBatch, TraceEntry, TraceMutation, TraceRead};
 use idnode_resolver::{Failure, Fault, Identity};
 use idnode_trace::merkle::Hash;
 use idnode_trace::record::{
@@ -36,6 +36,9 @@ struct Prepared {
     mentions: Vec<String>,
     lifecycle: Lifecycle,
     event_hash: String,
+    /// What identifies the event under its subject: `id:` and its `eventID`, or `hash:` and
+    /// its event hash.
+    key: String,
 }
 
 /// A validated document: the records' context and the events.
@@ -44,10 +47,14 @@ struct Document {
     events: Vec<Prepared>,
 }
 
-/// The answer to a capture: a receipt per event, in document order.
+/// The answer to a capture: a receipt per event, in document order. Events recorded by an
+/// earlier capture (a retry) get that capture's receipts, marked `duplicate`.
 #[derive(serde::Serialize)]
 struct Captured {
+    /// Events recorded by this capture.
     captured: usize,
+    /// Events that an earlier capture recorded.
+    duplicates: usize,
     receipts: Vec<Receipt>,
 }
 
@@ -61,6 +68,8 @@ struct Receipt {
     #[serde(serialize_with = "serialize_jws")]
     jws: Bytes,
     index: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
 }
 
 /// Writes the JWS bytes (ASCII, as signed) as a JSON string.
@@ -77,6 +86,8 @@ enum Refusal {
     NotFound(Invalid),
     /// The caller may not write an identifier of this node.
     Forbidden(Invalid),
+    /// An `eventID` already names a different event of the same subject.
+    Conflict(Invalid),
     /// Something failed on our side.
     Internal(String),
 }
@@ -90,26 +101,16 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let identity = match crate::http::auth::authenticate(&state.http, conn, req.headers()).await {
-        Auth::Verified(identity) => identity,
-        Auth::Anonymous => {
-            return problem(
-                StatusCode::UNAUTHORIZED,
-                "epcisException:SecurityException",
-                "capture needs HTTP Basic credentials (over HTTPS)",
-                None,
-            )
-            .with_basic_challenge();
-        }
-        Auth::Rejected => {
-            return problem(
-                StatusCode::UNAUTHORIZED,
-                "epcisException:SecurityException",
-                "the credentials did not verify",
-                None,
-            )
-            .with_basic_challenge();
-        }
+    let vouched = req
+        .extensions()
+        .get::<crate::http::Vouched>()
+        .map(|v| v.0.clone());
+    let identity = match vouched {
+        Some(identity) => identity,
+        None => match capturer(state, conn, req.headers()).await {
+            Ok(identity) => identity,
+            Err(refused) => return refused,
+        },
     };
     let limit = state.trace.config.max_capture_bytes;
     let body = match Limited::new(req.into_body(), limit).collect().await {
@@ -132,17 +133,55 @@ where
     };
     match record(state, prepared).await {
         Ok(receipts) => {
-            state.trace.appended.notify_one();
+            let duplicates = receipts.iter().filter(|r| r.duplicate).count();
+            let captured = receipts.len() - duplicates;
+            if captured > 0 {
+                state.trace.appended.notify_one();
+            }
+            // A retry of a capture that was recorded changes nothing: 200, not 201.
+            let status = if captured > 0 {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             let answer = Captured {
-                captured: receipts.len(),
+                captured,
+                duplicates,
                 receipts,
             };
             match serde_json::to_vec(&answer) {
-                Ok(body) => with_type(StatusCode::CREATED, Bytes::from(body), "application/json"),
+                Ok(body) => with_type(status, Bytes::from(body), "application/json"),
                 Err(e) => refusal_response(Refusal::Internal(e.to_string())),
             }
         }
         Err(refusal) => refusal_response(refusal),
+    }
+}
+
+/// The identity a capture comes from, or the 401 answer: capture needs verified credentials.
+// The error is the finished response, built at most once per request.
+#[allow(clippy::result_large_err)]
+pub(super) async fn capturer(
+    state: &TraceApi,
+    conn: Conn,
+    headers: &http::HeaderMap,
+) -> Result<Identity, Response<Full<Bytes>>> {
+    match crate::http::auth::authenticate(&state.http, conn, headers).await {
+        Auth::Verified(identity) => Ok(identity),
+        Auth::Anonymous => Err(problem(
+            StatusCode::UNAUTHORIZED,
+            "epcisException:SecurityException",
+            "capture needs HTTP Basic credentials (over HTTPS)",
+            None,
+        )
+        .with_basic_challenge()),
+        Auth::Rejected => Err(problem(
+            StatusCode::UNAUTHORIZED,
+            "epcisException:SecurityException",
+            "the credentials did not verify",
+            None,
+        )
+        .with_basic_challenge()),
     }
 }
 
@@ -175,6 +214,11 @@ fn refusal_response(refusal: Refusal) -> Response<Full<Bytes>> {
         Refusal::Forbidden(invalid) => (
             StatusCode::FORBIDDEN,
             "epcisException:SecurityException",
+            invalid,
+        ),
+        Refusal::Conflict(invalid) => (
+            StatusCode::CONFLICT,
+            "epcisException:ValidationException",
             invalid,
         ),
         Refusal::Internal(detail) => {
@@ -219,6 +263,7 @@ fn prepare(state: &TraceApi, identity: &Identity, body: &[u8]) -> Result<Documen
     let context = captured.context.clone();
     let mut authorized: HashMap<Vec<u8>, Result<String, Failure>> = HashMap::new();
     let mut prepared = Vec::with_capacity(captured.events.len());
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
     for ((i, event), event_hash) in captured.events.into_iter().enumerate().zip(hashes) {
         check_event_id(i, event, &event_hash).map_err(Refusal::Invalid)?;
         let mut subject: Option<(bool, String)> = None;
@@ -286,6 +331,17 @@ fn prepare(state: &TraceApi, identity: &Identity, body: &[u8]) -> Result<Documen
             })?,
         };
         let mentions = all.into_iter().filter(|m| *m != subject).collect();
+        let key = match event.get("eventID").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() => format!("id:{id}"),
+            _ => format!("hash:{event_hash}"),
+        };
+        if let Some(first) = seen.insert((subject.clone(), key.clone()), i) {
+            return Err(Refusal::Invalid(Invalid::new(
+                Some(i),
+                "eventID",
+                format!("the event repeats event {first} of the same document"),
+            )));
+        }
         let lifecycle = lifecycle(event);
         // A single event carried its own context, which the record holds instead.
         let event = if event.contains_key("@context") {
@@ -303,6 +359,7 @@ fn prepare(state: &TraceApi, identity: &Identity, body: &[u8]) -> Result<Documen
             mentions,
             lifecycle,
             event_hash,
+            key,
         });
     }
     Ok(Document {
@@ -423,16 +480,23 @@ async fn record(state: &Arc<TraceApi>, prepared: Document) -> Result<Vec<Receipt
             .await
             .map_err(|e| Refusal::Internal(e.to_string()))??;
         let (entries, receipts) = signed;
+        if entries.is_empty() {
+            // Every event was recorded before: a retry.
+            return Ok(receipts);
+        }
         let batch = TraceBatch {
             mutations: vec![TraceMutation::Append { entries }],
         };
         match state.resolver.commit_trace(batch).await {
             Ok(committed) => {
+                let mut next = committed.first_index;
                 return Ok(receipts
                     .into_iter()
-                    .zip(committed.first_index..)
-                    .map(|(mut receipt, index)| {
-                        receipt.index = index;
+                    .map(|mut receipt| {
+                        if !receipt.duplicate {
+                            receipt.index = next;
+                            next += 1;
+                        }
                         receipt
                     })
                     .collect());
@@ -467,13 +531,45 @@ fn sign_all(state: &TraceApi, document: &Document) -> Result<Signed, Refusal> {
     let stored = store
         .trace_heads(&subjects)
         .map_err(|e| Refusal::Internal(e.to_string()))?;
+    // Then the events already recorded: read after the heads, so that an event recorded
+    // since is either seen here or has moved its subject's head, and the append fails.
+    let keys: Vec<(&str, &str)> = prepared
+        .iter()
+        .map(|item| (item.subject.as_str(), item.key.as_str()))
+        .collect();
+    let recorded = store
+        .trace_events(&keys)
+        .map_err(|e| Refusal::Internal(e.to_string()))?;
+    let mut earlier: Vec<Option<Receipt>> = Vec::with_capacity(prepared.len());
+    for (i, (item, found)) in prepared.iter().zip(recorded).enumerate() {
+        earlier.push(match found {
+            None => None,
+            Some(found) if found.event_hash == item.event_hash => {
+                Some(earlier_receipt(store, i, item, found.index)?)
+            }
+            Some(_) => {
+                return Err(Refusal::Conflict(Invalid::new(
+                    Some(i),
+                    "eventID",
+                    format!(
+                        "{} already names a different event of {}",
+                        item.key.trim_start_matches("id:"),
+                        item.subject
+                    ),
+                )));
+            }
+        });
+    }
     let mut heads: HashMap<&str, Option<Hash>> = HashMap::with_capacity(prepared.len());
     let mut built = Vec::with_capacity(prepared.len());
     // Salts come from a CSPRNG seeded once per document from the operating system, rather
     // than a system call per record.
     let mut rng = rand::rngs::StdRng::from_rng(rand::rngs::OsRng)
         .map_err(|e| Refusal::Internal(format!("no randomness for salts: {e}")))?;
-    for ((i, item), stored) in prepared.iter().enumerate().zip(stored) {
+    for (((i, item), stored), earlier) in prepared.iter().enumerate().zip(stored).zip(&earlier) {
+        if earlier.is_some() {
+            continue;
+        }
         let prev = match heads.get(item.subject.as_str()) {
             Some(prev) => *prev,
             None => stored.map(|head| head.digest),
@@ -494,10 +590,17 @@ fn sign_all(state: &TraceApi, document: &Document) -> Result<Signed, Refusal> {
         heads.insert(&item.subject, Some(record_digest(&bytes)));
         built.push((bytes, prev));
     }
-    let signed = sign_parallel(&state.trace.record_signer, built);
+    let mut signed = sign_parallel(&state.trace.record_signer, built).into_iter();
     let mut entries = Vec::with_capacity(prepared.len());
     let mut receipts = Vec::with_capacity(prepared.len());
-    for (i, (item, (signed, prev))) in prepared.iter().zip(signed).enumerate() {
+    for ((i, item), earlier) in prepared.iter().enumerate().zip(earlier) {
+        if let Some(receipt) = earlier {
+            receipts.push(receipt);
+            continue;
+        }
+        let (signed, prev) = signed
+            .next()
+            .ok_or_else(|| Refusal::Internal("a record was not signed".to_owned()))?;
         let jws = Bytes::from(signed.jws);
         receipts.push(Receipt {
             event_index: i,
@@ -506,6 +609,7 @@ fn sign_all(state: &TraceApi, document: &Document) -> Result<Signed, Refusal> {
             jws: jws.clone(),
             // Known once the batch is committed.
             index: 0,
+            duplicate: false,
         });
         entries.push(TraceEntry {
             digest: signed.digest,
@@ -513,9 +617,37 @@ fn sign_all(state: &TraceApi, document: &Document) -> Result<Signed, Refusal> {
             subject: item.subject.clone(),
             expect_prev: prev,
             mentions: item.mentions.clone(),
+            event: Some(EventKey {
+                key: item.key.clone(),
+                event_hash: item.event_hash.clone(),
+            }),
         });
     }
     Ok((entries, receipts))
+}
+
+/// The receipt of the record an earlier capture made for event `i`, at leaf `index`.
+fn earlier_receipt(
+    store: &impl TraceRead,
+    i: usize,
+    item: &Prepared,
+    index: u64,
+) -> Result<Receipt, Refusal> {
+    let stored = store
+        .trace_records(index, 1)
+        .map_err(|e| Refusal::Internal(e.to_string()))?
+        .into_iter()
+        .next()
+        .filter(|stored| stored.index == index)
+        .ok_or_else(|| Refusal::Internal(format!("trace record {index} is missing")))?;
+    Ok(Receipt {
+        event_index: i,
+        subject: item.subject.clone(),
+        digest: stored.digest.to_hex(),
+        jws: Bytes::from(stored.record),
+        index,
+        duplicate: true,
+    })
 }
 
 /// Signs record bytes, in order, splitting large batches over the available cores.

@@ -388,6 +388,7 @@ mod tests {
                         subject: format!("subject-{writer}-{n}"),
                         expect_prev: None,
                         mentions: Vec::new(),
+                        event: None,
                     }],
                 }],
             })

@@ -39,7 +39,7 @@ use tokio::sync::Notify;
 use idnode_resolver::{Failure, Identity};
 
 use crate::config::TraceConfig;
-use crate::http::{Answer, Auth, Conn, Http, HttpRequest, HttpResponse, Service};
+use crate::http::{Answer, Auth, Conn, Http, HttpRequest, HttpResponse, Service, Vouch, Vouched};
 
 pub(crate) use log::{latest_size, sign_checkpoint};
 pub(crate) use witness::Collector;
@@ -258,16 +258,24 @@ impl Service for TraceApi {
     }
 
     fn body_limit(&self, parts: &http::request::Parts) -> usize {
-        // Only a request with credentials may send a capture-sized body; capture refuses
-        // anonymous requests anyway, so nothing larger is buffered for them.
-        if parts.method == Method::POST
-            && parts.uri.path() == "/epcis/capture"
-            && parts.headers.contains_key(header::AUTHORIZATION)
-        {
+        // A capture may be large; its credentials are checked before it is read (`vouch`).
+        if parts.method == Method::POST && parts.uri.path() == "/epcis/capture" {
             self.trace.config.max_capture_bytes
         } else {
             ANONYMOUS_BODY
         }
+    }
+
+    fn vouch<'a>(&'a self, conn: Conn, parts: &'a mut http::request::Parts) -> Vouch<'a> {
+        Box::pin(async move {
+            match capture::capturer(self, conn, &parts.headers).await {
+                Ok(identity) => {
+                    parts.extensions.insert(Vouched(identity));
+                    None
+                }
+                Err(refused) => Some(refused),
+            }
+        })
     }
 
     fn body_refused(&self, parts: &http::request::Parts, limit: usize) -> HttpResponse {

@@ -148,6 +148,22 @@ impl Native {
 
 /// An error answer to bytes that did not decode: operation 0, request id from the envelope
 /// when it is there.
+impl Native {
+    /// The answer to a request refused for want of capacity: RC 3 (server too busy) for the
+    /// request's id and operation, so that the client backs off and retries.
+    pub(crate) fn busy_answer(&self, state: &Core, bytes: &[u8], message: &str) -> Vec<u8> {
+        let mut out = bare_error(bytes, ResponseCode::ServerTooBusy, message);
+        if let Ok(envelope) = Envelope::decode(bytes)
+            && !envelope.encrypted
+            && let Some(code) = bytes.get(wire::ENVELOPE_LEN..wire::ENVELOPE_LEN + 4)
+        {
+            out.msg.header.opcode =
+                OpCode::from_code(u32::from_be_bytes([code[0], code[1], code[2], code[3]]));
+        }
+        self.encode(state, out)
+    }
+}
+
 pub(super) fn bare_error(bytes: &[u8], rc: ResponseCode, message: &str) -> Out {
     let request_id = bytes
         .get(8..12)
