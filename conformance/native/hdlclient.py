@@ -934,14 +934,26 @@ class TransportError(Exception):
     """No (complete) answer from the server."""
 
 
+class Truncated(Exception):
+    """A UDP answer sent truncated (TC set, header only): ask again over TCP."""
+
+
 class UdpTransport:
-    """Queries over UDP: multi-packet requests and responses, retries at 0.5, 1 and 1.5 s."""
+    """Queries over UDP: multi-packet requests and responses, retries at 0.5, 1 and 1.5 s.
+
+    A server that may not send a large answer to an unverified source sends it truncated: one
+    datagram with TC set holding only the message header. The query is then asked again over
+    TCP on the same address and port (``tcp_fallback``), as a DNS stub resolver does.
+    """
 
     name = "udp"
 
-    def __init__(self, host: str, port: int, timeouts: tuple[float, ...] = (0.5, 1.0, 1.5, 3.0), sock=None):
+    def __init__(self, host: str, port: int, timeouts: tuple[float, ...] = (0.5, 1.0, 1.5, 3.0), sock=None,
+                 tcp_fallback: bool = True):
         self.addr = (host, port)
         self.timeouts = timeouts
+        self.tcp_fallback = tcp_fallback
+        self.truncated = 0
         if sock is None:
             sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
             sock.connect(self.addr)
@@ -957,7 +969,17 @@ class UdpTransport:
     def exchange(self, msg: Message) -> list[Message]:
         for timeout in self.timeouts:
             self.send(msg)
-            got = self._collect(msg.request_id, timeout)
+            try:
+                got = self._collect(msg.request_id, timeout)
+            except Truncated:
+                self.truncated += 1
+                if not self.tcp_fallback:
+                    raise
+                tcp = TcpTransport(*self.addr)
+                try:
+                    return tcp.exchange(msg)
+                finally:
+                    tcp.close()
             if got is not None:
                 return [decode_message(got)]
         raise TransportError(f"no complete UDP answer to request {msg.request_id} from {self.addr}")
@@ -977,8 +999,12 @@ class UdpTransport:
             env = Envelope.decode(datagram)
             if env.request_id != request_id:
                 continue
-            if not (env.flags & ENV_TC) and env.message_length == len(datagram) - ENVELOPE_LEN:
+            whole_datagram = env.message_length == len(datagram) - ENVELOPE_LEN
+            if not (env.flags & ENV_TC) and whole_datagram:
                 return datagram
+            if env.flags & ENV_TC and whole_datagram and env.message_length == HEADER_LEN + 4:
+                # A message that fits one datagram needs no TC: this is a truncated answer.
+                raise Truncated(f"truncated UDP answer to request {request_id}")
             whole = assembler.add(datagram)
             if whole is not None:
                 return whole

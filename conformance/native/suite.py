@@ -331,6 +331,32 @@ class MultiPacketTests(Base):
         self.assertTrue(all(e.flags & h.ENV_TC for e in envs), "TC not set on every fragment")
         self.assertTrue(all(len(d) <= 512 for d in datagrams))
 
+    def test_truncated_answer_to_an_unverified_source(self):
+        host, port = hostport(ARGS.udp)
+        if not host.startswith("127."):
+            self.skipTest("needs a second loopback address as a source that never used TCP")
+        handle = handle_name("big3")
+        self.create_native(handle, sample_values("big3", extra=1500))
+
+        def from_second_address(fallback: bool) -> h.Client:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.2", 0))
+            sock.connect((host, port))
+            return h.Client(h.UdpTransport(host, port, sock=sock, tcp_fallback=fallback))
+
+        try:
+            whole = from_second_address(False).resolve(handle)
+        except h.Truncated:
+            whole = None
+        if whole is not None:
+            self.skipTest("the server does not limit UDP amplification")
+        # With the fallback a client gets the whole record, over TCP.
+        c = from_second_address(True)
+        resp = self.ok(c.resolve(handle), "resolve after a truncated UDP answer")
+        self.assertEqual(c.transport.truncated, 1)
+        tcp = self.ok(client("tcp").resolve(handle))
+        self.assertEqual([v.encode() for v in resp.values], [v.encode() for v in tcp.values])
+
     def test_multi_packet_request(self):
         handle = handle_name("mpreq")
         self.create_native(handle, sample_values("mpreq"))

@@ -59,10 +59,11 @@ pub struct NativeConfig {
     /// receive (by a TCP or HTTP exchange); the burst is four seconds' worth.
     pub udp_unverified_bytes_per_second: u32,
     /// The most bytes answered over UDP per byte asked, to a source that has not proven it can
-    /// receive; a larger answer goes out truncated (TC), so the client asks again over TCP. 0
-    /// (the default) turns the limit off: clients that query UDP first and do not fall back to
-    /// TCP on a truncated answer (site information at start-up) would fail, so the limit is
-    /// opt-in until that is settled; the byte budget above bounds amplification meanwhile.
+    /// receive (3 by default, as DNS response rate limiting); a larger answer goes out
+    /// truncated (TC, header only), so the client asks again over TCP, after which the source
+    /// counts as proven for ten minutes. Handle.Net 9 clients do not read TC: they retry UDP
+    /// for their 3-second schedule and then use TCP. 0 turns the limit off (for networks where
+    /// every client is trusted); the byte budget above still bounds amplification then.
     pub udp_max_amplification: u32,
     /// How long a TCP connection may stay idle between requests, in seconds.
     pub tcp_idle_timeout_secs: u64,
@@ -88,7 +89,7 @@ impl Default for NativeConfig {
             site_key: SiteKeyKind::Rsa,
             udp_requests_per_second: 200,
             udp_unverified_bytes_per_second: 16 * 1024,
-            udp_max_amplification: 0,
+            udp_max_amplification: 3,
             tcp_idle_timeout_secs: 60,
             challenge_timeout_secs: 60,
             max_session_secs: 24 * 3600,
