@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests need; the only list of them.
-APT_PACKAGES=(python3 python3-venv ca-certificates g++)
+APT_PACKAGES=(python3 python3-venv ca-certificates g++ curl)
 VENV=.venv
 REQUIREMENTS=conformance/requirements.txt
 PYTHON=${PYTHON:-python3}

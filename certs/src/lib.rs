@@ -12,6 +12,8 @@
 //!   an `HS_PUBKEY` key.
 //! * [`sign`] holds the node's Ed25519 signing key ([`NodeKey`]) and signature verification.
 //! * [`tls`] generates self-signed certificates and builds rustls configurations.
+//! * [`client_cert`] reads the identity and key of a TLS client certificate and verifies the
+//!   handshake of a client that offers one (the REST API's certificate authentication).
 //!
 //! It must not read files, the environment or the clock: callers pass bytes, times and a
 //! random-number generator (`&mut impl rand_core::CryptoRngCore`) in. The one exception is that
@@ -21,6 +23,7 @@
 //! process-wide default provider is needed.
 #![warn(missing_docs)]
 
+pub mod client_cert;
 pub mod mac;
 pub mod proof;
 pub mod secret;

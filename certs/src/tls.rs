@@ -21,6 +21,8 @@ use rustls::version::{TLS12, TLS13};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 use time::OffsetDateTime;
 
+use crate::client_cert::AnyClientCert;
+
 /// The common name of generated certificates.
 pub const SELF_SIGNED_COMMON_NAME: &str = "idnode";
 
@@ -115,15 +117,41 @@ pub fn server_config(
     key_pem: &[u8],
     alpn: &[Vec<u8>],
 ) -> Result<Arc<ServerConfig>, TlsError> {
+    build_server_config(cert_pem, key_pem, alpn, false)
+}
+
+/// Builds a server configuration as [`server_config`] does, that also asks every client for an
+/// optional certificate ([`AnyClientCert`]): any chain is accepted, and the
+/// handshake proves that the client holds the certificate's private key.
+pub fn server_config_with_client_certs(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    alpn: &[Vec<u8>],
+) -> Result<Arc<ServerConfig>, TlsError> {
+    build_server_config(cert_pem, key_pem, alpn, true)
+}
+
+fn build_server_config(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    alpn: &[Vec<u8>],
+    client_certs: bool,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let chain = certificates(cert_pem)?;
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|err| match err {
         pem::Error::NoItemsFound => TlsError::NoPrivateKey,
         other => TlsError::Pem(other.to_string()),
     })?;
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(PROTOCOL_VERSIONS)?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
+    let provider = provider();
+    let algorithms = provider.signature_verification_algorithms;
+    let builder =
+        ServerConfig::builder_with_provider(provider).with_protocol_versions(PROTOCOL_VERSIONS)?;
+    let builder = if client_certs {
+        builder.with_client_cert_verifier(AnyClientCert::new(algorithms))
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut config = builder.with_single_cert(chain, key)?;
     config.alpn_protocols = alpn.to_vec();
     Ok(Arc::new(config))
 }

@@ -48,6 +48,36 @@ const DSA: &str = "DSA_PUB_KEY";
 const ED25519: &str = "ED25519_PUB_KEY";
 
 impl PublicKey {
+    /// Whether `other` is the same key: the same type and the same numbers, whatever leading
+    /// zero bytes either encoding carries.
+    pub fn same_key(&self, other: &Self) -> bool {
+        fn number(bytes: &[u8]) -> &[u8] {
+            let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+            &bytes[first..]
+        }
+        let same = |a: &[u8], b: &[u8]| number(a) == number(b);
+        match (self, other) {
+            (
+                Self::Rsa { exponent, modulus },
+                Self::Rsa {
+                    exponent: e,
+                    modulus: m,
+                },
+            ) => same(exponent, e) && same(modulus, m),
+            (
+                Self::Dsa { q, p, g, y },
+                Self::Dsa {
+                    q: q2,
+                    p: p2,
+                    g: g2,
+                    y: y2,
+                },
+            ) => same(q, q2) && same(p, p2) && same(g, g2) && same(y, y2),
+            (Self::Ed25519(a), Self::Ed25519(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// Encodes the key as `HS_PUBKEY` data.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();

@@ -164,6 +164,18 @@ impl<S: Store> Resolver<S> {
         )
     }
 
+    /// Checks that `key` is an `HS_PUBKEY` value at `identity` (index 0: any index): TLS
+    /// client-certificate authentication, once the handshake proved that the client holds the
+    /// private key. Fails with RC 403 otherwise.
+    pub fn authenticate_public_key(
+        &self,
+        identity: &ValueRef,
+        key: &PublicKey,
+    ) -> Result<Identity, Failure> {
+        let stored = self.public_keys(identity)?;
+        verified(identity, stored.iter().any(|held| held.same_key(key)))
+    }
+
     /// The `HS_PUBKEY` values at `identity` (index 0: any index), decoded; undecodable ones are
     /// skipped. Fails with RC 403 when the handle does not exist here.
     pub fn public_keys(&self, identity: &ValueRef) -> Result<Vec<PublicKey>, Failure> {

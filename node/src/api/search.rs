@@ -6,6 +6,7 @@
 //! (`crate::http::auth::authenticate`); anonymous callers search public values only, and every
 //! result is checked through the resolver as the caller.
 
+use crate::http::auth::Presented;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -84,18 +85,19 @@ async fn respond<B>(state: &Arc<SearchApi>, conn: Conn, req: &Request<B>) -> Res
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return error(StatusCode::METHOD_NOT_ALLOWED, "use GET");
     }
-    let identity = match crate::http::auth::authenticate(&state.http, conn, req.headers()).await {
-        Auth::Anonymous => None,
-        Auth::Verified(identity) => Some(identity),
-        Auth::Rejected => {
-            let mut response = error(StatusCode::UNAUTHORIZED, "credentials did not verify");
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"handle\""),
-            );
-            return response;
-        }
-    };
+    let identity =
+        match crate::http::auth::authenticate(&state.http, conn, Presented::of(req)).await {
+            Auth::Anonymous => None,
+            Auth::Verified(identity) => Some(identity),
+            Auth::Rejected => {
+                let mut response = error(StatusCode::UNAUTHORIZED, "credentials did not verify");
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"handle\""),
+                );
+                return response;
+            }
+        };
     let request = match parse(req.uri().query()) {
         Ok(request) => request,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),

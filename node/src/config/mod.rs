@@ -169,6 +169,12 @@ pub struct HttpsConfig {
     pub cert: Option<PathBuf>,
     /// The PEM private key of `cert`.
     pub key: Option<PathBuf>,
+    /// Ask clients for an optional TLS certificate, which authenticates a request without an
+    /// `Authorization` header (or with `Authorization: Handle clientCert="true"`) as the
+    /// identity in its subject's UID or CN, when its key is an `HS_PUBKEY` value there.
+    /// Browsers holding personal certificates may offer one for the console; turn this off to
+    /// stop that.
+    pub client_certificates: bool,
 }
 
 impl Default for HttpsConfig {
@@ -177,6 +183,7 @@ impl Default for HttpsConfig {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 8443))),
             cert: None,
             key: None,
+            client_certificates: true,
         }
     }
 }

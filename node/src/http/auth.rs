@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use http::header;
+use idnode_certs::client_cert::ClientCertificate;
 use idnode_proto::ValueRef;
 use idnode_resolver::Identity;
 
@@ -24,19 +25,57 @@ pub(crate) enum Auth {
     Rejected,
 }
 
+/// What a request presents to authenticate with: its headers, and the extensions in which the
+/// listener keeps the connection's client certificate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Presented<'a> {
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) extensions: &'a http::Extensions,
+}
+
+impl<'a> Presented<'a> {
+    /// What `req` presents.
+    pub(crate) fn of<B>(req: &'a http::Request<B>) -> Self {
+        Self {
+            headers: req.headers(),
+            extensions: req.extensions(),
+        }
+    }
+
+    /// What a request whose body is not read yet presents.
+    pub(crate) fn of_parts(parts: &'a http::request::Parts) -> Self {
+        Self {
+            headers: &parts.headers,
+            extensions: &parts.extensions,
+        }
+    }
+}
+
+/// The certificate a TLS client presented on the request's connection, kept in the request's
+/// extensions by the listener.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientCert(pub(crate) std::sync::Arc<ClientCertificate>);
+
 /// Authenticates a request by its first `Authorization` header: `Basic` credentials, or an
-/// `Authorization: Handle` signed answer or session id. Bearer tokens are answered by
-/// [`bearer`], for the services that accept them.
+/// `Authorization: Handle` signed answer or session id; without one (or with
+/// `Authorization: Handle clientCert="true"`), by the TLS client certificate of the connection
+/// (`handle-rest-api.md` §6.2). Bearer tokens are answered by [`bearer`], for the services
+/// that accept them.
 pub(crate) async fn authenticate(
     http: &std::sync::Arc<Http>,
     conn: Conn,
-    headers: &HeaderMap,
+    presented: Presented<'_>,
 ) -> Auth {
-    let Some(value) = headers
+    let certificate = presented.extensions.get::<ClientCert>();
+    let Some(value) = presented
+        .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return Auth::Anonymous;
+        return match certificate {
+            Some(certificate) => certificate_identity(http, &certificate.0),
+            None => Auth::Anonymous,
+        };
     };
     if !credentials_allowed(http, conn) {
         // Credentials sent in clear text are ignored (handle-rest-api.md §1).
@@ -47,10 +86,42 @@ pub(crate) async fn authenticate(
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => {
             basic_credentials(http, conn, rest).await
         }
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("handle") && asks_for_client_cert(rest) =>
+        {
+            match certificate {
+                Some(certificate) => certificate_identity(http, &certificate.0),
+                // Asked to use a certificate that was not presented.
+                None => Auth::Rejected,
+            }
+        }
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("handle") => {
             super::session::authenticate(http, rest).await
         }
         _ => Auth::Anonymous,
+    }
+}
+
+/// Whether `Authorization: Handle` parameters are `clientCert="true"` (what the reference
+/// server and pyhandle send with certificate authentication).
+fn asks_for_client_cert(parameters: &str) -> bool {
+    parameters.split(',').any(|parameter| {
+        parameter.split_once('=').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("clientCert")
+                && value.trim().trim_matches('"').eq_ignore_ascii_case("true")
+        })
+    })
+}
+
+/// The identity a client certificate authenticates: the subject's `index:handle` when the
+/// certificate's key is an `HS_PUBKEY` value there (the handshake proved the private key).
+fn certificate_identity(http: &Http, certificate: &ClientCertificate) -> Auth {
+    let Some(id) = ValueRef::parse(certificate.identity.trim()) else {
+        return Auth::Rejected;
+    };
+    match http.resolver.authenticate_public_key(&id, &certificate.key) {
+        Ok(identity) => Auth::Verified(identity),
+        Err(_) => Auth::Rejected,
     }
 }
 

@@ -28,7 +28,7 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use crate::budget::{Charge, InFlight};
 use crate::core::Core;
 
-pub(crate) use auth::Auth;
+pub(crate) use auth::{Auth, ClientCert};
 pub(crate) use query::Query;
 
 /// What the listener knows about the connection a request came on.

@@ -23,7 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::Instrument as _;
 
 use super::limits::{ConnLimits, ConnSlot};
-use crate::http::{Conn, Router, overloaded};
+use crate::http::{ClientCert, Conn, Router, overloaded};
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,9 +67,10 @@ pub(crate) async fn serve_http(
                                     return;
                                 }
                             };
+                        let client = client_certificate(&stream);
                         serve_connection(
                             TokioIo::new(stream),
-                            Conn { peer, tls: true },
+                            (Conn { peer, tls: true }, client),
                             router,
                             (limits, slot),
                             watcher,
@@ -79,7 +80,7 @@ pub(crate) async fn serve_http(
                     None => {
                         serve_connection(
                             TokioIo::new(stream),
-                            Conn { peer, tls: false },
+                            (Conn { peer, tls: false }, None),
                             router,
                             (limits, slot),
                             watcher,
@@ -103,9 +104,23 @@ pub(crate) async fn serve_http(
     }
 }
 
+/// The identity and key of the client certificate a TLS client presented, if any.
+fn client_certificate(
+    stream: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+) -> Option<ClientCert> {
+    let leaf = stream.get_ref().1.peer_certificates()?.first()?;
+    match idnode_certs::client_cert::client_certificate(leaf) {
+        Ok(presented) => Some(ClientCert(Arc::new(presented))),
+        Err(e) => {
+            tracing::debug!(error = %e, "a client certificate names no usable identity");
+            None
+        }
+    }
+}
+
 async fn serve_connection<I>(
     io: I,
-    conn: Conn,
+    (conn, client): (Conn, Option<ClientCert>),
     router: Arc<Router>,
     (limits, slot): (Arc<ConnLimits>, ConnSlot),
     mut watcher: Watcher,
@@ -118,8 +133,11 @@ async fn serve_connection<I>(
     // header timeout cannot run yet, and this one does.
     let begun = Arc::new(AtomicBool::new(false));
     let noted = Arc::clone(&begun);
-    let service = service_fn(move |req: Request<Incoming>| {
+    let service = service_fn(move |mut req: Request<Incoming>| {
         noted.store(true, Ordering::Relaxed);
+        if let Some(client) = &client {
+            req.extensions_mut().insert(client.clone());
+        }
         let span = tracing::debug_span!("req", method = %req.method(), path = %req.uri().path());
         let now = Instant::now();
         if !limits.admit_rate(conn.peer.ip(), now) {

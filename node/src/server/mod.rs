@@ -188,11 +188,12 @@ async fn start_with(
             std::fs::read(&cert).with_context(|| format!("cannot read {}", cert.display()))?;
         let key_pem =
             std::fs::read(&key).with_context(|| format!("cannot read {}", key.display()))?;
-        let tls = idnode_certs::tls::server_config(
-            &cert_pem,
-            &key_pem,
-            &[b"h2".to_vec(), b"http/1.1".to_vec()],
-        )
+        let alpn = [b"h2".to_vec(), b"http/1.1".to_vec()];
+        let tls = if core.config.https.client_certificates {
+            idnode_certs::tls::server_config_with_client_certs(&cert_pem, &key_pem, &alpn)
+        } else {
+            idnode_certs::tls::server_config(&cert_pem, &key_pem, &alpn)
+        }
         .context("invalid TLS certificate or key")?;
         tasks.push(tokio::spawn(http::serve_http(
             listener,

@@ -8,6 +8,7 @@
 mod listing;
 
 use self::listing::{list_handles, prefixes, site_response};
+use crate::http::auth::Presented;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -252,11 +253,12 @@ where
     let style = Style::from_query(&query);
     let method = req.method().clone();
     let hint = crate::http::session::ChallengeHint::from_headers(req.headers());
-    let identity = match crate::http::auth::authenticate(&state.http, conn, req.headers()).await {
-        Auth::Anonymous => None,
-        Auth::Verified(identity) => Some(identity),
-        Auth::Rejected => return rejected_credentials(&state, &hint),
-    };
+    let identity =
+        match crate::http::auth::authenticate(&state.http, conn, Presented::of(&req)).await {
+            Auth::Anonymous => None,
+            Auth::Verified(identity) => Some(identity),
+            Auth::Rejected => return rejected_credentials(&state, &hint),
+        };
     let (op_name, mut response) =
         if let Some(raw) = path.strip_prefix("/api/handles/").filter(|r| !r.is_empty()) {
             handle_resource(&state, conn, req, raw, &query, &style, identity).await

@@ -24,6 +24,7 @@ use http_body_util::Full;
 use idnode_resolver::{Failure, Fault, Identity};
 use serde_json::{Value, json};
 
+use crate::http::auth::Presented;
 use crate::http::auth::{self, BearerRefused};
 use crate::http::{
     Answer, Auth, Conn, Http, HttpRequest, HttpResponse, Query, Service, Vouch, Vouched,
@@ -75,7 +76,7 @@ impl Service for Snms {
     fn vouch<'a>(&'a self, conn: Conn, parts: &'a mut http::request::Parts) -> Vouch<'a> {
         // A batch body may be large: only a caller whose credentials verify may send one.
         Box::pin(async move {
-            match identify(self, conn, &parts.headers).await {
+            match identify(self, conn, Presented::of_parts(parts)).await {
                 Ok(Some(identity)) => {
                     parts.extensions.insert(Vouched(identity));
                     None
@@ -205,7 +206,7 @@ async fn serve(state: Arc<Snms>, conn: Conn, req: HttpRequest) -> HttpResponse {
     let vouched = req.extensions().get::<Vouched>().map(|v| v.0.clone());
     let identity = match vouched {
         Some(identity) => Some(identity),
-        None => match identify(&state, conn, req.headers()).await {
+        None => match identify(&state, conn, Presented::of(&req)).await {
             Ok(identity) => identity,
             Err(response) => return response,
         },
@@ -280,9 +281,9 @@ impl MapStatus for Response<Full<Bytes>> {
 async fn identify(
     state: &Snms,
     conn: Conn,
-    headers: &http::HeaderMap,
+    presented: Presented<'_>,
 ) -> Result<Option<Identity>, Response<Full<Bytes>>> {
-    match auth::bearer(state, conn, headers) {
+    match auth::bearer(state, conn, presented.headers) {
         Some(Ok(identity)) => return Ok(Some(identity)),
         Some(Err(BearerRefused::PlainHttp)) => {
             return Err(envelope(
@@ -300,7 +301,7 @@ async fn identify(
         }
         None => {}
     }
-    match auth::authenticate(&state.http, conn, headers).await {
+    match auth::authenticate(&state.http, conn, presented).await {
         Auth::Anonymous => Ok(None),
         Auth::Verified(identity) => Ok(Some(identity)),
         Auth::Rejected => Err(envelope(

@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 use super::TraceApi;
 use super::{problem, with_type};
+use crate::http::auth::Presented;
 use crate::http::{Auth, Conn};
 use idnode_trace::capture::{self as validate, Invalid};
 use idnode_trace::ids::{self, Form};
@@ -107,7 +108,7 @@ where
         .map(|v| v.0.clone());
     let identity = match vouched {
         Some(identity) => identity,
-        None => match capturer(state, conn, req.headers()).await {
+        None => match capturer(state, conn, Presented::of(&req)).await {
             Ok(identity) => identity,
             Err(refused) => return refused,
         },
@@ -164,9 +165,9 @@ where
 pub(super) async fn capturer(
     state: &TraceApi,
     conn: Conn,
-    headers: &http::HeaderMap,
+    presented: Presented<'_>,
 ) -> Result<Identity, Response<Full<Bytes>>> {
-    match crate::http::auth::authenticate(&state.http, conn, headers).await {
+    match crate::http::auth::authenticate(&state.http, conn, presented).await {
         Auth::Verified(identity) => Ok(identity),
         Auth::Anonymous => Err(problem(
             StatusCode::UNAUTHORIZED,

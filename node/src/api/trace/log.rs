@@ -6,6 +6,7 @@
 //! differs from one already stored for that size, so the node never publishes two different
 //! roots for one size.
 
+use crate::http::auth::Presented;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -116,13 +117,13 @@ pub(super) fn tile(state: &TraceApi, path: &str) -> Response<Full<Bytes>> {
 pub(super) async fn proof(
     state: &Arc<TraceApi>,
     conn: crate::http::Conn,
-    headers: &http::HeaderMap,
+    presented: Presented<'_>,
     query: Option<&str>,
 ) -> Response<Full<Bytes>> {
     let Some(digest) = param(query, "digest").and_then(|d| Hash::from_hex(&d)) else {
         return bad_request("give digest=<64 hex digits>");
     };
-    let identity = match super::reader_identity(state, conn, headers).await {
+    let identity = match super::reader_identity(state, conn, presented).await {
         Ok(identity) => identity,
         Err(response) => return response,
     };

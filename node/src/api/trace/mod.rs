@@ -22,6 +22,7 @@ mod log;
 mod query;
 mod witness;
 
+use crate::http::auth::Presented;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -268,7 +269,7 @@ impl Service for TraceApi {
 
     fn vouch<'a>(&'a self, conn: Conn, parts: &'a mut http::request::Parts) -> Vouch<'a> {
         Box::pin(async move {
-            match capture::capturer(self, conn, &parts.headers).await {
+            match capture::capturer(self, conn, Presented::of_parts(parts)).await {
                 Ok(identity) => {
                     parts.extensions.insert(Vouched(identity));
                     None
@@ -318,7 +319,7 @@ where
         (&Method::POST, "/epcis/capture") => ("capture", capture::capture(&state, conn, req).await),
         (&Method::GET, "/epcis/events") => (
             "events",
-            query::events(&state, conn, req.headers(), req.uri().query()).await,
+            query::events(&state, conn, Presented::of(&req), req.uri().query()).await,
         ),
         (&Method::GET, "/api/keys") => ("keys", log::jwks(&state)),
         (&Method::GET, "/log/checkpoint") => ("checkpoint", log::checkpoint(&state)),
@@ -329,7 +330,7 @@ where
         (&Method::GET, "/log/policy") => ("policy", text(StatusCode::OK, state.trace.policy())),
         (&Method::GET, "/log/proof") => (
             "proof",
-            log::proof(&state, conn, req.headers(), req.uri().query()).await,
+            log::proof(&state, conn, Presented::of(&req), req.uri().query()).await,
         ),
         (&Method::GET, "/log/consistency") => {
             ("consistency", log::consistency(&state, req.uri().query()))
@@ -342,7 +343,7 @@ where
             query::subject(
                 &state,
                 conn,
-                req.headers(),
+                Presented::of(&req),
                 &p["/api/trace/".len()..],
                 req.uri().query(),
             )
@@ -415,9 +416,9 @@ impl<'a> Reader<'a> {
 pub(crate) async fn reader_identity(
     state: &Arc<TraceApi>,
     conn: Conn,
-    headers: &http::HeaderMap,
+    presented: Presented<'_>,
 ) -> Result<Option<Identity>, Response<Full<Bytes>>> {
-    match crate::http::auth::authenticate(&state.http, conn, headers).await {
+    match crate::http::auth::authenticate(&state.http, conn, presented).await {
         Auth::Verified(identity) => Ok(Some(identity)),
         Auth::Anonymous => Ok(None),
         Auth::Rejected => Err(unauthorized("the credentials did not verify")),

@@ -8,6 +8,7 @@
 //! and still have a next page. `page=N` skips N pages of matching, readable events, reading at
 //! most [`PAGE_SCAN_LIMIT`] records.
 
+use crate::http::auth::Presented;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
@@ -54,10 +55,10 @@ struct Filters {
 pub(super) async fn events(
     state: &Arc<TraceApi>,
     conn: Conn,
-    headers: &http::HeaderMap,
+    presented: Presented<'_>,
     query: Option<&str>,
 ) -> Response<Full<Bytes>> {
-    let identity = match super::reader_identity(state, conn, headers).await {
+    let identity = match super::reader_identity(state, conn, presented).await {
         Ok(Some(identity)) => identity,
         Ok(None) => return super::unauthorized("event queries need HTTP Basic credentials"),
         Err(response) => return response,
@@ -416,11 +417,11 @@ fn decode_token(token: &str) -> Option<u64> {
 pub(super) async fn subject(
     state: &Arc<TraceApi>,
     conn: Conn,
-    headers: &http::HeaderMap,
+    presented: Presented<'_>,
     raw: &str,
     query: Option<&str>,
 ) -> Response<Full<Bytes>> {
-    let identity = match super::reader_identity(state, conn, headers).await {
+    let identity = match super::reader_identity(state, conn, presented).await {
         Ok(Some(identity)) => identity,
         Ok(None) => return super::unauthorized("trace histories need HTTP Basic credentials"),
         Err(response) => return response,
