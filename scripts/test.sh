@@ -76,7 +76,7 @@ export IDNODE_EPCIS_DIFF_PYTHON="$PWD/.venv/bin/python"
 cargo test --workspace
 
 section "fuzz targets build (cargo-fuzz layout; fuzzing itself needs nightly, see fuzz/README.md)"
-cargo check --manifest-path fuzz/Cargo.toml
+cargo check --manifest-path fuzz/Cargo.toml --target-dir target
 
 section "build idnode"
 cargo build -p idnode --bin idnode

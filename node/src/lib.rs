@@ -16,6 +16,8 @@ mod cache;
 pub mod cli;
 pub mod config;
 pub mod core;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod keys;
 pub mod lifecycle;

@@ -138,7 +138,7 @@ async fn requests_over_the_in_flight_budget_get_503_with_retry_after() {
 async fn large_bodies_are_refused_before_they_are_read_without_credentials() {
     let node = TestNode::start(|_| {}).await;
     // An anonymous SNMS batch claiming 30 MiB: answered at once, without the body.
-    for path in ["/identityv2/data/batch/create", "/epcis/capture"] {
+    for path in ["/identityv2/data/batchCreate", "/epcis/capture"] {
         let mut stream = TcpStream::connect(node.http).await.unwrap();
         let head = format!(
             "POST {path} HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n\

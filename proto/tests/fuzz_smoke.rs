@@ -7,30 +7,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use idnode_proto::fuzzing::TARGETS;
+use idnode_proto::fuzzing::smoke::{self, Rng};
 use idnode_proto::wire;
 
 /// Mutations per target.
 const MUTATIONS: usize = 10_000;
-
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-}
 
 /// Native messages, bodies (with each selector byte the body targets use), credentials and
 /// values taken from the captures.
@@ -149,54 +130,7 @@ fn text_seeds() -> Vec<Vec<u8>> {
 }
 
 fn mutate(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
-    let mut data = corpus[rng.below(corpus.len())].clone();
-    for _ in 0..1 + rng.below(3) {
-        match rng.below(7) {
-            0 if !data.is_empty() => {
-                let at = rng.below(data.len());
-                data[at] ^= 1 << rng.below(8);
-            }
-            1 if !data.is_empty() => {
-                let at = rng.below(data.len());
-                data[at] = [0x00, 0x01, 0x7f, 0x80, 0xff][rng.below(5)];
-            }
-            2 if data.len() >= 4 => {
-                // An interesting int4, most likely over a length or count field.
-                let at = rng.below(data.len() - 3);
-                let value: u32 = match rng.below(6) {
-                    0 => 0,
-                    1 => 1,
-                    2 => u32::MAX,
-                    3 => i32::MAX as u32,
-                    4 => data.len() as u32,
-                    _ => 262_145,
-                };
-                data[at..at + 4].copy_from_slice(&value.to_be_bytes());
-            }
-            3 => data.truncate(rng.below(data.len() + 1)),
-            4 => {
-                let at = rng.below(data.len() + 1);
-                let n = 1 + rng.below(8);
-                let noise: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
-                data.splice(at..at, noise);
-            }
-            5 => {
-                let other = &corpus[rng.below(corpus.len())];
-                let cut = rng.below(data.len() + 1);
-                let from = rng.below(other.len() + 1);
-                data.truncate(cut);
-                data.extend_from_slice(&other[from..]);
-            }
-            _ if data.len() > 1 => {
-                let from = rng.below(data.len());
-                let to = from + rng.below(data.len() - from);
-                let copy = data[from..to].to_vec();
-                let at = rng.below(data.len() + 1);
-                data.splice(at..at, copy);
-            }
-            _ => {}
-        }
-    }
+    let mut data = smoke::mutate(rng, corpus);
     // Half the time, make MessageLength agree with the mutated length, so that mutations of
     // whole messages get past the envelope check.
     if data.len() >= wire::ENVELOPE_LEN && rng.below(2) == 0 {

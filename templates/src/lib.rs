@@ -17,6 +17,8 @@
 pub mod builtin;
 mod constraint;
 mod date;
+#[doc(hidden)]
+pub mod fuzzing;
 mod template;
 mod validate;
 pub mod validators;

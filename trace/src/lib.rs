@@ -18,6 +18,8 @@
 pub mod capture;
 pub mod cbv;
 pub mod epcis;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gs1;
 pub mod ids;
 pub mod jcs;

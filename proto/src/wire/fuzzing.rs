@@ -614,3 +614,121 @@ pub fn fast_path(data: &[u8]) {
         "the fast answer is not canonical"
     );
 }
+
+/// What the stable smoke runs of every crate's fuzz targets share: a deterministic generator,
+/// the mutations (bit flips, interesting bytes and integers, truncations, insertions,
+/// splices, duplications), and a run of a target over a corpus and its mutations.
+pub mod smoke {
+    /// xorshift64*: deterministic and dependency-free.
+    pub struct Rng(pub u64);
+
+    impl Rng {
+        /// The next number.
+        #[allow(clippy::should_implement_trait)] // Not an iterator: it never ends.
+        pub fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        /// A number below `n` (0 when `n` is 0).
+        pub fn below(&mut self, n: usize) -> usize {
+            if n == 0 {
+                0
+            } else {
+                (self.next() % n as u64) as usize
+            }
+        }
+    }
+
+    /// A mutation of an entry of `corpus` (which must not be empty): one to three changes.
+    pub fn mutate(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
+        let mut data = corpus[rng.below(corpus.len())].clone();
+        for _ in 0..1 + rng.below(3) {
+            match rng.below(7) {
+                0 if !data.is_empty() => {
+                    let at = rng.below(data.len());
+                    data[at] ^= 1 << rng.below(8);
+                }
+                1 if !data.is_empty() => {
+                    let at = rng.below(data.len());
+                    data[at] = [0x00, 0x01, 0x7f, 0x80, 0xff, b'"', b'{', b'['][rng.below(8)];
+                }
+                2 if data.len() >= 4 => {
+                    // An interesting int4, most likely over a length or count field.
+                    let at = rng.below(data.len() - 3);
+                    let value: u32 = match rng.below(6) {
+                        0 => 0,
+                        1 => 1,
+                        2 => u32::MAX,
+                        3 => i32::MAX as u32,
+                        4 => data.len() as u32,
+                        _ => 262_145,
+                    };
+                    data[at..at + 4].copy_from_slice(&value.to_be_bytes());
+                }
+                3 => data.truncate(rng.below(data.len() + 1)),
+                4 => {
+                    let at = rng.below(data.len() + 1);
+                    let n = 1 + rng.below(8);
+                    let noise: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+                    data.splice(at..at, noise);
+                }
+                5 => {
+                    let other = &corpus[rng.below(corpus.len())];
+                    let cut = rng.below(data.len() + 1);
+                    let from = rng.below(other.len() + 1);
+                    data.truncate(cut);
+                    data.extend_from_slice(&other[from..]);
+                }
+                _ if data.len() > 1 => {
+                    let from = rng.below(data.len());
+                    let to = from + rng.below(data.len() - from);
+                    let copy = data[from..to].to_vec();
+                    let at = rng.below(data.len() + 1);
+                    data.splice(at..at, copy);
+                }
+                _ => {}
+            }
+        }
+        data
+    }
+
+    /// Runs `target` on every entry of `corpus` and on `mutations` mutations of it (seeded by
+    /// `seed`), and on empty and tiny inputs; panics with the failing input, in hex, if the
+    /// target panics. Returns the number of runs.
+    pub fn run(
+        name: &str,
+        target: fn(&[u8]),
+        corpus: &[Vec<u8>],
+        mutations: usize,
+        seed: u64,
+    ) -> usize {
+        assert!(!corpus.is_empty(), "target {name}: empty corpus");
+        let check = |input: &[u8]| {
+            let outcome = std::panic::catch_unwind(|| target(input));
+            assert!(
+                outcome.is_ok(),
+                "target {name} failed on input {}",
+                hex(input)
+            );
+        };
+        for input in corpus {
+            check(input);
+        }
+        for len in 0..16 {
+            check(&vec![0u8; len]);
+            check(&vec![0xffu8; len]);
+        }
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ seed);
+        for _ in 0..mutations {
+            check(&mutate(&mut rng, corpus));
+        }
+        corpus.len() + 32 + mutations
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

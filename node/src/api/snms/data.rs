@@ -13,44 +13,15 @@
 use bytes::Bytes;
 use http::Response;
 use http_body_util::Full;
-use idnode_proto::{Handle, HandleValue, Permissions, Record, ResponseCode, TypeFilter};
+use idnode_proto::{Handle, HandleValue, Record, ResponseCode, TypeFilter};
 use idnode_resolver::domain::prefix_of;
 use idnode_resolver::{Operation, Outcome, Request};
 use idnode_templates::{TEMPLATE_INDEX, TEMPLATE_TYPE, parse_link};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Snms;
-use super::{Call, MAX_BATCH, Status, business, failure, failure_message, ok};
-
-/// One value of a register or update body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ValueItem {
-    index: u32,
-    #[serde(rename = "type")]
-    value_type: String,
-    data: ValueData,
-    #[serde(default)]
-    auth: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ValueData {
-    format: String,
-    value: String,
-}
-
-/// A register or update body.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DataBody {
-    handle: String,
-    template_version: String,
-    #[serde(default)]
-    value: Vec<ValueItem>,
-}
+use super::body::{DataBody, batch_items, item_values, parse_item};
+use super::{Call, Status, business, failure, failure_message, ok};
 
 /// The outcome of one item: a message, or an envelope status with a message.
 type ItemResult = Result<String, (Status, String)>;
@@ -116,15 +87,10 @@ async fn batch(call: &Call<'_>, kind: Kind) -> Response<Full<Bytes>> {
         Ok(body) => body,
         Err(response) => return response,
     };
-    let Value::Array(items) = body else {
-        return business("a batch body is a JSON array");
+    let items = match batch_items(body) {
+        Ok(items) => items,
+        Err(refused) => return business(refused),
     };
-    if items.len() > MAX_BATCH {
-        return business(format!(
-            "a batch holds at most {MAX_BATCH} items, not {}",
-            items.len()
-        ));
-    }
     let total = items.len();
     let handles: Vec<String> = items.iter().map(|item| handle_of(kind, item)).collect();
     let mut results: Vec<Option<ItemResult>> = (0..total).map(|_| None).collect();
@@ -178,8 +144,7 @@ fn request_of(call: &Call<'_>, kind: Kind, item: Value) -> Result<Request, (Stat
         let handle = resolver.parse_handle(&text).map_err(to_err)?;
         Operation::Delete { handle }
     } else {
-        let body: DataBody = serde_json::from_value(item)
-            .map_err(|e| (Status::Business, format!("malformed item: {e}")))?;
+        let body = parse_item(item).map_err(|e| (Status::Business, e))?;
         let handle = resolver.parse_handle(&body.handle).map_err(to_err)?;
         let values = values_of(call.state, &body)?;
         match kind {
@@ -231,33 +196,7 @@ fn values_of(state: &Snms, body: &DataBody) -> Result<Vec<HandleValue>, (Status,
         .map_err(|f| (Status::of(&f), failure_message(&f)))?
         .ok_or_else(|| bad(format!("template {} does not exist", body.template_version)))?;
     let mut values = vec![template.template.link_value()];
-    for item in &body.value {
-        if item.index == TEMPLATE_INDEX {
-            return Err(bad(
-                "非法操作: index 1001 holds the template link; name the template with templateVersion"
-                    .to_owned(),
-            ));
-        }
-        if item.data.format != "string" {
-            return Err(bad(format!(
-                "index {}: data.format must be string, not {}",
-                item.index, item.data.format
-            )));
-        }
-        let mut value =
-            HandleValue::new(item.index, item.value_type.clone(), item.data.value.clone());
-        value.permissions = match item.auth.as_str() {
-            "" | "public" => Permissions::DEFAULT,
-            "admin" => Permissions(Permissions::ADMIN_READ | Permissions::ADMIN_WRITE),
-            other => {
-                return Err(bad(format!(
-                    "index {}: auth must be empty, public or admin, not {other}",
-                    item.index
-                )));
-            }
-        };
-        values.push(value);
-    }
+    values.extend(item_values(body).map_err(bad)?);
     Ok(values)
 }
 

@@ -12,6 +12,7 @@
 //! plain HTTP from loopback when `http.allow_loopback_plain_writes` is set.
 
 mod admin;
+pub(crate) mod body;
 mod data;
 mod token;
 

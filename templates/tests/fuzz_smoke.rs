@@ -1,0 +1,32 @@
+//! A stable-Rust stand-in for this crate's cargo-fuzz targets in `fuzz/`: every target of
+//! `idnode_templates::fuzzing` runs over its corpus in `fuzz/corpus/<target>/` and over
+//! deterministic mutations of it (`idnode_proto::fuzzing::smoke`).
+
+use std::path::PathBuf;
+
+use idnode_proto::fuzzing::smoke;
+use idnode_templates::fuzzing::TARGETS;
+
+/// Mutations per target.
+const MUTATIONS: usize = 20_000;
+
+/// The corpus of `target`, in file-name order.
+fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+#[test]
+fn every_target_survives_its_corpus_and_mutations() {
+    for (seed, (name, target)) in (1u64..).zip(TARGETS) {
+        let runs = smoke::run(name, *target, &corpus(name), MUTATIONS, seed);
+        eprintln!("{name}: {runs} runs");
+    }
+}
