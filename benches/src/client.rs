@@ -71,6 +71,49 @@ pub fn receipt_digests(body: &[u8]) -> anyhow::Result<Vec<String>> {
         .collect()
 }
 
+/// One HTTP/1.1 request on a new connection to `addr`: the status and the body.
+pub async fn http_once(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<&HeaderValue>,
+    body: Option<Vec<u8>>,
+) -> anyhow::Result<(u16, bytes::Bytes)> {
+    use http_body_util::BodyExt as _;
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let response = sender
+        .send_request(request(method, path, auth, body)?)
+        .await?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((status, body))
+}
+
+/// A request to the node (`Host: localhost`), with credentials and a JSON body if given.
+pub fn request(
+    method: &str,
+    path: &str,
+    auth: Option<&HeaderValue>,
+    body: Option<Vec<u8>>,
+) -> anyhow::Result<http::Request<http_body_util::Full<bytes::Bytes>>> {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost");
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    Ok(request.body(http_body_util::Full::new(bytes::Bytes::from(
+        body.unwrap_or_default(),
+    )))?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -169,7 +169,6 @@ impl InFlight {
     }
 
     /// What is in use now.
-    #[cfg(test)]
     pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }

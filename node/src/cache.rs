@@ -100,6 +100,14 @@ impl ResponseCache {
         }
     }
 
+    /// The bytes held now (entries and their overhead, roughly).
+    pub(crate) fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner).bytes)
+            .sum()
+    }
+
     /// Whether the cache keeps anything.
     pub(crate) fn enabled(&self) -> bool {
         self.max_shard_bytes > 0

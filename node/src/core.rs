@@ -66,7 +66,7 @@ impl Core {
         let data = config.data.clone();
         fs::create_dir_all(&data)
             .with_context(|| format!("cannot create data directory {}", data.display()))?;
-        let store = RedbStore::open(&data.join("idnode.redb"))
+        let store = RedbStore::open_with_cache(&data.join("idnode.redb"), config.store.cache_bytes)
             .with_context(|| format!("cannot open database in {}", data.display()))?;
         Self::with_store(config, SharedStore::new(store))
     }

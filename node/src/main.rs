@@ -244,6 +244,9 @@ fn main() -> anyhow::Result<()> {
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Blocking work (PBKDF2, signing captures, the index) queues beyond this many threads
+        // rather than growing the process without bound.
+        .max_blocking_threads(64)
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(async {

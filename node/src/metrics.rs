@@ -43,6 +43,87 @@ const BUCKETS: [(&str, u64); 14] = [
     ("1", 1_000_000_000),
 ];
 
+/// A part of the process's memory: its name, its configured bound, and how much it holds now
+/// (`None` when only the bound is known).
+struct MemoryPart {
+    component: &'static str,
+    limit: usize,
+    held: Option<Box<dyn Fn() -> usize + Send + Sync>>,
+}
+
+static MEMORY: Mutex<Vec<MemoryPart>> = Mutex::new(Vec::new());
+
+/// Reports a part of the node's memory in `/metrics`: `idnode_memory_limit_bytes{component}`
+/// (its configured bound) and, when `held` is given, `idnode_memory_bytes{component}`. A
+/// component registered again replaces the earlier one (tests start several nodes).
+pub(crate) fn track_memory(
+    component: &'static str,
+    limit: usize,
+    held: Option<Box<dyn Fn() -> usize + Send + Sync>>,
+) {
+    let mut parts = MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
+    parts.retain(|part| part.component != component);
+    parts.push(MemoryPart {
+        component,
+        limit,
+        held,
+    });
+}
+
+/// The resident set size of this process, from `/proc/self/statm` (Linux; 0 elsewhere).
+fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// `idnode_memory_bytes` and `idnode_memory_limit_bytes` by component; the rest of the
+/// resident set (code, stacks, allocator slack, buffers of connections and requests, the
+/// store's and the index's caches, which report bounds only) is `component="other"`.
+fn render_memory(text: &mut String) {
+    let parts = MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
+    let resident = resident_bytes();
+    let _ = writeln!(
+        text,
+        "# HELP idnode_memory_bytes Memory held, by component; rss is the whole process."
+    );
+    let _ = writeln!(text, "# TYPE idnode_memory_bytes gauge");
+    let _ = writeln!(text, "idnode_memory_bytes{{component=\"rss\"}} {resident}");
+    let mut measured = 0usize;
+    for part in parts.iter() {
+        if let Some(held) = &part.held {
+            let bytes = held();
+            measured += bytes;
+            let _ = writeln!(
+                text,
+                "idnode_memory_bytes{{component=\"{}\"}} {bytes}",
+                part.component
+            );
+        }
+    }
+    let _ = writeln!(
+        text,
+        "idnode_memory_bytes{{component=\"other\"}} {}",
+        resident.saturating_sub(measured)
+    );
+    let _ = writeln!(
+        text,
+        "# HELP idnode_memory_limit_bytes The configured bound of a component's memory."
+    );
+    let _ = writeln!(text, "# TYPE idnode_memory_limit_bytes gauge");
+    for part in parts.iter() {
+        let _ = writeln!(
+            text,
+            "idnode_memory_limit_bytes{{component=\"{}\"}} {}",
+            part.component, part.limit
+        );
+    }
+}
+
 /// Installs the Prometheus recorder once per process.
 pub(crate) fn install() {
     HANDLE.get_or_init(|| {
@@ -96,6 +177,7 @@ pub(crate) fn render() -> Response<Full<Bytes>> {
         .map(PrometheusHandle::render)
         .unwrap_or_default();
     render_latencies(&mut text);
+    render_memory(&mut text);
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(

@@ -253,3 +253,33 @@ async fn when_connections_run_out_the_oldest_idle_one_makes_room() {
     assert_ne!(status, 503);
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_memory_by_component_with_its_bounds() {
+    let node = TestNode::start(|c| c.store.cache_bytes = 64 << 20).await;
+    // Fill the REST answer cache a little.
+    let _ = http(&node, "GET", "/api/handles/88.118.8/ADMIN", &[], b"").await;
+    let _ = http(&node, "GET", "/api/handles/88.118.8/ADMIN", &[], b"").await;
+    let (status, body) = http(&node, "GET", "/metrics", &[], b"").await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    let value = |line: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {line} in {text}")) as u64
+    };
+    assert!(value("idnode_memory_bytes{component=\"rss\"}") > 1 << 20);
+    assert!(value("idnode_memory_bytes{component=\"http_answer_cache\"}") > 0);
+    let _ = value("idnode_memory_bytes{component=\"native_answer_cache\"}");
+    let _ = value("idnode_memory_bytes{component=\"other\"}");
+    assert_eq!(
+        value("idnode_memory_limit_bytes{component=\"store_cache\"}"),
+        64 << 20
+    );
+    assert_eq!(
+        value("idnode_memory_limit_bytes{component=\"http_answer_cache\"}"),
+        128 << 20
+    );
+    node.stop().await;
+}

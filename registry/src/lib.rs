@@ -43,7 +43,7 @@ pub use changes::Change;
 pub use idnode_trace::merkle::Hash;
 pub use listen::{CommitListener, CommitNotice};
 pub use mem::MemStore;
-pub use redb_store::{RedbStats, RedbStore};
+pub use redb_store::{DEFAULT_CACHE_BYTES, RedbStats, RedbStore};
 pub use shared::{DynStore, SharedStore, StoreFuture};
 pub use trace::{
     CapturedEvent, EventKey, StoredTrace, SubjectEntry, SubjectHead, TraceBatch, TraceCommitted,

@@ -140,26 +140,35 @@ impl<S: Store> Resolver<S> {
         identity: Option<&Identity>,
         now: u32,
     ) -> Result<Outcome, Failure> {
+        let created = self
+            .commit_with_retry(|| {
+                let prepared = self.prepare_create(&handle, values, overwrite, identity, now)?;
+                let action = if prepared.created {
+                    "create"
+                } else {
+                    "replace"
+                };
+                let audit = crate::records::audit_write(identity, action, handle.as_str(), now);
+                let batch = WriteBatch {
+                    mutations: vec![prepared.put, audit],
+                };
+                Ok((batch, prepared.created))
+            })
+            .await?;
+        Ok(Outcome::Done { handle, created })
+    }
+
+    /// Commits the batch that `attempt` prepares from what the store holds now; when a
+    /// concurrent commit changed something it read (a version precondition fails), prepares
+    /// and commits again, up to `max_write_retries` times, then answers RC 3 (too busy).
+    async fn commit_with_retry<T>(
+        &self,
+        mut attempt: impl FnMut() -> Result<(WriteBatch, T), Failure>,
+    ) -> Result<T, Failure> {
         for _ in 0..self.config.max_write_retries {
-            let prepared = self.prepare_create(&handle, values, overwrite, identity, now)?;
-            let action = if prepared.created {
-                "create"
-            } else {
-                "replace"
-            };
-            let batch = WriteBatch {
-                mutations: vec![
-                    prepared.put,
-                    crate::records::audit_write(identity, action, handle.as_str(), now),
-                ],
-            };
+            let (batch, done) = attempt()?;
             match self.store.commit(batch).await {
-                Ok(()) => {
-                    return Ok(Outcome::Done {
-                        handle,
-                        created: prepared.created,
-                    });
-                }
+                Ok(()) => return Ok(done),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(internal(e)),
             }
@@ -466,44 +475,37 @@ impl<S: Store> Resolver<S> {
     where
         F: Fn(&[HandleValue]) -> Result<(Vec<HandleValue>, Vec<u16>, bool), Failure>,
     {
-        for _ in 0..self.config.max_write_retries {
-            let old = self.existing(handle)?;
-            let old_values = Record::parse(&old.values)
-                .map_err(corrupt)?
-                .decode_all()
-                .map_err(corrupt)?;
-            // Authorization comes before any detail of the record is revealed through errors.
-            let (new_values, needed, created) = match change(&old_values) {
-                Ok(result) => result,
-                Err(failure) => return Err(failure),
-            };
-            self.require_all(identity, handle, &old.values, &needed)?;
-            if new_values.len() > MAX_VALUES {
-                return Err(Failure::new(ResponseCode::InvalidValue, "Too many values"));
-            }
-            self.check_template(handle, Some(&old_values), &new_values, now)?;
-            let batch = WriteBatch {
-                mutations: vec![
-                    Mutation::PutHandle {
-                        handle: handle.as_str().to_owned(),
-                        values: Record::encode(&new_values),
-                        expect: Expect::Version(old.version),
-                    },
-                    crate::records::audit_write(Some(identity), action, handle.as_str(), now),
-                ],
-            };
-            match self.store.commit(batch).await {
-                Ok(()) => {
-                    return Ok(Outcome::Done {
-                        handle: handle.clone(),
-                        created,
-                    });
+        let created = self
+            .commit_with_retry(|| {
+                let old = self.existing(handle)?;
+                let old_values = Record::parse(&old.values)
+                    .map_err(corrupt)?
+                    .decode_all()
+                    .map_err(corrupt)?;
+                // Authorization comes before any detail of the record is revealed through errors.
+                let (new_values, needed, created) = change(&old_values)?;
+                self.require_all(identity, handle, &old.values, &needed)?;
+                if new_values.len() > MAX_VALUES {
+                    return Err(Failure::new(ResponseCode::InvalidValue, "Too many values"));
                 }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(internal(e)),
-            }
-        }
-        Err(too_busy())
+                self.check_template(handle, Some(&old_values), &new_values, now)?;
+                let batch = WriteBatch {
+                    mutations: vec![
+                        Mutation::PutHandle {
+                            handle: handle.as_str().to_owned(),
+                            values: Record::encode(&new_values),
+                            expect: Expect::Version(old.version),
+                        },
+                        crate::records::audit_write(Some(identity), action, handle.as_str(), now),
+                    ],
+                };
+                Ok((batch, created))
+            })
+            .await?;
+        Ok(Outcome::Done {
+            handle: handle.clone(),
+            created,
+        })
     }
 
     pub(crate) fn existing(&self, handle: &Handle) -> Result<StoredRecord, Failure> {
@@ -521,7 +523,7 @@ impl<S: Store> Resolver<S> {
     ) -> Result<Outcome, Failure> {
         self.check_homed(&handle)?;
         let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
-        for _ in 0..self.config.max_write_retries {
+        self.commit_with_retry(|| {
             let old = self.existing(&handle)?;
             self.require_all(identity, &handle, &old.values, &[AdminPerms::DELETE_HANDLE])?;
             let batch = WriteBatch {
@@ -533,18 +535,13 @@ impl<S: Store> Resolver<S> {
                     crate::records::audit_write(Some(identity), "delete", handle.as_str(), now),
                 ],
             };
-            match self.store.commit(batch).await {
-                Ok(()) => {
-                    return Ok(Outcome::Done {
-                        handle,
-                        created: false,
-                    });
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(internal(e)),
-            }
-        }
-        Err(too_busy())
+            Ok((batch, ()))
+        })
+        .await?;
+        Ok(Outcome::Done {
+            handle,
+            created: false,
+        })
     }
 
     pub(crate) fn list_handles(

@@ -33,6 +33,10 @@ pub struct Config {
     pub trace: TraceConfig,
     /// Limits on what clients may use, on every interface.
     pub limits: LimitsConfig,
+    /// The store.
+    pub store: StoreConfig,
+    /// The search index.
+    pub search: SearchConfig,
 }
 
 impl Default for Config {
@@ -47,6 +51,8 @@ impl Default for Config {
             native: NativeConfig::default(),
             trace: TraceConfig::default(),
             limits: LimitsConfig::default(),
+            store: StoreConfig::default(),
+            search: SearchConfig::default(),
         }
     }
 }
@@ -131,6 +137,38 @@ impl Default for LimitsConfig {
     }
 }
 
+/// The store (`<data>/idnode.redb`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The database's page cache, in bytes.
+    pub cache_bytes: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            cache_bytes: idnode_registry::DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
+/// The search index (`<data>/search/`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Memory for the index writer's buffers, in bytes (at least 15 MiB).
+    pub writer_memory_bytes: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            writer_memory_bytes: 64 << 20,
+        }
+    }
+}
+
 /// The plain HTTP listener.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -153,7 +191,7 @@ impl Default for HttpConfig {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 8000))),
             allow_loopback_plain_writes: false,
             max_body_bytes: 1 << 20,
-            cache_max_bytes: 256 << 20,
+            cache_max_bytes: 128 << 20,
         }
     }
 }

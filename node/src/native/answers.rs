@@ -46,6 +46,11 @@ impl AnswerCache {
         }
     }
 
+    /// The bytes held now.
+    pub(crate) fn bytes(&self) -> usize {
+        self.public_only.bytes() + self.all.bytes()
+    }
+
     /// The generation to note before reading the store for [`Self::insert`].
     pub(crate) fn generation(&self) -> (u64, u64) {
         (self.public_only.generation(), self.all.generation())

@@ -149,9 +149,10 @@ async fn start_with(
     let http_layer = Http::new(Arc::clone(&core));
     let native_node = NativeNode::new(Arc::clone(&core));
     let trace = api::trace::TraceApi::open(Arc::clone(&http_layer))?;
-    let search = crate::tasks::indexer::open(&core.config.data);
+    let search = crate::tasks::indexer::open(&core.config.data, &core.config.search);
     let handles = api::handles::Handles::new(Arc::clone(&http_layer));
     let conn_limits = limits::ConnLimits::new(&core.config.limits);
+    track_memory(&core, &handles, &native_node, &conn_limits);
     tracing::debug!(
         max_connections = conn_limits.max_connections(),
         "connection limits"
@@ -257,6 +258,38 @@ async fn start_with(
         tasks,
         core: Arc::clone(&core),
     })
+}
+
+/// What `/metrics` reports of the node's memory, by component (`idnode_memory_bytes`,
+/// `idnode_memory_limit_bytes`): every cache and buffer with a configured bound.
+fn track_memory(
+    core: &Core,
+    handles: &Arc<api::handles::Handles>,
+    native: &Arc<NativeNode>,
+    limits: &Arc<limits::ConnLimits>,
+) {
+    use crate::metrics::track_memory as track;
+    let config = &core.config;
+    let cache = Arc::clone(&handles.cache);
+    track(
+        "http_answer_cache",
+        config.http.cache_max_bytes,
+        Some(Box::new(move || cache.bytes())),
+    );
+    let answers = Arc::clone(&native.native.answers);
+    track(
+        "native_answer_cache",
+        config.native.answer_cache_bytes,
+        Some(Box::new(move || answers.bytes())),
+    );
+    let bodies = Arc::clone(&limits.bodies);
+    track(
+        "request_bodies",
+        config.limits.max_body_bytes_in_flight,
+        Some(Box::new(move || bodies.used())),
+    );
+    track("store_cache", config.store.cache_bytes, None);
+    track("search_writer", config.search.writer_memory_bytes, None);
 }
 
 async fn wait_for_signal() {

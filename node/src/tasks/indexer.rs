@@ -22,9 +22,13 @@ pub(crate) const POLL: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Opens the index in `<data>/search/`, or logs why it cannot and runs without search.
-pub(crate) fn open(data: &Path) -> Option<Arc<SearchIndex>> {
+pub(crate) fn open(data: &Path, config: &crate::config::SearchConfig) -> Option<Arc<SearchIndex>> {
     let dir = data.join("search");
-    match SearchIndex::open(&dir) {
+    let options = idnode_search::IndexOptions {
+        writer_memory: config.writer_memory_bytes.max(15 << 20),
+        ..idnode_search::IndexOptions::default()
+    };
+    match SearchIndex::open_with(&dir, options) {
         Ok(index) => Some(Arc::new(index)),
         Err(error) => {
             tracing::error!(dir = %dir.display(), %error, "cannot open the search index; search is off");

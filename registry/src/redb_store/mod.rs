@@ -58,6 +58,10 @@ mod writer;
 use self::trace::*;
 use self::writer::*;
 
+/// The page cache of [`RedbStore::open`]: enough for the hot part of a few million handles,
+/// and within a node's memory budget on a 2 GB machine.
+pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+
 const HANDLES: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("handles");
 /// Homed prefixes by normalized prefix, mapped to their spelling.
 const PREFIXES: TableDefinition<'_, &[u8], &str> = TableDefinition::new("prefixes");
@@ -263,8 +267,16 @@ impl RedbStore {
     /// Creates or opens the database at `path`, creates its tables, checks the schema version
     /// and starts the writer thread.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db =
-            Database::create(path).map_err(storage(format_args!("opening {}", path.display())))?;
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Creates or opens the database at `path` as [`Self::open`] does, with a page cache of at
+    /// most `cache_bytes` (redb's own default is 1 GiB).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(storage(format_args!("opening {}", path.display())))?;
         init_tables(&db)?;
         let homed: HomedPrefixes = Arc::new(RwLock::new(load_prefixes(&db)?));
         let db = Arc::new(db);

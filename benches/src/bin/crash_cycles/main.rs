@@ -34,17 +34,13 @@ mod check;
 mod load;
 
 use anyhow::{Context as _, bail};
-use bytes::Bytes;
 use clap::Parser;
-use http::{HeaderValue, Request};
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
+use http::HeaderValue;
 use idnode_benches::client::{SplitMix, basic_auth};
 use serde_json::{Value, json};
 
 use check::{latest_checkpoint, verify};
 use load::{cas, writer};
-use tokio::net::TcpStream;
 
 const ADMIN: &str = "300:88.118.8/ADMIN";
 const SECRET: &str = "crash-cycle-secret";
@@ -114,33 +110,7 @@ struct Expected {
     in_flight: Option<String>,
 }
 
-/// One HTTP/1.1 request on a new connection: status and body.
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    auth: Option<&HeaderValue>,
-    body: Option<Vec<u8>>,
-) -> anyhow::Result<(u16, Bytes)> {
-    let stream = TcpStream::connect(addr).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "localhost");
-    if let Some(auth) = auth {
-        request = request.header("authorization", auth);
-    }
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    let request = request.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
-    let response = sender.send_request(request).await?;
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok((status, body))
-}
+use idnode_benches::client::http_once as http;
 
 /// The values every created handle gets: the administrator, a URL and a text at index 2.
 fn values_json(url: &str, desc: &str) -> Value {
