@@ -114,6 +114,14 @@ pub fn request(
     )))?)
 }
 
+/// A free loopback port: bound, then released for a child process to take.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,6 +49,8 @@ pub struct Core {
     pub phase: PhaseCell,
     /// Everything told about each commit, before its writers are acknowledged.
     listeners: Arc<RwLock<Vec<CommitListener>>>,
+    /// The parts of the node's memory that `/metrics` reports.
+    pub(crate) memory: crate::metrics::MemoryParts,
 }
 
 impl std::fmt::Debug for Core {
@@ -139,6 +141,7 @@ impl Core {
             site_key,
             phase: PhaseCell::default(),
             listeners,
+            memory: crate::metrics::MemoryParts::default(),
         }))
     }
 

@@ -51,49 +51,65 @@ struct MemoryPart {
     held: Option<Box<dyn Fn() -> usize + Send + Sync>>,
 }
 
-static MEMORY: Mutex<Vec<MemoryPart>> = Mutex::new(Vec::new());
+/// The parts of one node's memory that `/metrics` reports (each node of a process has its own).
+#[derive(Default)]
+pub(crate) struct MemoryParts(Mutex<Vec<MemoryPart>>);
 
-/// Reports a part of the node's memory in `/metrics`: `idnode_memory_limit_bytes{component}`
-/// (its configured bound) and, when `held` is given, `idnode_memory_bytes{component}`. A
-/// component registered again replaces the earlier one (tests start several nodes).
-pub(crate) fn track_memory(
-    component: &'static str,
-    limit: usize,
-    held: Option<Box<dyn Fn() -> usize + Send + Sync>>,
-) {
-    let mut parts = MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
-    parts.retain(|part| part.component != component);
-    parts.push(MemoryPart {
-        component,
-        limit,
-        held,
-    });
+impl MemoryParts {
+    /// Reports a part of the node's memory in `/metrics`: `idnode_memory_limit_bytes{component}`
+    /// (its configured bound) and, when `held` is given, `idnode_memory_bytes{component}`. A
+    /// component registered again replaces the earlier one.
+    pub(crate) fn track(
+        &self,
+        component: &'static str,
+        limit: usize,
+        held: Option<Box<dyn Fn() -> usize + Send + Sync>>,
+    ) {
+        let mut parts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        parts.retain(|part| part.component != component);
+        parts.push(MemoryPart {
+            component,
+            limit,
+            held,
+        });
+    }
 }
 
-/// The resident set size of this process, from `/proc/self/statm` (Linux; 0 elsewhere).
-fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
+/// The resident set of this process and its file-backed part (pages of memory-mapped files
+/// such as the search index, which the kernel drops first under pressure), from
+/// `/proc/self/status` (Linux; 0 elsewhere).
+fn resident_bytes() -> (usize, usize) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .map_or(0, |kib| kib * 1024)
+    };
+    (field("VmRSS:"), field("RssFile:"))
 }
 
-/// `idnode_memory_bytes` and `idnode_memory_limit_bytes` by component; the rest of the
-/// resident set (code, stacks, allocator slack, buffers of connections and requests, the
-/// store's and the index's caches, which report bounds only) is `component="other"`.
-fn render_memory(text: &mut String) {
-    let parts = MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
-    let resident = resident_bytes();
+/// `idnode_memory_bytes` and `idnode_memory_limit_bytes` by component: `rss` (the whole
+/// resident set), `mapped_files` (its file-backed part: the memory-mapped search index and the
+/// binary), each component that measures what it holds, and the rest (allocator slack, stacks,
+/// buffers of connections and requests, the store's page cache and the index writer, which
+/// report bounds only) as `other`.
+fn render_memory(text: &mut String, memory: &MemoryParts) {
+    let parts = memory.0.lock().unwrap_or_else(PoisonError::into_inner);
+    let (resident, file_backed) = resident_bytes();
     let _ = writeln!(
         text,
         "# HELP idnode_memory_bytes Memory held, by component; rss is the whole process."
     );
     let _ = writeln!(text, "# TYPE idnode_memory_bytes gauge");
     let _ = writeln!(text, "idnode_memory_bytes{{component=\"rss\"}} {resident}");
-    let mut measured = 0usize;
+    let _ = writeln!(
+        text,
+        "idnode_memory_bytes{{component=\"mapped_files\"}} {file_backed}"
+    );
+    let mut measured = file_backed;
     for part in parts.iter() {
         if let Some(held) = &part.held {
             let bytes = held();
@@ -166,7 +182,7 @@ fn status_class(status: u16) -> &'static str {
 }
 
 /// The `/metrics` answer.
-pub(crate) fn render() -> Response<Full<Bytes>> {
+pub(crate) fn render(memory: &MemoryParts) -> Response<Full<Bytes>> {
     let cached = CACHED_RESOLUTIONS.swap(0, Ordering::Relaxed);
     if cached > 0 {
         metrics::counter!("idnode_requests_total", "interface" => "rest", "op" => "resolve", "status" => "2xx")
@@ -177,7 +193,7 @@ pub(crate) fn render() -> Response<Full<Bytes>> {
         .map(PrometheusHandle::render)
         .unwrap_or_default();
     render_latencies(&mut text);
-    render_memory(&mut text);
+    render_memory(&mut text, memory);
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(

@@ -1,14 +1,15 @@
-//! A stable-Rust stand-in for this crate's cargo-fuzz targets in `fuzz/`: every target of
-//! `idnode::fuzzing` runs over its corpus in `fuzz/corpus/<target>/` and over
-//! deterministic mutations of it (`idnode_proto::fuzzing::smoke`).
+//! A stable-Rust stand-in for the cargo-fuzz targets in `fuzz/` outside `idnode-proto` (whose
+//! own run is `proto/tests/fuzz_smoke.rs`): every target of `idnode::fuzzing`,
+//! `idnode_trace::fuzzing` and `idnode_templates::fuzzing` runs over its corpus in
+//! `fuzz/corpus/<target>/` and over deterministic mutations of it
+//! (`idnode_proto::fuzzing::smoke`).
 
 use std::path::PathBuf;
 
-use idnode::fuzzing::TARGETS;
 use idnode_proto::fuzzing::smoke;
 
 /// Mutations per target.
-const MUTATIONS: usize = 20_000;
+const MUTATIONS: usize = 5_000;
 
 /// The corpus of `target`, in file-name order.
 fn corpus(target: &str) -> Vec<Vec<u8>> {
@@ -25,7 +26,11 @@ fn corpus(target: &str) -> Vec<Vec<u8>> {
 
 #[test]
 fn every_target_survives_its_corpus_and_mutations() {
-    for (seed, (name, target)) in (1u64..).zip(TARGETS) {
+    let targets = idnode::fuzzing::TARGETS
+        .iter()
+        .chain(idnode_trace::fuzzing::TARGETS)
+        .chain(idnode_templates::fuzzing::TARGETS);
+    for (seed, (name, target)) in (1u64..).zip(targets) {
         let runs = smoke::run(name, *target, &corpus(name), MUTATIONS, seed);
         eprintln!("{name}: {runs} runs");
     }

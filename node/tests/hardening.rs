@@ -192,20 +192,6 @@ async fn failed_logins_are_throttled_per_identity_and_source() {
     owned.stop().await;
 }
 
-/// Whether the server closes `stream` within `within` (reads until EOF or an error).
-async fn closed_within(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
-    use tokio::io::AsyncReadExt as _;
-    let mut buf = [0u8; 1024];
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) => {}
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_slow_http_connections_are_closed_and_capped_per_source() {
     use tokio::io::AsyncWriteExt as _;

@@ -201,19 +201,6 @@ async fn body_bytes_in_flight_are_bounded() {
     node.stop().await;
 }
 
-/// Whether the server closes `stream` within `within`.
-async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
-    let mut buf = [0u8; 256];
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) => {}
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_connections_run_out_the_oldest_idle_one_makes_room() {
     const MAX: usize = 8;

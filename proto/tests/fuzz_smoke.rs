@@ -190,3 +190,24 @@ fn targets_accept_empty_and_tiny_inputs() {
         }
     }
 }
+
+/// The minimised corpora of the campaigns (`fuzz/corpus/<target>/`, see `docs/robustness.md`):
+/// every input, and mutations of them.
+#[test]
+fn the_campaign_corpora_replay() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+    let mut replayed = 0;
+    for (seed, (name, target)) in (1u64..).zip(TARGETS) {
+        let Ok(entries) = std::fs::read_dir(root.join(name)) else {
+            continue;
+        };
+        let mut paths: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        let corpus: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        if corpus.is_empty() {
+            continue;
+        }
+        replayed += smoke::run(name, *target, &corpus, 2_000, seed);
+    }
+    eprintln!("{replayed} runs over the campaign corpora");
+}

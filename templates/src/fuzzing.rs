@@ -1,5 +1,5 @@
 //! Fuzz targets of this crate as plain functions: the `fuzz/` crate (cargo-fuzz, nightly) calls
-//! them, and `tests/fuzz_smoke.rs` replays their corpora (`fuzz/corpus/<target>/`) and
+//! them, and `node/tests/fuzz_smoke.rs` replays their corpora (`fuzz/corpus/<target>/`) and
 //! deterministic mutations of them on stable Rust. A target panics only when a property fails;
 //! the code it drives must never panic on any input. Not part of the supported API.
 

@@ -32,7 +32,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use idnode_benches::capture_document;
-use idnode_benches::client::{SplitMix, basic_auth, http_once, request};
+use idnode_benches::client::{SplitMix, basic_auth, free_port, http_once, request};
 use idnode_proto::wire::{self, Body, Envelope, Header, Message, ResolutionRequest, Version};
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -76,13 +76,6 @@ struct Opts {
 struct Ports {
     http: SocketAddr,
     native: SocketAddr,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
 }
 
 /// What the workers count, per sample.

@@ -84,7 +84,7 @@ impl Service for Health {
                     Phase::Stopped => plain(StatusCode::SERVICE_UNAVAILABLE, "stopped\n"),
                 },
                 "/readyz" => self.readiness(),
-                "/metrics" => crate::metrics::render(),
+                "/metrics" => crate::metrics::render(&self.core.memory),
                 _ => plain(
                     StatusCode::OK,
                     "idnode: identifier resolution node. See /api/site and /api/handles/{handle}.\n",

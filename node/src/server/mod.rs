@@ -268,7 +268,7 @@ fn track_memory(
     native: &Arc<NativeNode>,
     limits: &Arc<limits::ConnLimits>,
 ) {
-    use crate::metrics::track_memory as track;
+    let track = |component, limit, held| core.memory.track(component, limit, held);
     let config = &core.config;
     let cache = Arc::clone(&handles.cache);
     track(

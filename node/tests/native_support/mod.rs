@@ -390,6 +390,19 @@ pub(crate) async fn tunnel(node: &TestNode, message: &Message) -> Vec<Vec<u8>> {
     out
 }
 
+/// Whether the server closes `stream` within `within` (reads until EOF or an error).
+pub(crate) async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
 /// One HTTP/1.1 exchange on a new connection: the status and the body.
 pub(crate) async fn http(
     node: &TestNode,

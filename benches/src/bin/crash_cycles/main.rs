@@ -36,7 +36,7 @@ mod load;
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use http::HeaderValue;
-use idnode_benches::client::{SplitMix, basic_auth};
+use idnode_benches::client::{SplitMix, basic_auth, free_port};
 use serde_json::{Value, json};
 
 use check::{latest_checkpoint, verify};
@@ -77,13 +77,6 @@ struct Opts {
 struct Ports {
     http: SocketAddr,
     native: SocketAddr,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
 }
 
 /// What the writers were told, and what they sent without hearing back.
