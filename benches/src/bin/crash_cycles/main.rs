@@ -20,7 +20,8 @@
 //!   with the one before the kill and a record's proof bundle passes `idnode verify`, and the
 //!   search index catches up with the cycle's SNMS registrations.
 //!
-//! The last line is machine-readable: `RESULT cycles=… failures=… acked=… …`.
+//! The last line is machine-readable: `RESULT cycles=… failures=… acked=… …`. With
+//! `--fresh-every N` the data directory starts empty again every N cycles.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -70,6 +71,11 @@ struct Opts {
     min_ms: u64,
     #[arg(long, default_value_t = 1500)]
     max_ms: u64,
+    /// Start again from an empty data directory every this many cycles (0: never). A restart
+    /// after SIGKILL repairs the database file, which takes longer as it grows; this keeps a
+    /// long run's cycles short.
+    #[arg(long, default_value_t = 0)]
+    fresh_every: usize,
 }
 
 /// Free loopback ports of one node.
@@ -197,6 +203,14 @@ async fn main() -> anyhow::Result<()> {
     let mut total = Totals::default();
     let mut checkpoint = latest_checkpoint(&node).await?;
     for cycle in 0..opts.cycles {
+        if opts.fresh_every > 0 && cycle > 0 && cycle % opts.fresh_every == 0 {
+            node.kill();
+            setup(&opts, &work)?;
+            node = Node::start(&opts, &work)?;
+            node.wait_healthy().await?;
+            seed_maker(&node, &auth).await?;
+            checkpoint = latest_checkpoint(&node).await?;
+        }
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let mut writers = Vec::new();
