@@ -170,6 +170,30 @@ impl Node {
         }
     }
 
+    /// Starts the node and waits until it answers. A start that fails because a port chosen
+    /// free was taken meanwhile (the kernel hands ports to other processes too) is retried on
+    /// other ports; any other failure is an error.
+    async fn start_healthy(opts: &Opts, work: &Path) -> anyhow::Result<(Self, Duration)> {
+        for _ in 0..5 {
+            let mut node = Self::start(opts, work)?;
+            match node.wait_healthy().await {
+                Ok(took) => return Ok((node, took)),
+                Err(e) => {
+                    let log = std::fs::read_to_string(work.join("serve.log")).unwrap_or_default();
+                    let taken = log
+                        .lines()
+                        .rev()
+                        .take(20)
+                        .any(|l| l.contains("cannot listen"));
+                    if !taken {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        bail!("no free ports for idnode serve after 5 tries")
+    }
+
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -196,8 +220,7 @@ async fn main() -> anyhow::Result<()> {
     setup(&opts, &work)?;
     let auth = basic_auth(ADMIN, SECRET.as_bytes())?;
     let mut rng = SplitMix(opts.seed);
-    let mut node = Node::start(&opts, &work)?;
-    node.wait_healthy().await?;
+    let (mut node, _) = Node::start_healthy(&opts, &work).await?;
     seed_maker(&node, &auth).await?;
     let mut failures = Vec::new();
     let mut total = Totals::default();
@@ -206,8 +229,7 @@ async fn main() -> anyhow::Result<()> {
         if opts.fresh_every > 0 && cycle > 0 && cycle % opts.fresh_every == 0 {
             node.kill();
             setup(&opts, &work)?;
-            node = Node::start(&opts, &work)?;
-            node.wait_healthy().await?;
+            node = Node::start_healthy(&opts, &work).await?.0;
             seed_maker(&node, &auth).await?;
             checkpoint = latest_checkpoint(&node).await?;
         }
@@ -236,8 +258,8 @@ async fn main() -> anyhow::Result<()> {
         } else {
             None
         };
-        node = Node::start(&opts, &work)?;
-        let restart = node.wait_healthy().await?;
+        let restart;
+        (node, restart) = Node::start_healthy(&opts, &work).await?;
         let ledger = std::mem::take(&mut *ledger.lock().expect("ledger"));
         let found = verify(
             &opts,
