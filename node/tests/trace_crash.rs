@@ -51,6 +51,9 @@ fn document(writer: usize, n: usize) -> Value {
             };
             json!({
                 "type": "ObjectEvent",
+                // Every event is a new one (the same event again would be a retry, and capture
+                // records it once).
+                "eventID": format!("urn:example:trace-crash:{writer}:{n}:{e}"),
                 "eventTime": format!("2026-01-01T08:{:02}:{:02}+08:00", n % 60, e),
                 "eventTimeZoneOffset": "+08:00",
                 "epcList": [id],
