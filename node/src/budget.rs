@@ -128,6 +128,11 @@ impl SourceRates {
         }
     }
 
+    /// Whether a rate is configured at all.
+    pub(crate) fn limited(&self) -> bool {
+        self.rate.is_some()
+    }
+
     /// Whether one more request from `ip` is within its rate.
     pub(crate) fn admit(&self, ip: IpAddr, now: Instant) -> bool {
         let Some(rate) = self.rate else {

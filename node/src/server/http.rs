@@ -139,8 +139,7 @@ async fn serve_connection<I>(
             req.extensions_mut().insert(client.clone());
         }
         let span = tracing::debug_span!("req", method = %req.method(), path = %req.uri().path());
-        let now = Instant::now();
-        if !limits.admit_rate(conn.peer.ip(), now) {
+        if !limits.admit_rate(conn.peer.ip(), Instant::now) {
             return Answer::Ready(Some(overloaded(
                 StatusCode::TOO_MANY_REQUESTS,
                 "this source sends too many requests; slow down",

@@ -110,7 +110,7 @@ async fn connection(
         let now = Now::current();
         let charge = if !valid {
             None
-        } else if !limits.admit_rate(peer.ip(), now.instant) {
+        } else if !limits.admit_rate(peer.ip(), || now.instant) {
             out.extend_from_slice(&state.native.busy_answer(
                 &state,
                 &message,
