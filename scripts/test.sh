@@ -50,6 +50,8 @@ for component in rustfmt clippy; do
 done
 cargo --version
 rustc --version
+# One full build, nothing to reuse: incremental caches would only double the disk the build takes.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 section "python virtualenv ($VENV)"
 if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
