@@ -30,7 +30,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 LOADGEN_GET=${LOADGEN_GET:-1}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN="$ROOT/target/release"
+BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 LUA="$ROOT/benches/wrk/get-random.lua"
 
 # shellcheck source=benches/lib.sh

@@ -25,7 +25,7 @@ ROUNDS=${ROUNDS:-3}
 VERIFY=${VERIFY:-20000}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN="$ROOT/target/release"
+BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 
 # shellcheck source=benches/lib.sh
 source "$ROOT/benches/lib.sh"
