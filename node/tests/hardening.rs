@@ -245,6 +245,42 @@ async fn idle_and_slow_http_connections_are_closed_and_capped_per_source() {
     node.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_alive_idle_connections_and_stalled_bodies_are_closed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpStream;
+    let node = TestNode::start(|c| c.limits.http_header_timeout_secs = 1).await;
+    let second = std::time::Duration::from_secs(1);
+    // A connection kept alive after its answer is closed once it has idled for the timeout.
+    let mut kept = TcpStream::connect(node.http).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        closed_within(&mut kept, second * 4).await,
+        "a kept-alive idle connection stayed open"
+    );
+    assert!(started.elapsed() >= second, "closed before the timeout");
+    // An anonymous write whose body stops arriving gets 408 and is closed, and writes nothing.
+    let mut stalled = TcpStream::connect(node.http).await.unwrap();
+    stalled
+        .write_all(
+            b"PUT /api/handles/88.118.8/stalled HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"values\"",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(second * 5, stalled.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "a stalled body held its connection");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let (status, _) = http(&node, "GET", "/api/handles/88.118.8/stalled", &[], b"").await;
+    assert_eq!(status, 404);
+    node.stop().await;
+}
+
 /// This process's resident memory, in bytes (the node runs in-process).
 fn rss() -> usize {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();

@@ -18,6 +18,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -133,6 +134,8 @@ pub(crate) struct Router {
     fast: Option<Arc<dyn FastPath>>,
     /// Body bytes held by every request at once, if bounded.
     bodies: Option<Arc<InFlight>>,
+    /// How long a request body may go without a byte arriving, if bounded.
+    body_idle: Option<Duration>,
 }
 
 impl Router {
@@ -148,9 +151,12 @@ impl Router {
         self
     }
 
-    /// Bounds the body bytes that all requests hold at once.
-    pub(crate) fn body_budget(mut self, bodies: Arc<InFlight>) -> Self {
+    /// Bounds the body bytes that all requests hold at once, and how long a body may go
+    /// without a byte arriving (as nginx's `client_body_timeout`: a body sent slowly holds a
+    /// place among the requests in flight).
+    pub(crate) fn body_limits(mut self, bodies: Arc<InFlight>, idle: Duration) -> Self {
         self.bodies = Some(bodies);
+        self.body_idle = Some(idle);
         self
     }
 
@@ -182,7 +188,7 @@ impl Router {
                 {
                     break 'answer refused;
                 }
-                match collect(body, limit, self.bodies.as_ref()).await {
+                match collect(body, limit, self.bodies.as_ref(), self.body_idle).await {
                     Ok((collected, _held)) => {
                         let req = Request::from_parts(parts, Full::new(collected));
                         // The body's bytes stay charged until the answer is ready.
@@ -193,6 +199,18 @@ impl Router {
                         "the node holds too many request bodies; try again shortly",
                     ),
                     Err(BodyError::Refused) => service.body_refused(&parts, limit),
+                    Err(BodyError::TimedOut) => {
+                        let body = serde_json::json!({
+                            "responseCode": 2,
+                            "message": "the request body stopped arriving; send it again",
+                        });
+                        let mut response =
+                            json(StatusCode::REQUEST_TIMEOUT, body.to_string().into_bytes());
+                        response
+                            .headers_mut()
+                            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                        response
+                    }
                 }
             }
         };
@@ -211,6 +229,8 @@ enum BodyError {
     Refused,
     /// The bytes held by all requests would exceed their budget.
     OverBudget,
+    /// No byte arrived for too long.
+    TimedOut,
 }
 
 /// Collects a body of at most `limit` bytes, charging what arrives to `budget` as it arrives.
@@ -218,6 +238,7 @@ async fn collect<B>(
     body: B,
     limit: usize,
     budget: Option<&Arc<InFlight>>,
+    idle: Option<Duration>,
 ) -> Result<(Bytes, Option<Charge>), BodyError>
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
@@ -230,7 +251,19 @@ where
     let mut body = std::pin::pin!(Limited::new(body, limit));
     let mut first: Option<Bytes> = None;
     let mut rest: Vec<u8> = Vec::new();
-    while let Some(frame) = body.frame().await {
+    loop {
+        if hyper::body::Body::is_end_stream(&*body) {
+            break;
+        }
+        let frame = match idle {
+            Some(idle) => tokio::time::timeout(idle, body.frame())
+                .await
+                .map_err(|_| BodyError::TimedOut)?,
+            None => body.frame().await,
+        };
+        let Some(frame) = frame else {
+            break;
+        };
         let frame = frame.map_err(|_| BodyError::Refused)?;
         let Ok(data) = frame.into_data() else {
             continue;

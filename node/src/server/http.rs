@@ -15,7 +15,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -129,10 +129,9 @@ async fn serve_connection<I>(
 {
     let header_timeout = limits.header_timeout;
     let state = Arc::clone(slot.state());
-    // Whether a request has begun; until one has, the protocol is not even known, so hyper's
-    // header timeout cannot run yet, and this one does.
-    let begun = Arc::new(AtomicBool::new(false));
-    let noted = Arc::clone(&begun);
+    // Whether a request has begun since the idle timer last looked.
+    let active = Arc::new(AtomicBool::new(false));
+    let noted = Arc::clone(&active);
     let service = service_fn(move |mut req: Request<Incoming>| {
         noted.store(true, Ordering::Relaxed);
         if let Some(client) = &client {
@@ -166,26 +165,31 @@ async fn serve_connection<I>(
         ))
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    // Slow or idle clients give their connection up: the headers of every request (and, on
-    // HTTP/1.1, the wait for the next one) must arrive in time, and HTTP/2 peers must answer
-    // pings.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(header_timeout)
-        .keep_alive_timeout(header_timeout);
+    // Slow, idle and vanished clients are closed by the idle timer below, on HTTP/1.1 and
+    // HTTP/2 alike, at no cost per request; hyper's own header timeout would arm and cancel a
+    // timer for every request, and HTTP/2 keep-alive pings would keep idle peers connected.
+    builder.http1().header_read_timeout(None);
+    let io = Progress {
+        io,
+        active: Arc::clone(&active),
+    };
     let mut connection = std::pin::pin!(builder.serve_connection_with_upgrades(io, service));
-    let mut first_request = std::pin::pin!(tokio::time::sleep(header_timeout));
+    // The idle timer: when it fires, a connection on which, since it was armed, no request
+    // began and the node wrote nothing, and on which no request is being worked on, is closed:
+    // one that never asked, one that sends its headers too slowly, one kept alive idle. So each
+    // of those is closed between one and two header timeouts after it was last active, while a
+    // slow client still reading a long answer is not.
+    let mut idle = std::pin::pin!(tokio::time::sleep(header_timeout));
+    let mut idle_polled = Registered::default();
     let shed_state = Arc::clone(slot.state());
     let mut shed = std::pin::pin!(shed_state.shed());
+    let mut shed_polled = Registered::default();
     let mut shedding = false;
-    let mut waiting = true;
     let ended = std::future::poll_fn(|cx| {
-        if !shedding && shed.as_mut().poll(cx).is_ready() {
+        if !shedding
+            && (shed_state.is_shed() || !shed_polled.holds(cx))
+            && shed_polled.poll(cx, |cx| shed.as_mut().poll(cx)).is_ready()
+        {
             // Room was needed for another client: an idle connection closes now, one that has
             // begun a request since finishes it first.
             if shed_state.is_idle() {
@@ -194,12 +198,13 @@ async fn serve_connection<I>(
             shedding = true;
             connection.as_mut().graceful_shutdown();
         }
-        if waiting {
-            if begun.load(Ordering::Relaxed) {
-                waiting = false;
-            } else if first_request.as_mut().poll(cx).is_ready() {
-                // Nothing asked in time: close the connection.
-                return Poll::Ready(Ok(()));
+        if idle.is_elapsed() || !idle_polled.holds(cx) {
+            while idle_polled.poll(cx, |cx| idle.as_mut().poll(cx)).is_ready() {
+                if !active.swap(false, Ordering::Relaxed) && shed_state.is_idle() {
+                    return Poll::Ready(Ok(()));
+                }
+                idle.as_mut()
+                    .reset(tokio::time::Instant::now() + header_timeout);
             }
         }
         if watcher.poll_draining(cx).is_ready() {
@@ -245,7 +250,7 @@ impl Drain {
                 rx
             })),
             draining: Arc::clone(&self.draining),
-            registered: None,
+            registered: Registered::default(),
             _guard: None,
         }
     }
@@ -266,8 +271,8 @@ struct Watcher {
     /// once it has completed.
     signal: Option<Pin<Box<dyn Future<Output = watch::Receiver<()>> + Send>>>,
     draining: Arc<AtomicBool>,
-    /// The waker `signal` is registered with, while it is pending.
-    registered: Option<Waker>,
+    /// Whether `signal` is pending, registered with the task's waker.
+    registered: Registered,
     /// The receiver, kept after `signal` completed until the connection ends.
     _guard: Option<watch::Receiver<()>>,
 }
@@ -279,27 +284,112 @@ impl Watcher {
         let Some(signal) = self.signal.as_mut() else {
             return Poll::Pending;
         };
-        let registered = self
-            .registered
-            .as_ref()
-            .is_some_and(|waker| waker.will_wake(cx.waker()));
-        if registered && !self.draining.load(Ordering::Acquire) {
+        if self.registered.holds(cx) && !self.draining.load(Ordering::Acquire) {
             // The signal was polled with this task's waker and will wake it when draining
             // starts.
             return Poll::Pending;
         }
-        match signal.as_mut().poll(cx) {
+        match self.registered.poll(cx, |cx| signal.as_mut().poll(cx)) {
             Poll::Ready(rx) => {
                 self._guard = Some(rx);
                 self.signal = None;
-                self.registered = None;
                 Poll::Ready(())
             }
-            Poll::Pending => {
-                self.registered = Some(cx.waker().clone());
-                Poll::Pending
-            }
+            Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+/// A connection's stream, noting in `active` each time the node wrote to it.
+struct Progress<I> {
+    io: I,
+    active: Arc<AtomicBool>,
+}
+
+impl<I> Progress<I> {
+    fn wrote(&self, polled: &Poll<std::io::Result<usize>>) {
+        if matches!(polled, Poll::Ready(Ok(n)) if *n > 0) {
+            self.active.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<I: hyper::rt::Read + Unpin> hyper::rt::Read for Progress<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for Progress<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.wrote(&polled);
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.wrote(&polled);
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// Whether a future that wakes its task on a condition is pending and registered with the
+/// waker of the task polling it. A connection's task is polled for every read and write; while
+/// the future's condition has not changed and the waker is the same, polling the future again
+/// would only repeat its registration (a lock, for tokio's `Notify` and `watch`), so the
+/// connection skips it.
+#[derive(Default)]
+struct Registered(Option<Waker>);
+
+impl Registered {
+    /// Whether the future was left pending, registered with this task's waker.
+    fn holds(&self, cx: &Context<'_>) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+    }
+
+    /// Polls the future with `poll`, noting whether it is left registered: pending, and polled
+    /// with cooperative budget left (without, tokio's futures answer pending without
+    /// registering).
+    fn poll<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        let budget = tokio::task::coop::has_budget_remaining();
+        let polled = poll(cx);
+        self.0 = if polled.is_pending() && budget {
+            Some(cx.waker().clone())
+        } else {
+            None
+        };
+        polled
     }
 }
 

@@ -172,7 +172,7 @@ async fn start_with(
             .route(api::sessions::SessionsApi::new(Arc::clone(&http_layer)))
             .route(handles.clone())
             .fast_path(handles)
-            .body_budget(Arc::clone(&conn_limits.bodies)),
+            .body_limits(Arc::clone(&conn_limits.bodies), conn_limits.header_timeout),
     );
     let mut tasks = Vec::new();
     if let Some(listener) = http {
