@@ -64,6 +64,10 @@ KEYS=$ROWS wrk -t2 -c64 -d"${SECONDS_UNDER_LOAD}s" -s benches/wrk/get-random.lua
 kill "$SAMPLER" 2>/dev/null || true
 MAX=$(awk '{print $1}' "$WORK/rss.txt" | sort -n | tail -1)
 MAX_ANON=$(awk '{print $2}' "$WORK/rss.txt" | sort -n | tail -1)
+echo "== the largest resident mappings (KiB, path or kind)"
+awk '/^[0-9a-f]+-[0-9a-f]+ / { name = (NF >= 6 ? $6 : "[anon]") } /^Rss:/ { rss[name] += $2 }
+  END { for (n in rss) if (rss[n] > 1024) print rss[n], n }' "/proc/$IDNODE/smaps" |
+  sed "s|$WORK/||" | sort -rn | head -12
 METRICS=$(curl -fsS "http://127.0.0.1:$PORT/metrics")
 echo "$METRICS" | grep '^idnode_memory'
 LIMITS=$(echo "$METRICS" | awk -F' ' '/^idnode_memory_limit_bytes\{component="(store_cache|http_answer_cache|native_answer_cache|search_writer)"\}/ {s += $2} END {print int(s / 1048576)}')
