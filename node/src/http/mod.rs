@@ -200,12 +200,11 @@ impl Router {
                     ),
                     Err(BodyError::Refused) => service.body_refused(&parts, limit),
                     Err(BodyError::TimedOut) => {
-                        let body = serde_json::json!({
-                            "responseCode": 2,
-                            "message": "the request body stopped arriving; send it again",
-                        });
-                        let mut response =
-                            json(StatusCode::REQUEST_TIMEOUT, body.to_string().into_bytes());
+                        let mut response = refusal(
+                            StatusCode::REQUEST_TIMEOUT,
+                            2,
+                            "the request body stopped arriving; send it again",
+                        );
                         response
                             .headers_mut()
                             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -291,13 +290,19 @@ where
 /// A refusal for want of capacity: `status` (429 or 503) with `Retry-After` and the handle.net
 /// API's body for RC 3 (server too busy).
 pub(crate) fn overloaded(status: StatusCode, message: &str) -> HttpResponse {
-    let body = serde_json::json!({"responseCode": 3, "message": message});
-    let mut response = json(status, body.to_string().into_bytes());
+    let mut response = refusal(status, 3, message);
     response.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from(crate::budget::RETRY_AFTER_SECS),
     );
     response
+}
+
+/// A request refused before any service saw it: `status` with the handle.net API's body for
+/// `response_code`.
+fn refusal(status: StatusCode, response_code: u32, message: &str) -> HttpResponse {
+    let body = serde_json::json!({"responseCode": response_code, "message": message});
+    json(status, body.to_string().into_bytes())
 }
 
 /// The collected body of a request, as bytes.
