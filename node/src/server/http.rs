@@ -129,7 +129,8 @@ async fn serve_connection<I>(
 {
     let header_timeout = limits.header_timeout;
     let state = Arc::clone(slot.state());
-    // Whether a request has begun since the idle timer last looked.
+    // Whether, since the idle timer last looked, a request began or the node wrote to the
+    // connection (see `Progress`).
     let active = Arc::new(AtomicBool::new(false));
     let noted = Arc::clone(&active);
     let service = service_fn(move |mut req: Request<Incoming>| {
@@ -474,5 +475,36 @@ mod tests {
             .await
             .expect("the drain ended")
             .expect("the drain task");
+    }
+
+    /// The idle timer counts a write as activity, so that a slow reader of a long answer is
+    /// not taken for an idle client, and does not count a read, so that a client sending its
+    /// headers a byte at a time is.
+    #[tokio::test]
+    async fn writes_count_as_activity_and_reads_do_not() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let active = Arc::new(AtomicBool::new(false));
+        let mut io = Progress {
+            io: TokioIo::new(near),
+            active: Arc::clone(&active),
+        };
+        tokio::io::AsyncWriteExt::write_all(&mut far, b"GET")
+            .await
+            .unwrap();
+        let mut bytes = [0u8; 8];
+        let mut buf = hyper::rt::ReadBuf::new(&mut bytes);
+        poll_fn(|cx| hyper::rt::Read::poll_read(Pin::new(&mut io), cx, buf.unfilled()))
+            .await
+            .unwrap();
+        assert_eq!(buf.filled(), b"GET");
+        assert!(
+            !active.load(Ordering::Relaxed),
+            "a read counted as activity"
+        );
+        let written = poll_fn(|cx| hyper::rt::Write::poll_write(Pin::new(&mut io), cx, b"200"))
+            .await
+            .unwrap();
+        assert_eq!(written, 3);
+        assert!(active.load(Ordering::Relaxed), "a write did not count");
     }
 }
