@@ -18,6 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use idnode_registry::{ChangeFeed, StoredRecord};
 use serde::{Deserialize, Serialize};
+use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
 use tantivy::schema::Schema;
 use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
@@ -31,6 +32,9 @@ const PAGE: usize = 1024;
 
 /// How often a long catch-up commits, in changes, so that progress survives a stop.
 const COMMIT_EVERY: usize = 100_000;
+
+/// How many times [`SearchIndex::reload`] tries to open the last commit.
+const RELOAD_ATTEMPTS: u32 = 5;
 
 /// How often a rebuild logs its progress, in records.
 const LOG_EVERY: usize = 100_000;
@@ -122,7 +126,12 @@ impl SearchIndex {
         };
         let writer =
             index.writer_with_num_threads(options.writer_threads, options.writer_memory)?;
-        let reader = index
+        // Searches read the index through mappings of their own, not the writer's: applying
+        // deletes and merging segments fault in whole term dictionaries and postings, and if
+        // the searcher shared those mappings they would stay resident as long as the segment
+        // lives. Apart, the writer's mappings go with the segment readers it opens for a
+        // commit or a merge, and the searcher's hold only the pages that queries touched.
+        let reader = Index::open_in_dir(dir)?
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
@@ -160,6 +169,11 @@ impl SearchIndex {
         } else {
             Ok(())
         }
+    }
+
+    /// The number of segments that searches read.
+    pub fn segments(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     /// The number of indexed handles.
@@ -264,6 +278,58 @@ impl SearchIndex {
         tracing::info!(reason, "rebuilding the search index from the store");
         self.complete.store(false, Ordering::Release);
         run.writer.delete_all_documents()?;
+        // The writer's merge policy would merge the new segments while the scan adds them, and
+        // those merges would race the one merge of all segments at the end (tantivy refuses a
+        // merge of segments that another merge took away). A commit starts merges too, so
+        // the policy comes back only after that merge.
+        run.writer.set_merge_policy(Box::new(NoMergePolicy));
+        let built = self.scan_and_merge(run, store);
+        run.writer
+            .set_merge_policy(Box::<LogMergePolicy>::default());
+        let (snapshot, count) = built?;
+        self.publish(snapshot, true)?;
+        tracing::info!(records = count, seq = snapshot, "search index rebuilt");
+        let caught_up = self.catch_up(run, store, snapshot)?;
+        Ok(SyncReport {
+            rebuilt: Some(count),
+            ..caught_up
+        })
+    }
+
+    /// Adds a document for every record of the store, commits, and merges the segments into
+    /// one; returns the change the scan started after and the number of records. The index is
+    /// ready only once merged: a merge maps every segment it reads, so until then the node
+    /// holds those pages too.
+    fn scan_and_merge<S: ChangeFeed + ?Sized>(
+        &self,
+        run: &mut Run<'_, '_>,
+        store: &S,
+    ) -> Result<(u64, usize), SearchError> {
+        let (snapshot, count) = self.scan_into(run, store)?;
+        self.write_commit(run.writer, snapshot, true)?;
+        // One segment answers queries fastest; later writes add small segments that the
+        // writer's merge policy folds in as they accumulate.
+        let segments = run.writer.index().searchable_segment_ids()?;
+        if segments.len() > 1 {
+            tracing::info!(
+                segments = segments.len(),
+                "merging the rebuilt search index"
+            );
+            if let Err(error) = run.writer.merge(&segments).wait() {
+                // Only an optimisation: the index is complete and searchable without it.
+                tracing::warn!(%error, "cannot merge the rebuilt search index");
+            }
+        }
+        Ok((snapshot, count))
+    }
+
+    /// Adds a document for every record of the store; returns the change the scan started
+    /// after and the number of records.
+    fn scan_into<S: ChangeFeed + ?Sized>(
+        &self,
+        run: &mut Run<'_, '_>,
+        store: &S,
+    ) -> Result<(u64, usize), SearchError> {
         // Changes after this point are applied by the catch-up below; changes the scan already
         // saw are applied twice, which is harmless.
         let snapshot = store.last_change()?;
@@ -286,20 +352,7 @@ impl SearchIndex {
                 tracing::info!(records = count, "search index rebuild progress");
             }
         }
-        self.commit(run.writer, snapshot, true)?;
-        // One segment answers queries fastest; later writes add small segments that the
-        // writer's merge policy folds in as they accumulate.
-        let segments = run.writer.index().searchable_segment_ids()?;
-        if segments.len() > 1 {
-            run.writer.merge(&segments).wait()?;
-            self.reader.reload()?;
-        }
-        tracing::info!(records = count, seq = snapshot, "search index rebuilt");
-        let caught_up = self.catch_up(run, store, snapshot)?;
-        Ok(SyncReport {
-            rebuilt: Some(count),
-            ..caught_up
-        })
+        Ok((snapshot, count))
     }
 
     /// Replaces the document of one handle by its current record, or removes it.
@@ -326,6 +379,17 @@ impl SearchIndex {
         seq: u64,
         complete: bool,
     ) -> Result<(), SearchError> {
+        self.write_commit(writer, seq, complete)?;
+        self.publish(seq, complete)
+    }
+
+    /// Commits what the writer holds, with the payload, without making it searchable.
+    fn write_commit(
+        &self,
+        writer: &mut IndexWriter,
+        seq: u64,
+        complete: bool,
+    ) -> Result<(), SearchError> {
         let payload = Payload {
             schema: SCHEMA_VERSION,
             seq,
@@ -334,10 +398,33 @@ impl SearchIndex {
         let mut prepared = writer.prepare_commit()?;
         prepared.set_payload(&serde_json::to_string(&payload)?);
         prepared.commit()?;
-        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Makes the last commit searchable and says what it reflects.
+    fn publish(&self, seq: u64, complete: bool) -> Result<(), SearchError> {
+        self.reload()?;
         self.indexed.store(seq, Ordering::Release);
         self.complete.store(complete, Ordering::Release);
         Ok(())
+    }
+
+    /// Makes the last commit searchable. The searcher's index does not protect its files from
+    /// the writer's garbage collection, so a background merge that ends while the searcher
+    /// opens the segments of the commit before it can delete one of them; the next attempt
+    /// reads the newer commit. (Segments already open stay readable: their files are mapped.)
+    fn reload(&self) -> Result<(), SearchError> {
+        let mut attempt = 1;
+        loop {
+            match self.reader.reload() {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < RELOAD_ATTEMPTS => {
+                    tracing::debug!(%error, attempt, "reloading the search index again");
+                    attempt += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// The document of a handle.

@@ -689,3 +689,42 @@ async fn a_stopped_index_keeps_its_last_commit() {
         11
     );
 }
+
+/// A rebuild large enough to flush many segments ends with one: the merge policy does not
+/// merge while the scan adds segments, so the one merge of all of them at the end is not
+/// refused, and the rebuild is not reported as failed.
+#[tokio::test]
+async fn a_rebuild_of_many_segments_ends_merged_into_one() {
+    let dir = TempDir::new().unwrap();
+    let store = RedbStore::open(&dir.path().join("idnode.redb")).unwrap();
+    let rows = chemicals::load();
+    let mut mutations = Vec::new();
+    for i in 0..ROWS_FOR_SEGMENTS {
+        let chemical = &rows[i % rows.len()];
+        mutations.push(Mutation::PutHandle {
+            handle: format!("{PREFIX}/M.{i:06}"),
+            values: Record::encode(&chemicals::product_values(chemical, ENTERPRISE)),
+            expect: Expect::Any,
+        });
+        if mutations.len() == 4_000 {
+            let batch = WriteBatch {
+                mutations: std::mem::take(&mut mutations),
+            };
+            store.commit(batch).await.unwrap();
+        }
+    }
+    let options = idnode_search::IndexOptions {
+        writer_threads: 1,
+        writer_memory: 15_000_000,
+    };
+    let index = SearchIndex::open_with(&dir.path().join("search"), options).unwrap();
+    let report = index.sync(&store, &BuiltinTemplates::new()).unwrap();
+    assert_eq!(report.rebuilt, Some(ROWS_FOR_SEGMENTS));
+    assert_eq!(index.num_docs(), ROWS_FOR_SEGMENTS as u64);
+    assert_eq!(index.segments(), 1);
+    assert!(index.is_complete());
+}
+
+/// Enough products to flush more segments than the merge policy merges at once (8) with the
+/// smallest writer budget.
+const ROWS_FOR_SEGMENTS: usize = 12_000;
