@@ -76,5 +76,22 @@ WITHIN=no
 [ "$MAX" -le "$BUDGET" ] && WITHIN=yes
 ANON_WITHIN=no
 [ "$MAX_ANON" -le "$BUDGET" ] && ANON_WITHIN=yes
+
+# Searches read the index through its memory mapping: the pages they touch are resident as long
+# as the segment lives. They are clean pages of files, which the kernel takes back first under
+# pressure; this phase shows how many a search load maps, apart from the budget above.
+echo "== $SECONDS_UNDER_LOAD s of searches for random products"
+( while kill -0 "$IDNODE" 2>/dev/null; do echo "$(rss) $(anon)"; sleep 1; done ) >"$WORK/rss-search.txt" &
+SAMPLER=$!
+KEYS=$ROWS wrk -t2 -c16 -d"${SECONDS_UNDER_LOAD}s" -s benches/wrk/search-random.lua \
+  "http://127.0.0.1:$PORT" | grep RESULT
+kill "$SAMPLER" 2>/dev/null || true
+SEARCH_MAX=$(awk '{print $1}' "$WORK/rss-search.txt" | sort -n | tail -1)
+SEARCH_MAPPED=$(curl -fsS "http://127.0.0.1:$PORT/metrics" |
+  awk '/^idnode_memory_bytes\{component="mapped_files"\}/ {print int($2 / 1048576)}')
+echo "rss under searches: at most $SEARCH_MAX MiB, $SEARCH_MAPPED MiB of it mapped files at the end;" \
+  "the index holds $(du -sm "$WORK/data/search" | cut -f1) MiB"
+
 echo "RESULT rows=$ROWS rss_indexed_mib=$INDEXED rss_load_max_mib=$MAX anon_indexed_mib=$INDEXED_ANON" \
-  "anon_load_max_mib=$MAX_ANON budget_mib=$BUDGET within=$WITHIN anon_within=$ANON_WITHIN"
+  "anon_load_max_mib=$MAX_ANON budget_mib=$BUDGET within=$WITHIN anon_within=$ANON_WITHIN" \
+  "rss_search_max_mib=$SEARCH_MAX"

@@ -26,6 +26,10 @@ pub(crate) struct SearchApi {
     http: Arc<Http>,
     /// The search index.
     pub(crate) search: Option<Arc<SearchIndex>>,
+    /// Searches being planned and collected, at most one per core: the work is CPU-bound,
+    /// so more at once only adds threads, and each blocking thread keeps its own allocator
+    /// heap. Later searches wait for a turn; the request budget bounds how many wait.
+    turns: tokio::sync::Semaphore,
 }
 
 impl std::ops::Deref for SearchApi {
@@ -39,7 +43,12 @@ impl std::ops::Deref for SearchApi {
 impl SearchApi {
     /// The search API over the HTTP layer and the index the indexer task keeps.
     pub(crate) fn new(http: Arc<Http>, search: Option<Arc<SearchIndex>>) -> Arc<Self> {
-        Arc::new(Self { http, search })
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Arc::new(Self {
+            http,
+            search,
+            turns: tokio::sync::Semaphore::new(cores),
+        })
     }
 }
 
@@ -107,8 +116,12 @@ async fn respond<B>(state: &Arc<SearchApi>, conn: Conn, req: &Request<B>) -> Res
     };
     let public_only = identity.is_none();
     // Planning and collecting are CPU work on memory-mapped files: keep them off the reactor.
+    let Ok(turn) = state.turns.acquire().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "search is not available");
+    };
     let candidates =
         tokio::task::spawn_blocking(move || index.candidates(&request, public_only)).await;
+    drop(turn);
     let page = match candidates {
         Ok(Ok(candidates)) => {
             candidates
