@@ -11,6 +11,8 @@
 //!   API's `Authorization: Handle` send: MACs over a message under a secret, and signatures by
 //!   an `HS_PUBKEY` key.
 //! * [`sign`] holds the node's Ed25519 signing key ([`NodeKey`]) and signature verification.
+//! * [`sm2`] holds SM2 signatures with SM3 (GB/T 32918, GM/T 0004) as IDIS nodes and clients
+//!   use them: challenge answers, the SM2 site key, PKCS#8 private keys.
 //! * [`tls`] generates self-signed certificates and builds rustls configurations.
 //! * [`client_cert`] reads the identity and key of a TLS client certificate and verifies the
 //!   handshake of a client that offers one (the REST API's certificate authentication).
@@ -28,6 +30,7 @@ pub mod mac;
 pub mod proof;
 pub mod secret;
 pub mod sign;
+pub mod sm2;
 pub mod tls;
 
 pub use secret::{CredentialCache, SecretError, SecretKeeper};

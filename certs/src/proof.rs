@@ -65,10 +65,18 @@ pub fn secret_mac_matches(secret: &[u8], m: &[u8], kind: &SecretMac<'_>, given: 
     mac::constant_time_eq(&expected, given)
 }
 
-/// Whether `sig` is a signature of `message` by `key` with the named hash: RSASSA-PKCS1-v1_5
-/// with SHA-256 or SHA-1 for RSA keys, Ed25519 (hash name `Ed25519`) for Ed25519 keys. DSA is
-/// not supported.
-pub fn signature_matches(key: &PublicKey, hash_alg: &str, message: &[u8], sig: &[u8]) -> bool {
+/// Whether `sig` is a signature of `message` by `key`, the key of the identity `signer` (its
+/// handle), with the named hash: RSASSA-PKCS1-v1_5 with SHA-256 or SHA-1 for RSA keys, Ed25519
+/// (hash name `Ed25519`) for Ed25519 keys, and for SM2 keys (hash name `SM3`) the SM2
+/// signature of `SM3(message)` with the signer's handle as its distinguishing identifier, as
+/// IDIS clients answer (see [`crate::sm2`]). DSA is not supported.
+pub fn signature_matches(
+    key: &PublicKey,
+    signer: &str,
+    hash_alg: &str,
+    message: &[u8],
+    sig: &[u8],
+) -> bool {
     match key {
         PublicKey::Rsa { exponent, modulus } => {
             let strip = |b: &[u8]| {
@@ -94,8 +102,16 @@ pub fn signature_matches(key: &PublicKey, hash_alg: &str, message: &[u8], sig: &
             };
             hash_alg.eq_ignore_ascii_case("Ed25519") && crate::sign::verify(public, message, &sig)
         }
+        PublicKey::Sm2 { x, y } => {
+            is_sm3(hash_alg) && crate::sm2::challenge_answer_matches(x, y, signer, message, sig)
+        }
         _ => false,
     }
+}
+
+/// `SM3`, also as `SM3withSM2`.
+fn is_sm3(name: &str) -> bool {
+    name.eq_ignore_ascii_case("SM3") || name.eq_ignore_ascii_case("SM3withSM2")
 }
 
 enum Hash {
@@ -160,6 +176,49 @@ mod tests {
             key_length_bits: 160,
         };
         assert!(!secret_mac_matches(b"pw", m, &too_slow, &answer));
+    }
+
+    #[test]
+    fn sm2_answers_are_checked_against_the_signers_handle() {
+        let key = crate::sm2::Sm2Key::generate(&mut rand::rngs::OsRng);
+        let public = key.public_key();
+        let m = b"nonce and digest";
+        let answer = key.answer_challenge("88.118.8/ADMIN", m).unwrap();
+        assert!(signature_matches(
+            &public,
+            "88.118.8/ADMIN",
+            "SM3",
+            m,
+            &answer
+        ));
+        assert!(signature_matches(
+            &public,
+            "88.118.8/ADMIN",
+            "SM3withSM2",
+            m,
+            &answer
+        ));
+        assert!(!signature_matches(
+            &public,
+            "88.118.8/ADMIN",
+            "SHA256",
+            m,
+            &answer
+        ));
+        assert!(!signature_matches(
+            &public,
+            "88.118.8/OTHER",
+            "SM3",
+            m,
+            &answer
+        ));
+        assert!(!signature_matches(
+            &public,
+            "88.118.8/ADMIN",
+            "SM3",
+            b"other",
+            &answer
+        ));
     }
 
     #[test]

@@ -97,6 +97,7 @@ impl Core {
         let node_key = load_or_create_node_key(&data)?;
         let site_key = match (config.native.address(), config.native.site_key) {
             (Some(_), SiteKeyKind::Rsa) => SiteSigner::Rsa(RsaSiteKey::load_or_create(&data)?),
+            (Some(_), SiteKeyKind::Sm2) => SiteSigner::Sm2(crate::keys::load_or_create_sm2(&data)?),
             _ => SiteSigner::Ed25519,
         };
         let server_admins = config
@@ -164,12 +165,13 @@ impl Core {
     pub fn published_key(&self) -> PublicKey {
         match &self.site_key {
             SiteSigner::Rsa(key) => key.public_key(),
+            SiteSigner::Sm2(key) => key.public_key(),
             SiteSigner::Ed25519 => PublicKey::Ed25519(self.node_key.public_key_bytes()),
         }
     }
 
     /// Signs `message` with the key published in the site information, returning the digest
-    /// algorithm's name (`SHA-256` for RSA, `Ed25519`) and the signature.
+    /// algorithm's name (`SHA-256` for RSA, `SM3` for SM2, `Ed25519`) and the signature.
     pub(crate) fn sign_as_site(&self, message: &[u8]) -> Option<(&'static str, Vec<u8>)> {
         self.site_key.sign(&self.node_key, message)
     }

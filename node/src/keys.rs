@@ -5,7 +5,9 @@
 //! RSA-2048 key on first start (`keys/native-rsa.pem`, PKCS#8) with the `rsa` crate and signs
 //! with ring (RSASSA-PKCS1-v1_5 with SHA-256; ring cannot sign with SHA-1, so peers below 2.7,
 //! which expect SHA1withRSA, get SHA-256 signatures too). With
-//! `[native] site_key = "ed25519"` the node's Ed25519 key is published and used instead.
+//! `[native] site_key = "ed25519"` the node's Ed25519 key is published and used instead, and
+//! with `site_key = "sm2"` an SM2 key (`keys/native-sm2.pem`, PKCS#8) made on first start,
+//! signing as `idnode_certs::sm2::Sm2Key::sign_as_site` says.
 
 use std::fs;
 use std::io::Write as _;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use idnode_certs::sign::NodeKey;
+use idnode_certs::sm2::Sm2Key;
 use idnode_proto::PublicKey;
 use ring::rand::SystemRandom;
 use ring::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
@@ -117,11 +120,26 @@ impl RsaSiteKey {
     }
 }
 
+/// Loads the SM2 site key `keys/native-sm2.pem` from the data directory, creating it when
+/// missing.
+pub fn load_or_create_sm2(data: &Path) -> anyhow::Result<Sm2Key> {
+    let path = data.join("keys").join("native-sm2.pem");
+    if !path.exists() {
+        tracing::info!(path = %path.display(), "generating the native site's SM2 key");
+        let pem = Sm2Key::generate(&mut rand::rngs::OsRng).to_pkcs8_pem()?;
+        write_private(&path, pem.as_bytes())?;
+    }
+    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Sm2Key::from_pkcs8(&bytes).with_context(|| format!("invalid SM2 key in {}", path.display()))
+}
+
 /// What signs certified responses.
 #[derive(Debug, Clone)]
 pub(crate) enum SiteSigner {
     /// The RSA site key.
     Rsa(RsaSiteKey),
+    /// The SM2 site key.
+    Sm2(Sm2Key),
     /// The node's Ed25519 key.
     Ed25519,
 }
@@ -135,6 +153,10 @@ impl SiteSigner {
     ) -> Option<(&'static str, Vec<u8>)> {
         match self {
             Self::Rsa(key) => key.sign(message).map(|sig| ("SHA-256", sig)),
+            Self::Sm2(key) => key
+                .sign_as_site(message)
+                .ok()
+                .map(|sig| (idnode_certs::sm2::CHALLENGE_HASH, sig)),
             Self::Ed25519 => Some(("Ed25519", node_key.sign(message).to_vec())),
         }
     }

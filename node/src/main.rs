@@ -82,6 +82,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         chemicals: Option<PathBuf>,
     },
+    /// Make an identity key pair: the private key goes to FILE (PKCS#8 PEM, readable only by
+    /// its owner), the HS_PUBKEY value to store in the identity's handle is printed as JSON.
+    Keygen {
+        /// The key type.
+        #[arg(long, value_enum, default_value = "sm2")]
+        algorithm: idnode::cli::keygen::KeyAlgorithm,
+        /// The index of the printed HS_PUBKEY value.
+        #[arg(long, default_value_t = 300)]
+        index: u32,
+        /// Where to write the private key; it must not exist.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Verify signed trace records offline: tlog-proof bundles (or bare record JWS) against a
     /// policy of log, witness and record keys. No network, no database.
     Verify {
@@ -235,6 +248,17 @@ fn main() -> anyhow::Result<()> {
             inputs,
         );
     }
+    if let Command::Keygen {
+        algorithm,
+        index,
+        out,
+    } = &cli.command
+    {
+        let value = idnode::cli::keygen::run(*algorithm, out, *index)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        eprintln!("private key written to {}", out.display());
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -340,7 +364,7 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", seeded.instructions);
                 Ok(())
             }
-            Command::Verify { .. } => Ok(()),
+            Command::Verify { .. } | Command::Keygen { .. } => Ok(()),
         }
     })
 }

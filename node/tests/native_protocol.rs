@@ -1,6 +1,6 @@
 //! The native Handle protocol over real loopback sockets: REST and native views of the same
 //! handles over UDP, TCP and the HTTP tunnel; rejected requests write nothing; the IDIS login;
-//! Ed25519 `HS_PUBKEY` answers; daily quotas; session replay rejection; challenge expiry;
+//! Ed25519 and SM2 `HS_PUBKEY` answers; daily quotas; session replay rejection; challenge expiry;
 //! pipelined TCP; answers from the answer cache equal to those of the full path; and the
 //! protocol-reference behaviours for slashless handles, unreadable values and the login's
 //! session id.
@@ -425,6 +425,125 @@ async fn ed25519_pubkey_answers_authenticate() {
         .map(|v| v.index)
         .collect();
     assert!(indexes.contains(&2) && !indexes.contains(&3), "{indexes:?}");
+    node.stop().await;
+}
+
+/// An SM2 identity as IDIS clients hold one: the key stored as the SDK writes it
+/// (`SM2_PUB_KEY` with the PEM text), the challenge answered with hash `SM3` and an SM2
+/// signature of `SM3(nonce ‖ digest)` under the identity's handle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sm2_pubkey_answers_authenticate() {
+    let node = TestNode::start(|_| {}).await;
+    let key = idnode_certs::sm2::Sm2Key::from_scalar(&[7; 32]).unwrap();
+    let identity = ValueRef {
+        handle: "88.118.8/SM2USER".into(),
+        index: 300,
+    };
+    create_native(
+        &node,
+        "88.118.8/SM2USER",
+        vec![
+            admin_value(100, &identity),
+            HandleValue::new(300, "HS_PUBKEY", key.public_key().to_bytes()),
+            url(1, "https://example.org/sm2"),
+        ],
+    )
+    .await;
+    let mut tcp = Tcp::connect(&node).await;
+    let add = |index: u32, request_id: u32| {
+        request(
+            Body::AddValue(ValuesRequest {
+                handle: "88.118.8/SM2USER".into(),
+                values: vec![url(index, "https://example.org/added")],
+            }),
+            OpFlags::empty(),
+            request_id,
+            0,
+        )
+    };
+    let answer = |challenge: &Message, signer: &str, request_id: u32| {
+        let signature = key
+            .answer_challenge(signer, &challenge_input(challenge))
+            .unwrap();
+        let response = AuthResponse::Signature {
+            hash_alg: "SM3",
+            signature: &signature,
+        }
+        .to_bytes();
+        answer_with(
+            challenge,
+            &identity,
+            HS_PUBKEY,
+            response,
+            OpFlags::empty(),
+            request_id,
+        )
+    };
+    let challenge = tcp.call(&add(2, 1)).await;
+    assert_eq!(
+        rc(&tcp.call(&answer(&challenge, "88.118.8/SM2USER", 2)).await),
+        ResponseCode::Success
+    );
+    // Signed under another distinguishing identifier (the standard's default): RC 403.
+    let challenge = tcp.call(&add(3, 3)).await;
+    assert_eq!(
+        rc(&tcp
+            .call(&answer(&challenge, idnode_certs::sm2::DEFAULT_DISTID, 4))
+            .await),
+        ResponseCode::AuthenticationFailed
+    );
+    let indexes: Vec<u32> = values(&resolve_tcp(&node, "88.118.8/SM2USER").await)
+        .iter()
+        .map(|v| v.index)
+        .collect();
+    assert!(indexes.contains(&2) && !indexes.contains(&3), "{indexes:?}");
+    node.stop().await;
+}
+
+/// With `[native] site_key = "sm2"`, certified answers are signed with the SM2 site key that
+/// the node made on first start, labelled `SM3`, and verify with its public key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certified_answers_are_signed_with_an_sm2_site_key() {
+    let node = TestNode::start(|c| c.native.site_key = idnode::native::SiteKeyKind::Sm2).await;
+    let pem = std::fs::read(node.data.join("keys/native-sm2.pem")).unwrap();
+    let site = idnode_certs::sm2::Sm2Key::from_pkcs8(&pem)
+        .unwrap()
+        .public_key();
+    let answer = Tcp::connect(&node)
+        .await
+        .call(&request(
+            resolution("88.118.8/ADMIN"),
+            CLIENT_FLAGS | OpFlags::CT,
+            1,
+            0,
+        ))
+        .await;
+    assert_eq!(rc(&answer), ResponseCode::Success);
+    let credential = answer.credential.clone().expect("a certified answer");
+    assert_eq!(credential.credential_type, "HS_SIGNED");
+    assert_eq!(credential.digest_alg, b"SM3");
+    let mut unsigned = answer.clone();
+    unsigned.credential = None;
+    let mut payload = Vec::new();
+    unsigned.encode_payload(&mut payload);
+    let input = signed_input(&answer.envelope, 0, &payload[..payload.len() - 4]);
+    let default = idnode_certs::sm2::DEFAULT_DISTID;
+    assert!(idnode_certs::proof::signature_matches(
+        &site,
+        default,
+        "SM3",
+        &input,
+        &credential.signature
+    ));
+    let mut tampered = input.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    assert!(!idnode_certs::proof::signature_matches(
+        &site,
+        default,
+        "SM3",
+        &tampered,
+        &credential.signature
+    ));
     node.stop().await;
 }
 

@@ -42,6 +42,9 @@ pub enum SiteKeyKind {
     Rsa,
     /// The node's Ed25519 key (`keys/node-ed25519.pem`); only idnode's own clients verify it.
     Ed25519,
+    /// An SM2 key (`keys/native-sm2.pem`, PKCS#8), made on first start: the national
+    /// algorithm; signatures are labelled `SM3` (see `idnode_certs::sm2`).
+    Sm2,
 }
 
 /// The native Handle protocol listeners (UDP and TCP on one port) and their limits.

@@ -472,7 +472,7 @@ pub(crate) async fn verify(
             .map_err(|_| Refused::Wrong)?;
         if keys
             .iter()
-            .any(|key| signature_matches(key, &alg, &message, &signature))
+            .any(|key| signature_matches(key, &identity.handle, &alg, &message, &signature))
         {
             Ok(Identity(identity))
         } else {
@@ -754,13 +754,20 @@ mod tests {
         let m = message(&nonce, &params);
         assert!(signature_matches(
             &key,
+            "88.118.8/RSAADMIN",
             params.alg.as_deref().unwrap(),
             &m,
             &signature
         ));
         let mut other = m.clone();
         other[0] ^= 1;
-        assert!(!signature_matches(&key, "SHA256", &other, &signature));
+        assert!(!signature_matches(
+            &key,
+            "88.118.8/RSAADMIN",
+            "SHA256",
+            &other,
+            &signature
+        ));
     }
 
     #[test]

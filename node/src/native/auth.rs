@@ -87,7 +87,7 @@ pub(crate) fn verify_answer(
     let keys = resolver.public_keys(&answer.identity)?;
     if keys
         .iter()
-        .any(|key| signature_matches(key, hash_alg, &m, sig))
+        .any(|key| signature_matches(key, &answer.identity.handle, hash_alg, &m, sig))
     {
         Ok(Identity(answer.identity.clone()))
     } else {
