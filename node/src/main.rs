@@ -230,6 +230,16 @@ fn print_import(summary: &idnode::cli::import::ImportSummary) {
     println!("report of rejected rows: {}", summary.report.display());
 }
 
+/// `serve`'s default native address when the configuration names none.
+fn default_native_listen(config: &mut Config) {
+    if config.native.listen.is_none() {
+        let (ip, port) = idnode::config::native::DEFAULT_LISTEN;
+        config.native.listen = Some(idnode::config::native::Listen(Some(SocketAddr::from((
+            ip, port,
+        )))));
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::Verify {
@@ -292,13 +302,7 @@ fn main() -> anyhow::Result<()> {
                     Some(Listen(addr)) => {
                         config.native.listen = Some(idnode::config::native::Listen(addr));
                     }
-                    None if config.native.listen.is_none() => {
-                        let (ip, port) = idnode::config::native::DEFAULT_LISTEN;
-                        config.native.listen = Some(idnode::config::native::Listen(Some(
-                            SocketAddr::from((ip, port)),
-                        )));
-                    }
-                    None => {}
+                    None => default_native_listen(&mut config),
                 }
                 idnode::server::run(config).await
             }
@@ -307,7 +311,10 @@ fn main() -> anyhow::Result<()> {
                 prefix,
                 admin_secret_file,
             } => {
-                let config = common.load()?;
+                // The prefix handle's site information is what `serve` with the same
+                // configuration publishes.
+                let mut config = common.load()?;
+                default_native_listen(&mut config);
                 let done =
                     idnode::cli::init::run(config, &prefix, admin_secret_file.as_deref()).await?;
                 println!(

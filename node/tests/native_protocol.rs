@@ -547,6 +547,39 @@ async fn certified_answers_are_signed_with_an_sm2_site_key() {
     node.stop().await;
 }
 
+/// `idnode init` stored the site information of its configuration (here port 0, since the
+/// test binds ephemeral ports); on start the node publishes what it actually serves on its
+/// prefix handle, with the serial number raised, and the value resolves as the native
+/// `GET_SITE_INFO` answer does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prefix_handle_carries_the_site_information_served() {
+    let node = TestNode::start(|_| {}).await;
+    let values = values(&resolve_tcp(&node, "0.NA/88.118.8").await);
+    let site = values
+        .iter()
+        .find(|v| v.index == idnode_resolver::SITE_INDEX && v.value_type == "HS_SITE")
+        .expect("the node's HS_SITE");
+    let site = idnode_proto::SiteInfo::from_bytes(&site.data).unwrap();
+    assert_eq!(site.serial_number, 2, "{site:?}");
+    let ports: Vec<(idnode_proto::Protocol, u32)> = site.servers[0]
+        .interfaces
+        .iter()
+        .map(|i| (i.protocol, i.port))
+        .collect();
+    let native = u32::from(node.native.port());
+    assert!(
+        ports.contains(&(idnode_proto::Protocol::Tcp, native)),
+        "{ports:?}"
+    );
+    assert!(
+        ports.contains(&(idnode_proto::Protocol::Udp, native)),
+        "{ports:?}"
+    );
+    let http = (idnode_proto::Protocol::Http, u32::from(node.http.port()));
+    assert!(ports.contains(&http), "{ports:?}");
+    node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daily_quotas_answer_rc_604_and_603() {
     let node = TestNode::start(|c| {

@@ -26,6 +26,7 @@ mod pipeline;
 mod quota;
 mod reads;
 mod records;
+mod site;
 pub mod tokens;
 mod views;
 mod writes;
@@ -35,3 +36,4 @@ pub use domain::{AuditCursor, AuditEvent, AuditPage, AuditQuery, StoredTemplate}
 pub use onboarding::{Application, EntState, Enterprise, Review};
 pub use op::{Failure, Fault, Identity, Operation, Outcome, Request};
 pub use pipeline::{Config, Random, Resolver, SecretSealer};
+pub use site::{Published, SITE_INDEX};

@@ -815,3 +815,76 @@ async fn replacing_with_identical_content_needs_a_write_permission() {
         ResponseCode::InvalidAdmin
     );
 }
+
+fn site(port: u32, serial: u16) -> idnode_proto::SiteInfo {
+    idnode_proto::SiteInfo {
+        data_version: 1,
+        protocol_version: (2, 11),
+        serial_number: serial,
+        primary: true,
+        multi_primary: false,
+        hash_option: 2,
+        hash_filter: String::new(),
+        attributes: vec![("desc".into(), "test".into())],
+        servers: vec![idnode_proto::ServerInfo {
+            server_id: 1,
+            address: [0; 16],
+            public_key: Vec::new(),
+            interfaces: vec![idnode_proto::Interface {
+                query: true,
+                admin: true,
+                protocol: idnode_proto::Protocol::Tcp,
+                port,
+            }],
+        }],
+    }
+}
+
+/// The node's own `HS_SITE` (index 1) follows what it serves, with the serial raised once per
+/// change and no write when nothing changed; another site's value (a mirror's) is kept.
+#[tokio::test]
+async fn the_node_publishes_its_site_on_its_prefix_handles() {
+    let node = node().await;
+    let mirror = HandleValue::new(2, types::HS_SITE, site(9999, 7).to_bytes());
+    put(
+        node.danger_store(),
+        "0.NA/88.118.8",
+        vec![
+            admin("88.118.8/ADMIN", 300, 0x0FFF),
+            HandleValue::new(1, types::HS_SITE, site(2641, 5).to_bytes()),
+            mirror.clone(),
+        ],
+    )
+    .await;
+    let stored = |node: &Resolver<MemStore>| {
+        node.danger_store()
+            .get(b"0.NA/88.118.8")
+            .unwrap()
+            .expect("the prefix handle")
+    };
+    let before = stored(&node).version;
+
+    // The same site (whatever serial it is given): nothing is written.
+    let same = node.publish_site(&site(2641, 1), NOW).await.unwrap();
+    assert_eq!(same.len(), 1);
+    assert!(!same[0].changed);
+    assert_eq!(same[0].serial, 5);
+    assert_eq!(stored(&node).version, before);
+
+    // Another port: the value is replaced, serial 6; the mirror's value is untouched.
+    let changed = node.publish_site(&site(2642, 1), NOW + 1).await.unwrap();
+    assert!(changed[0].changed);
+    assert_eq!(changed[0].serial, 6);
+    let values = Record::parse(&stored(&node).values)
+        .unwrap()
+        .decode_all()
+        .unwrap();
+    let ours = values.iter().find(|v| v.index == 1).unwrap();
+    assert_eq!(
+        idnode_proto::SiteInfo::from_bytes(&ours.data).unwrap(),
+        site(2642, 6)
+    );
+    assert_eq!(ours.timestamp, NOW + 1);
+    let kept = values.iter().find(|v| v.index == 2).unwrap();
+    assert_eq!(kept.data, mirror.data);
+}

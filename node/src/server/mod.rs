@@ -86,6 +86,23 @@ pub async fn start_with_store(
     start_with(config, Some(store), shutdown).await
 }
 
+/// Writes the site information this node serves (the addresses actually bound, the site key)
+/// to the `HS_SITE` of each prefix handle it homes, where it changed since `idnode init` or
+/// the last start. A failure is logged: the node still serves, with the stored value.
+async fn publish_site(core: &Core) {
+    let site = crate::site::site_info(core);
+    match core.resolver.publish_site(&site, core.now()).await {
+        Ok(published) => {
+            for p in published.iter().filter(|p| p.changed) {
+                tracing::info!(handle = %p.handle, serial = p.serial, "published the site information");
+            }
+        }
+        Err(failure) => {
+            tracing::warn!(%failure, "cannot publish the site information on the prefix handles");
+        }
+    }
+}
+
 async fn start_with(
     mut config: Config,
     store: Option<SharedStore>,
@@ -145,6 +162,7 @@ async fn start_with(
         Some(store) => Core::with_store(config, store)?,
         None => Core::open(config)?,
     };
+    publish_site(&core).await;
     // Each interface's own state, on the shared core.
     let http_layer = Http::new(Arc::clone(&core));
     let native_node = NativeNode::new(Arc::clone(&core));
