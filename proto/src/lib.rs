@@ -27,7 +27,7 @@ pub use codec::{DecodeError, MAX_ARRAY_LEN, Reader, Writer};
 pub use handle::{Handle, HandleError, HandleRules, PREFIX_HANDLE_PREFIX, normalize};
 pub use pubkey::PublicKey;
 pub use rc::ResponseCode;
-pub use site::{Interface, Protocol, ServerInfo, SiteInfo};
+pub use site::{Interface, Protocol, ServerInfo, SiteHashError, SiteInfo};
 pub use value::{
     EncodedValue, HandleValue, MAX_VALUES, Permissions, Record, RecordValues, Ttl, TypeFilter,
     types,

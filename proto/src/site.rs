@@ -393,6 +393,56 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Why a handle cannot be assigned to a server of a site (handle-protocol.md §8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SiteHashError {
+    /// The site lists no server.
+    #[error("the site lists no server")]
+    NoServer,
+    /// The site's hash option is none of 0 (prefix), 1 (suffix), 2 (whole handle).
+    #[error("unknown hash option {0}")]
+    UnknownOption(u8),
+    /// The hash is `i32::MIN`, whose absolute value Java cannot take (the reference server
+    /// fails there too); such a handle has no server in a site of several.
+    #[error("the handle hashes to no server")]
+    Unhashable,
+}
+
+impl SiteInfo {
+    /// The index of the server that answers for `handle` within this site, by the rule of
+    /// RFC 3651 with its errata (CNRI `SiteInfo.determineServerNum`): the part of the handle
+    /// that the hash option names (the prefix, `0.NA` for a handle without a slash; the
+    /// suffix, the whole handle without a slash; or the whole handle), upper-cased in ASCII,
+    /// hashed with MD5; the last four bytes of the digest as a big-endian `i32`, its absolute
+    /// value modulo the number of servers. A site of one server needs no hash.
+    pub fn server_index(&self, handle: &[u8]) -> Result<usize, SiteHashError> {
+        use md5::{Digest as _, Md5};
+        match self.servers.len() {
+            0 => return Err(SiteHashError::NoServer),
+            1 => return Ok(0),
+            _ => {}
+        }
+        let slash = handle.iter().position(|&b| b == b'/');
+        let part: &[u8] = match (self.hash_option, slash) {
+            (0, Some(at)) => &handle[..at],
+            (0, None) => b"0.NA",
+            (1, Some(at)) => &handle[at + 1..],
+            (1, None) | (2, _) => handle,
+            (other, _) => return Err(SiteHashError::UnknownOption(other)),
+        };
+        let digest = Md5::digest(part.to_ascii_uppercase());
+        let h = i32::from_be_bytes([digest[12], digest[13], digest[14], digest[15]]);
+        let magnitude = h.checked_abs().ok_or(SiteHashError::Unhashable)?;
+        Ok(magnitude as usize % self.servers.len())
+    }
+
+    /// The server that answers for `handle` within this site (see [`SiteInfo::server_index`]).
+    pub fn server_for(&self, handle: &[u8]) -> Result<&ServerInfo, SiteHashError> {
+        self.server_index(handle).map(|i| &self.servers[i])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -445,6 +495,70 @@ mod tests {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
             let _ = SiteInfo::from_bytes(&bytes);
+        }
+    }
+
+    fn servers(n: u32, hash_option: u8) -> SiteInfo {
+        let server = |id| ServerInfo {
+            server_id: id,
+            address: [0; 16],
+            public_key: Vec::new(),
+            interfaces: Vec::new(),
+        };
+        SiteInfo {
+            data_version: 1,
+            protocol_version: (2, 11),
+            serial_number: 1,
+            primary: true,
+            multi_primary: false,
+            hash_option,
+            hash_filter: String::new(),
+            attributes: Vec::new(),
+            servers: (1..=n).map(server).collect(),
+        }
+    }
+
+    #[test]
+    fn handles_hash_to_servers_as_in_the_reference() {
+        // handle-protocol.md §8.3: MD5("88.118.8/ABC") = 3703df565bde0db3d399429e6c41e45f, the
+        // last four bytes 0x6c41e45f = 1 816 257 631, with three servers index 1.
+        let site = servers(3, 2);
+        assert_eq!(site.server_index(b"88.118.8/abc"), Ok(1));
+        assert_eq!(site.server_index(b"88.118.8/ABC"), Ok(1));
+        assert_eq!(site.server_for(b"88.118.8/abc").unwrap().server_id, 2);
+        // 1 816 257 631 % 4 = 3, % 5 = 1, % 7 = 6.
+        assert_eq!(servers(4, 2).server_index(b"88.118.8/abc"), Ok(3));
+        assert_eq!(servers(5, 2).server_index(b"88.118.8/abc"), Ok(1));
+        assert_eq!(servers(7, 2).server_index(b"88.118.8/abc"), Ok(6));
+        // By prefix, MD5("88.118.8") ends in 0x892bcebb = -1 993 617 733; by suffix, MD5("ABC")
+        // ends in 0x3525e932 = 891 676 978.
+        assert_eq!(
+            servers(4, 0).server_index(b"88.118.8/x"),
+            Ok(1_993_617_733 % 4)
+        );
+        assert_eq!(
+            servers(4, 1).server_index(b"88.118.8/abc"),
+            Ok(891_676_978 % 4)
+        );
+        assert_eq!(servers(4, 1).server_index(b"abc"), Ok(891_676_978 % 4));
+        assert_eq!(servers(1, 9).server_index(b"x/y"), Ok(0));
+        assert_eq!(
+            servers(0, 2).server_index(b"x/y"),
+            Err(SiteHashError::NoServer)
+        );
+        assert_eq!(
+            servers(2, 9).server_index(b"x/y"),
+            Err(SiteHashError::UnknownOption(9))
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_handle_gets_a_server_in_range(handle in proptest::collection::vec(any::<u8>(), 0..64), n in 1u32..9, option in 0u8..3) {
+            let site = servers(n, option);
+            if let Ok(i) = site.server_index(&handle) {
+                proptest::prop_assert!(i < n as usize);
+            }
         }
     }
 }
