@@ -580,6 +580,93 @@ async fn the_prefix_handle_carries_the_site_information_served() {
     node.stop().await;
 }
 
+/// A prefix handle that is not stored, under a stored ancestor carrying `HS_SITE.PREFIX`, is
+/// answered with a prefix referral (RC 303) holding that ancestor's public delegation values,
+/// natively and over REST; with DNRF (`doNotRefer`) it is RC 100, as at the reference server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unstored_prefix_handles_are_referred_down_the_chain() {
+    let node = TestNode::start(|_| {}).await;
+    let site = |port: u32| {
+        idnode_proto::SiteInfo {
+            data_version: 1,
+            protocol_version: (2, 11),
+            serial_number: 1,
+            primary: true,
+            multi_primary: false,
+            hash_option: 2,
+            hash_filter: String::new(),
+            attributes: Vec::new(),
+            servers: vec![idnode_proto::ServerInfo {
+                server_id: 1,
+                address: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 7],
+                public_key: Vec::new(),
+                interfaces: vec![idnode_proto::Interface {
+                    query: true,
+                    admin: true,
+                    protocol: idnode_proto::Protocol::Tcp,
+                    port,
+                }],
+            }],
+        }
+        .to_bytes()
+    };
+    let delegated = HandleValue::new(2, "HS_SITE.PREFIX", site(2641));
+    let mut private = HandleValue::new(3, "HS_NA_DELEGATE", site(2642));
+    private.permissions.0 &= !idnode_proto::Permissions::PUBLIC_READ;
+    create_native(
+        &node,
+        "0.NA/88.118.8.5",
+        vec![admin_value(100, &admin()), delegated.clone(), private],
+    )
+    .await;
+    let query = |flags: OpFlags| request(resolution("0.NA/88.118.8.5.1"), flags, 3, 0);
+    for answer in [
+        Tcp::connect(&node).await.call(&query(CLIENT_FLAGS)).await,
+        Udp::new(&node).await.call(&query(CLIENT_FLAGS)).await,
+    ] {
+        assert_eq!(rc(&answer), ResponseCode::PrefixReferral);
+        let Body::Referral(referral) = &answer.body else {
+            panic!("not a referral: {:?}", answer.body)
+        };
+        assert_eq!(referral.handle, "");
+        let values = referral.values.as_ref().expect("the delegation values");
+        assert_eq!(untimed(values.clone()), untimed(vec![delegated.clone()]));
+    }
+    let refused = Tcp::connect(&node)
+        .await
+        .call(&query(CLIENT_FLAGS | OpFlags::DNRF))
+        .await;
+    assert_eq!(rc(&refused), ResponseCode::HandleNotFound);
+    // A stored prefix handle and an ordinary handle are not referred.
+    assert_eq!(
+        rc(&resolve_tcp(&node, "0.NA/88.118.8.5").await),
+        ResponseCode::Success
+    );
+    assert_eq!(
+        rc(&resolve_tcp(&node, "88.118.8.5/missing").await),
+        ResponseCode::HandleNotFound
+    );
+
+    // Over REST anonymously: the private delegation value is left out there too.
+    let (status, body) = http(&node, "GET", "/api/handles/0.NA/88.118.8.5.1", &[], b"").await;
+    assert_eq!(status, 300, "{}", String::from_utf8_lossy(&body));
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["responseCode"], 303);
+    assert!(body.get("referralHandle").is_none(), "{body}");
+    assert_eq!(body["values"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(body["values"][0]["type"], "HS_SITE.PREFIX");
+    let (status, _) = http(
+        &node,
+        "GET",
+        "/api/handles/0.NA/88.118.8.5.1?doNotRefer=true",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(status, 404);
+    node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daily_quotas_answer_rc_604_and_603() {
     let node = TestNode::start(|c| {

@@ -22,6 +22,8 @@ pub mod types {
     pub const HS_NA_DELEGATE: &str = "HS_NA_DELEGATE";
     /// A service handle, as UTF-8.
     pub const HS_SERV: &str = "HS_SERV";
+    /// A service handle for derived prefixes, as UTF-8.
+    pub const HS_SERV_PREFIX: &str = "HS_SERV.PREFIX";
     /// A public key (`PublicKey`).
     pub const HS_PUBKEY: &str = "HS_PUBKEY";
     /// A secret key: opaque bytes, never public.

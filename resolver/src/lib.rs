@@ -34,6 +34,6 @@ mod writes;
 pub use batch::BatchSummary;
 pub use domain::{AuditCursor, AuditEvent, AuditPage, AuditQuery, StoredTemplate};
 pub use onboarding::{Application, EntState, Enterprise, Review};
-pub use op::{Failure, Fault, Identity, Operation, Outcome, Request};
+pub use op::{Failure, Fault, Identity, Operation, Outcome, Referral, Request};
 pub use pipeline::{Config, Random, Resolver, SecretSealer};
 pub use site::{Published, SITE_INDEX};

@@ -630,6 +630,7 @@ impl<S: Store> Resolver<S> {
                         handle: parent,
                         filter: TypeFilter::default(),
                         public_only: true,
+                        refer: true,
                     },
                 )
                 .await

@@ -26,6 +26,10 @@ pub enum Operation {
         filter: TypeFilter,
         /// Only values with public read permission.
         public_only: bool,
+        /// Whether an unstored prefix handle whose ancestor delegates it may be answered with
+        /// a prefix referral (RC 303, [`Failure::referral`]); false for DNRF ("do not refer"),
+        /// which gets RC 100 instead.
+        refer: bool,
     },
     /// Create a handle, or replace its whole record when `overwrite` is set (OC 100).
     Create {
@@ -234,7 +238,11 @@ impl Fault {
             | Rc::RequestLimitDaily
             | Rc::RegisterCountLimit
             | Rc::PrefixLimit => Self::Busy,
-            Rc::HandleNotFound | Rc::ValuesNotFound | Rc::ServerNotResponsible => Self::NotFound,
+            Rc::HandleNotFound
+            | Rc::ValuesNotFound
+            | Rc::ServerNotResponsible
+            | Rc::ServiceReferral
+            | Rc::PrefixReferral => Self::NotFound,
             Rc::HandleAlreadyExists | Rc::ValueAlreadyExists => Self::Conflict,
             Rc::InvalidAdmin | Rc::InsufficientPermissions => Self::Forbidden,
             Rc::AuthenticationNeeded
@@ -266,6 +274,19 @@ pub struct Failure {
     pub fault: Fault,
     /// A human-readable explanation; may be empty.
     pub message: String,
+    /// For a referral (RC 302 or 303), where to ask instead.
+    pub referral: Option<Box<Referral>>,
+}
+
+/// Where to ask instead (handle-protocol.md §8.4): a referral handle, which may be empty, and
+/// the public values that name the sites (`HS_SITE.PREFIX`, `HS_SERV.PREFIX` and
+/// `HS_NA_DELEGATE` for a prefix referral).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referral {
+    /// The referral handle, or empty.
+    pub handle: String,
+    /// The values, each in its full stored form.
+    pub values: Vec<HandleValue>,
 }
 
 impl Failure {
@@ -275,6 +296,15 @@ impl Failure {
             rc,
             fault: Fault::of(rc),
             message: message.into(),
+            referral: None,
+        }
+    }
+
+    /// A referral: `rc` (RC 302 or 303) with where to ask instead.
+    pub fn referral(rc: ResponseCode, referral: Referral) -> Self {
+        Self {
+            referral: Some(Box::new(referral)),
+            ..Self::bare(rc)
         }
     }
 

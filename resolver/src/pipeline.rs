@@ -432,8 +432,18 @@ impl<S: Store> Resolver<S> {
                 handle,
                 filter,
                 public_only,
+                refer,
             } => {
-                let outcome = self.resolve(handle, &filter, public_only, identity)?;
+                let referable = (refer && handle.is_prefix_handle()).then(|| handle.clone());
+                let outcome = match self.resolve(handle, &filter, public_only, identity) {
+                    Err(failure) if failure.rc == ResponseCode::HandleNotFound => {
+                        return match referable {
+                            Some(handle) => Err(self.prefix_referral(&handle)?.unwrap_or(failure)),
+                            None => Err(failure),
+                        };
+                    }
+                    other => other?,
+                };
                 self.audit_auditor_read(identity, &outcome, req.now).await?;
                 Ok(outcome)
             }
@@ -517,6 +527,51 @@ impl<S: Store> Resolver<S> {
                 "That prefix doesn't live here",
             ))
         }
+    }
+
+    /// The prefix referral (RC 303) for the prefix handle `0.NA/X` that is not stored here:
+    /// the public `HS_SITE.PREFIX`, `HS_SERV.PREFIX` and `HS_NA_DELEGATE` values of its nearest
+    /// stored ancestor `0.NA/Y` that has any (`88.118.8` → `88.118` → `88`), as the reference
+    /// server refers (handle-protocol.md §8.2 step 3), or `None`.
+    pub(crate) fn prefix_referral(&self, handle: &Handle) -> Result<Option<Failure>, Failure> {
+        const DELEGATING: [&str; 3] = [
+            types::HS_SITE_PREFIX,
+            types::HS_SERV_PREFIX,
+            types::HS_NA_DELEGATE,
+        ];
+        let mut name = handle.suffix();
+        while let Some(dot) = name.rfind('.') {
+            name = &name[..dot];
+            let Ok(ancestor) = Handle::prefix_handle(name) else {
+                break;
+            };
+            let Some(stored) = self.store.get(&ancestor.key()).map_err(internal)? else {
+                continue;
+            };
+            let values: Vec<HandleValue> = Record::parse(&stored.values)
+                .map_err(corrupt)?
+                .decode_all()
+                .map_err(corrupt)?
+                .into_iter()
+                .filter(|v| {
+                    v.permissions.public_read()
+                        && DELEGATING
+                            .iter()
+                            .any(|t| v.value_type.eq_ignore_ascii_case(t))
+                })
+                .collect();
+            if !values.is_empty() {
+                let referral = crate::op::Referral {
+                    handle: String::new(),
+                    values,
+                };
+                return Ok(Some(Failure::referral(
+                    ResponseCode::PrefixReferral,
+                    referral,
+                )));
+            }
+        }
+        Ok(None)
     }
 
     pub(crate) fn prefix_or_ancestor_homed(&self, prefix: &str) -> Result<bool, Failure> {

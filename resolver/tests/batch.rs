@@ -181,6 +181,7 @@ fn mixed_requests() -> Vec<Request> {
                 handle: h("88.118.8/A"),
                 filter: TypeFilter::default(),
                 public_only: true,
+                refer: true,
             },
             identity: None,
             now: NOW,

@@ -342,6 +342,7 @@ async fn every_constraint_type_is_enforced_on_every_write_operation() {
             handle: h("88.118/GOOD"),
             filter: TypeFilter::default(),
             public_only: true,
+            refer: true,
         },
         None,
     )
@@ -705,6 +706,7 @@ async fn auditors_read_everything_are_audited_and_cannot_write() {
                     handle: h("88.118/P"),
                     filter: TypeFilter::default(),
                     public_only: false,
+                    refer: true,
                 },
                 who.as_ref(),
             )
@@ -879,6 +881,7 @@ async fn onboarding_with_a_rejection_and_role_limits() {
                     handle: h(&record),
                     filter: TypeFilter::default(),
                     public_only: who.is_none(),
+                    refer: true,
                 },
                 who.as_ref(),
             )

@@ -131,6 +131,7 @@ fn resolve(handle: &str) -> Operation {
         handle: h(handle),
         filter: TypeFilter::default(),
         public_only: true,
+        refer: true,
     }
 }
 
@@ -409,6 +410,7 @@ async fn secrets_are_sealed_and_shown_only_to_readers() {
         handle: h("88.118.8/ADMIN"),
         filter: TypeFilter::default(),
         public_only: false,
+        refer: true,
     };
     assert_eq!(
         rc(run(&node, private(), None).await),
@@ -458,6 +460,7 @@ async fn filters_select_by_index_or_type() {
         handle: h("88.118.8/f"),
         filter,
         public_only: true,
+        refer: true,
     };
     let by_type = values_of(
         run(
@@ -802,6 +805,7 @@ async fn replacing_with_identical_content_needs_a_write_permission() {
                 handle: h("88.118.8/p"),
                 filter: TypeFilter::default(),
                 public_only: false,
+                refer: true,
             },
             Some(id("88.118.8/ADMIN", 300)),
         )

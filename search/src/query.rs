@@ -593,6 +593,7 @@ impl Candidates {
                 handle: parsed,
                 filter: TypeFilter::default(),
                 public_only: identity.is_none(),
+                refer: true,
             },
             identity: identity.cloned(),
             now,

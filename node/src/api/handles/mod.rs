@@ -200,6 +200,21 @@ fn failure_response(
         body.extend_from_slice(b",\"handle\":");
         write_str(&mut body, handle);
     }
+    // A referral (RC 302 or 303), as the reference server writes it.
+    if let Some(referral) = &failure.referral {
+        if !referral.handle.is_empty() {
+            body.extend_from_slice(b",\"referralHandle\":");
+            write_str(&mut body, &referral.handle);
+        }
+        body.extend_from_slice(b",\"values\":[");
+        for (i, value) in referral.values.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            idnode_proto::json::write_value(&mut body, value);
+        }
+        body.push(b']');
+    }
     body.push(b'}');
     let needs_auth = failure.rc == ResponseCode::AuthenticationNeeded;
     // Over plain HTTP credentials are not accepted, so asking for them is pointless: 403.
@@ -372,6 +387,7 @@ where
                 handle,
                 filter,
                 public_only,
+                refer: !query.flag("doNotRefer").unwrap_or(false),
             };
             (
                 "resolve",

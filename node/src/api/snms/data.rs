@@ -217,6 +217,7 @@ async fn detail(call: &Call<'_>) -> Response<Full<Bytes>> {
                 handle: handle.clone(),
                 filter: TypeFilter::default(),
                 public_only: call.identity.is_none(),
+                refer: true,
             },
             identity: call.identity.cloned(),
             now: call.now,

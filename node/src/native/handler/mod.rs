@@ -688,6 +688,7 @@ fn operation(state: &Core, body: &Body, flags: OpFlags) -> Result<Option<Operati
                 types: r.types.clone(),
             },
             public_only: flags.contains(OpFlags::PO),
+            refer: !flags.contains(OpFlags::DNRF),
         },
         Body::CreateHandle(c) if flags.contains(OpFlags::MINT) => Operation::Mint {
             stem: c.handle.clone(),

@@ -53,6 +53,13 @@ impl Native {
     }
 
     pub(super) fn failure(&self, req: &Req, failure: &Failure) -> Out {
+        if let Some(referral) = &failure.referral {
+            let body = Body::Referral(wire::Referral {
+                handle: referral.handle.clone(),
+                values: Some(referral.values.clone()),
+            });
+            return self.respond(req, failure.rc, body);
+        }
         let message = if failure.rc == ResponseCode::ServerNotResponsible {
             NOT_HOMED
         } else {
