@@ -190,12 +190,19 @@ impl PublicKey {
     pub fn to_jwk(&self) -> Option<Value> {
         let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
         match self {
-            Self::Rsa { exponent, modulus } => {
-                Some(json!({"kty": "RSA", "n": b64(modulus), "e": b64(exponent)}))
-            }
-            Self::Dsa { q, p, g, y } => {
-                Some(json!({"kty": "DSA", "y": b64(y), "p": b64(p), "q": b64(q), "g": b64(g)}))
-            }
+            // RFC 7518 §6.3.1: unsigned, in as few octets as possible (no Java sign byte).
+            Self::Rsa { exponent, modulus } => Some(json!({
+                "kty": "RSA",
+                "n": b64(&unsigned(modulus)),
+                "e": b64(&unsigned(exponent)),
+            })),
+            Self::Dsa { q, p, g, y } => Some(json!({
+                "kty": "DSA",
+                "y": b64(&unsigned(y)),
+                "p": b64(&unsigned(p)),
+                "q": b64(&unsigned(q)),
+                "g": b64(&unsigned(g)),
+            })),
             Self::Ed25519(key) => Some(json!({"kty": "OKP", "crv": "Ed25519", "x": b64(key)})),
             Self::Sm2 { x, y } => {
                 Some(json!({"kty": "EC", "crv": "SM2", "x": b64(x), "y": b64(y)}))
@@ -267,16 +274,13 @@ fn sm2_from_spki(bytes: &[u8]) -> Result<PublicKey, DecodeError> {
     let invalid = DecodeError::Invalid("sm2 key");
     let der = if bytes.starts_with(PEM_BEGIN.as_bytes()) {
         let text = std::str::from_utf8(bytes).map_err(|_| invalid)?;
-        let inner = text[PEM_BEGIN.len()..]
-            .split(PEM_END)
-            .next()
-            .filter(|_| text.contains(PEM_END))
-            .ok_or(invalid)?;
-        let body: String = inner.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        // An SM2 key's PEM body is 124 characters; anything much longer is not one.
-        if body.len() > 256 {
+        // The body between the markers, and nothing but line ends after them. An SM2 key's
+        // body is 124 characters; anything much longer is not one.
+        let (inner, after) = text[PEM_BEGIN.len()..].split_once(PEM_END).ok_or(invalid)?;
+        if !after.trim().is_empty() || inner.len() > 256 {
             return Err(invalid);
         }
+        let body: String = inner.chars().filter(|c| !c.is_ascii_whitespace()).collect();
         STANDARD.decode(body).map_err(|_| invalid)?
     } else {
         bytes.to_vec()
@@ -433,6 +437,8 @@ mod tests {
             "A".repeat(4000)
         );
         assert!(PublicKey::from_bytes(long.as_bytes()).is_err());
+        let trailing = format!("{}trailing", sm2_pem(&x, &y));
+        assert!(PublicKey::from_bytes(trailing.as_bytes()).is_err());
     }
 
     proptest! {
