@@ -54,18 +54,23 @@ impl RsaSiteKey {
     pub fn load_or_create(data: &Path) -> anyhow::Result<Self> {
         let path = data.join("keys").join("native-rsa.pem");
         if !path.exists() {
-            use rsa::pkcs8::EncodePrivateKey as _;
             tracing::info!(path = %path.display(), "generating the native site's RSA key");
-            let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
-                .context("cannot generate an RSA key")?;
-            let pem = key
-                .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
-                .context("cannot encode the RSA key")?;
-            write_private(&path, pem.as_bytes())?;
+            write_private(&path, Self::generate_pem()?.as_bytes())?;
         }
         let pem =
             fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         Self::from_pem(&pem).with_context(|| format!("invalid RSA key in {}", path.display()))
+    }
+
+    /// A new RSA-2048 private key as PKCS#8 PEM.
+    pub fn generate_pem() -> anyhow::Result<String> {
+        use rsa::pkcs8::EncodePrivateKey as _;
+        let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+            .context("cannot generate an RSA key")?;
+        let pem = key
+            .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+            .context("cannot encode the RSA key")?;
+        Ok(pem.to_string())
     }
 
     /// Parses a PKCS#8 PEM RSA private key.

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use idnode_proto::PublicKey;
 use serde_json::{Value, json};
 
-use crate::keys::write_private;
+use crate::keys::{RsaSiteKey, write_private};
 
 /// The key types `idnode keygen` makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,17 +33,9 @@ pub fn run(algorithm: KeyAlgorithm, out: &Path, index: u32) -> anyhow::Result<Va
             (key.to_pkcs8_pem()?, key.public_key())
         }
         KeyAlgorithm::Rsa => {
-            use rsa::pkcs8::EncodePrivateKey as _;
-            use rsa::traits::PublicKeyParts as _;
-            let key = rsa::RsaPrivateKey::new(&mut rng, 2048).context("cannot make an RSA key")?;
-            let pem = key
-                .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
-                .context("cannot encode the RSA key")?;
-            let public = PublicKey::Rsa {
-                exponent: key.e().to_bytes_be(),
-                modulus: key.n().to_bytes_be(),
-            };
-            (pem.to_string(), public)
+            let pem = RsaSiteKey::generate_pem()?;
+            let public = RsaSiteKey::from_pem(&pem)?.public_key();
+            (pem, public)
         }
         KeyAlgorithm::Ed25519 => {
             use ed25519_dalek::pkcs8::EncodePrivateKey as _;
