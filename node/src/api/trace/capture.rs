@@ -89,6 +89,8 @@ enum Refusal {
     Forbidden(Invalid),
     /// An `eventID` already names a different event of the same subject.
     Conflict(Invalid),
+    /// Concurrent captures on the same subjects won every attempt; the client may retry.
+    Busy(&'static str),
     /// Something failed on our side.
     Internal(String),
 }
@@ -222,6 +224,20 @@ fn refusal_response(refusal: Refusal) -> Response<Full<Bytes>> {
             "epcisException:ValidationException",
             invalid,
         ),
+        Refusal::Busy(detail) => {
+            tracing::warn!(detail, "capture refused as busy");
+            let mut response = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "epcisException:ImplementationException",
+                &format!("{detail}; nothing was recorded, try again"),
+                None,
+            );
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+            return response;
+        }
         Refusal::Internal(detail) => {
             tracing::error!(%detail, "capture failed");
             return problem(
@@ -508,8 +524,8 @@ async fn record(state: &Arc<TraceApi>, prepared: Document) -> Result<Vec<Receipt
             Err(other) => return Err(Refusal::Internal(other.to_string())),
         }
     }
-    Err(Refusal::Internal(
-        "too many concurrent captures on the same subjects".to_owned(),
+    Err(Refusal::Busy(
+        "too many concurrent captures on the same subjects",
     ))
 }
 
