@@ -127,6 +127,7 @@ impl Core {
                 max_len: config.handles.max_length,
             },
             server_admins,
+            derived_homing: config.federation.role == crate::config::Role::Secondary,
             ..idnode_resolver::Config::default()
         };
         let sealer = Sealer {

@@ -52,6 +52,32 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         admin_secret_file: Option<PathBuf>,
     },
+    /// At a top-level node: delegate PREFIX to a secondary node. Creates the prefix handle
+    /// 0.NA/PREFIX with the secondary's site information (HS_SITE and HS_SITE.PREFIX) and
+    /// its administrator identity 300:0.NA/PREFIX, which may manage the prefixes derived from
+    /// PREFIX and nothing else (docs/federation.md).
+    Delegate {
+        #[command(flatten)]
+        common: Common,
+        /// The delegated prefix, such as 88.118.
+        #[arg(long)]
+        prefix: String,
+        /// The secondary's site information: its `GET /api/site` answer, a siteinfo.json, or
+        /// siteinfo.bin.
+        #[arg(long, value_name = "FILE")]
+        site: PathBuf,
+        /// The secondary identity's public key: what `idnode keygen` printed, a JWK, or
+        /// HS_PUBKEY bytes.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "admin_secret_file"
+        )]
+        admin_pubkey: Option<PathBuf>,
+        /// Or a secret (HS_SECKEY) for the identity, from this file.
+        #[arg(long, value_name = "FILE", conflicts_with = "admin_pubkey")]
+        admin_secret_file: Option<PathBuf>,
+    },
     /// Import records from a CSV or JSON Lines file into a stopped node's data directory,
     /// validating every row against a template; rejected rows go to a report.
     Import {
@@ -328,6 +354,33 @@ fn main() -> anyhow::Result<()> {
                     ),
                     None => println!("the administrator's secret is the one given"),
                 }
+                Ok(())
+            }
+            Command::Delegate {
+                common,
+                prefix,
+                site,
+                admin_pubkey,
+                admin_secret_file,
+            } => {
+                let config = common.load()?;
+                let site = idnode::cli::delegate::read_site(&site)?;
+                let key = match (admin_pubkey, admin_secret_file) {
+                    (Some(path), _) => idnode::cli::delegate::IdentityKey::Public(
+                        idnode::cli::delegate::read_public_key(&path)?,
+                    ),
+                    (None, Some(path)) => idnode::cli::delegate::IdentityKey::Secret(
+                        idnode::cli::read_secret_file(&path)?,
+                    ),
+                    (None, None) => {
+                        anyhow::bail!("--admin-pubkey or --admin-secret-file is needed")
+                    }
+                };
+                let done = idnode::cli::delegate::run(config, &prefix, site, key).await?;
+                println!(
+                    "delegated {prefix}: {} names the secondary, administered by {}",
+                    done.prefix_handle, done.identity
+                );
                 Ok(())
             }
             Command::Import {

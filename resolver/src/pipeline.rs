@@ -33,6 +33,13 @@ pub struct Config {
     /// Handles one identity may create per UTC day, through any interface (RC 604 after that);
     /// 0 means no limit.
     pub daily_registration_quota: u64,
+    /// Whether a homed prefix also homes the ordinary handles of the prefixes derived from it
+    /// (`88.118` homes `88.118.8/x`), as a secondary node that registers its enterprises'
+    /// prefixes under its own wants. A top-level node turns it off: it homes an ordinary
+    /// handle `P/x` only when it homes `P` itself, and refers clients to the service of
+    /// every prefix it merely delegates. Prefix handles `0.NA/P.x` are answered under a homed
+    /// ancestor either way (the reference server's `storageHaveDerivedPrefixesOnly`).
+    pub derived_homing: bool,
 }
 
 impl Default for Config {
@@ -46,6 +53,7 @@ impl Default for Config {
             auditors: Vec::new(),
             daily_request_quota: 0,
             daily_registration_quota: 0,
+            derived_homing: true,
         }
     }
 }
@@ -434,8 +442,14 @@ impl<S: Store> Resolver<S> {
                 public_only,
                 refer,
             } => {
+                if let Err(failure) = self.check_homed(&handle) {
+                    return Err(match refer {
+                        true => self.service_referral(&handle)?.unwrap_or(failure),
+                        false => failure,
+                    });
+                }
                 let referable = (refer && handle.is_prefix_handle()).then(|| handle.clone());
-                let outcome = match self.resolve(handle, &filter, public_only, identity) {
+                let outcome = match self.resolve_homed(handle, &filter, public_only, identity) {
                     Err(failure) if failure.rc == ResponseCode::HandleNotFound => {
                         return match referable {
                             Some(handle) => Err(self.prefix_referral(&handle)?.unwrap_or(failure)),
@@ -514,12 +528,14 @@ impl<S: Store> Resolver<S> {
 
     /// Fails with RC 301 unless this node homes the handle's prefix or one of its ancestors.
     pub(crate) fn check_homed(&self, handle: &Handle) -> Result<(), Failure> {
-        let na = if handle.is_prefix_handle() {
-            handle.suffix()
+        let homed = if handle.is_prefix_handle() {
+            self.prefix_or_ancestor_homed(handle.suffix())?
+        } else if self.config.derived_homing {
+            self.prefix_or_ancestor_homed(handle.prefix())?
         } else {
-            handle.prefix()
+            self.store.is_homed(handle.prefix()).map_err(internal)?
         };
-        if self.prefix_or_ancestor_homed(na)? {
+        if homed {
             Ok(())
         } else {
             Err(Failure::new(
@@ -548,18 +564,7 @@ impl<S: Store> Resolver<S> {
             let Some(stored) = self.store.get(&ancestor.key()).map_err(internal)? else {
                 continue;
             };
-            let values: Vec<HandleValue> = Record::parse(&stored.values)
-                .map_err(corrupt)?
-                .decode_all()
-                .map_err(corrupt)?
-                .into_iter()
-                .filter(|v| {
-                    v.permissions.public_read()
-                        && DELEGATING
-                            .iter()
-                            .any(|t| v.value_type.eq_ignore_ascii_case(t))
-                })
-                .collect();
+            let values = public_values_of(&stored.values, &DELEGATING)?;
             if !values.is_empty() {
                 let referral = crate::op::Referral {
                     handle: String::new(),
@@ -572,6 +577,40 @@ impl<S: Store> Resolver<S> {
             }
         }
         Ok(None)
+    }
+
+    /// The service referral (RC 302) for an ordinary handle `P/x` whose prefix is not homed
+    /// here: the public `HS_SITE`, `HS_SITE.6` and `HS_SERV` values of `0.NA/P` when it is
+    /// stored here (a top-level node that delegates `P`); else, when a stored ancestor of
+    /// `0.NA/P` delegates it, the referral handle `0.NA/P` without values, which a client
+    /// resolves for the sites (handle-protocol.md §8.4); `None` (RC 301) when this node knows
+    /// nothing of `P`.
+    pub(crate) fn service_referral(&self, handle: &Handle) -> Result<Option<Failure>, Failure> {
+        const SERVING: [&str; 3] = [types::HS_SITE, "HS_SITE.6", types::HS_SERV];
+        if handle.is_prefix_handle() {
+            return Ok(None);
+        }
+        let Ok(prefix_handle) = Handle::prefix_handle(handle.prefix()) else {
+            return Ok(None);
+        };
+        let referral = |handle: String, values: Vec<HandleValue>| {
+            Some(Failure::referral(
+                ResponseCode::ServiceReferral,
+                crate::op::Referral { handle, values },
+            ))
+        };
+        if let Some(stored) = self.store.get(&prefix_handle.key()).map_err(internal)? {
+            let values = public_values_of(&stored.values, &SERVING)?;
+            return Ok(if values.is_empty() {
+                None
+            } else {
+                referral(String::new(), values)
+            });
+        }
+        Ok(match self.prefix_referral(&prefix_handle)? {
+            Some(_) => referral(prefix_handle.as_str().to_owned(), Vec::new()),
+            None => None,
+        })
     }
 
     pub(crate) fn prefix_or_ancestor_homed(&self, prefix: &str) -> Result<bool, Failure> {
@@ -587,14 +626,14 @@ impl<S: Store> Resolver<S> {
         }
     }
 
-    pub(crate) fn resolve(
+    /// Resolves a handle whose homing has been checked.
+    fn resolve_homed(
         &self,
         handle: Handle,
         filter: &TypeFilter,
         public_only: bool,
         identity: Option<&Identity>,
     ) -> Result<Outcome, Failure> {
-        self.check_homed(&handle)?;
         let Some(stored) = self.store.get(&handle.key()).map_err(internal)? else {
             return Err(Failure::bare(ResponseCode::HandleNotFound));
         };
@@ -664,6 +703,20 @@ impl<S: Store> Resolver<S> {
         };
         Ok(Outcome::Values { handle, values })
     }
+}
+
+/// The publicly readable values of a stored record whose type is one of `types`.
+fn public_values_of(values: &[u8], types: &[&str]) -> Result<Vec<HandleValue>, Failure> {
+    Ok(Record::parse(values)
+        .map_err(corrupt)?
+        .decode_all()
+        .map_err(corrupt)?
+        .into_iter()
+        .filter(|v| {
+            v.permissions.public_read()
+                && types.iter().any(|t| v.value_type.eq_ignore_ascii_case(t))
+        })
+        .collect())
 }
 
 /// The identity when a credential check passed, RC 403 otherwise.

@@ -299,6 +299,31 @@ impl<S: Store> Resolver<S> {
         }
     }
 
+    /// Whether `identity` holds DELETE_DERIVED_PREFIX on `0.NA/P` for the derived prefix
+    /// handle `handle` = `0.NA/P.x`: the administrator of a delegated prefix withdraws the
+    /// prefixes it delegated further, whatever their own `HS_ADMIN` values say.
+    fn may_delete_derived_prefix(
+        &self,
+        identity: &Identity,
+        handle: &Handle,
+    ) -> Result<bool, Failure> {
+        let Some(dot) = handle
+            .is_prefix_handle()
+            .then(|| handle.suffix().rfind('.'))
+            .flatten()
+        else {
+            return Ok(false);
+        };
+        let parent = format!("{PREFIX_HANDLE_PREFIX}/{}", &handle.suffix()[..dot]);
+        match crate::reads::read_handle(&self.store, &normalize(&parent)).map_err(internal)? {
+            Some(stored) => {
+                self.authorizer()
+                    .holds(identity, &stored.values, AdminPerms::DELETE_DERIVED_PREFIX)
+            }
+            None => Ok(false),
+        }
+    }
+
     pub(crate) fn require_all(
         &self,
         identity: &Identity,
@@ -525,7 +550,9 @@ impl<S: Store> Resolver<S> {
         let identity = identity.ok_or_else(|| Failure::bare(ResponseCode::AuthenticationNeeded))?;
         self.commit_with_retry(|| {
             let old = self.existing(&handle)?;
-            self.require_all(identity, &handle, &old.values, &[AdminPerms::DELETE_HANDLE])?;
+            if !self.may_delete_derived_prefix(identity, &handle)? {
+                self.require_all(identity, &handle, &old.values, &[AdminPerms::DELETE_HANDLE])?;
+            }
             let batch = WriteBatch {
                 mutations: vec![
                     Mutation::DeleteHandle {

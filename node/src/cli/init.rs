@@ -43,19 +43,7 @@ pub async fn run(
         index: ADMIN_KEY_INDEX,
     };
     let (secret, generated) = match secret_file {
-        Some(path) => {
-            let text =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let trimmed = text
-                .strip_suffix(b"\r\n")
-                .or_else(|| text.strip_suffix(b"\n"))
-                .unwrap_or(&text)
-                .to_vec();
-            if trimmed.is_empty() {
-                bail!("{} is empty", path.display());
-            }
-            (trimmed, None)
-        }
+        Some(path) => (super::read_secret_file(path)?, None),
         None => {
             let mut bytes = [0u8; 24];
             OsRng.fill_bytes(&mut bytes);

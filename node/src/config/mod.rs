@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Deserialize;
 
+pub mod federation;
 pub mod native;
 
+pub use federation::{FederationConfig, Role};
 pub use native::{Listen, NativeConfig, SiteKeyKind};
 
 /// The whole configuration.
@@ -37,6 +39,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// The search index.
     pub search: SearchConfig,
+    /// This node's place in the hierarchy: its role and its top-level node.
+    pub federation: FederationConfig,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             store: StoreConfig::default(),
             search: SearchConfig::default(),
+            federation: FederationConfig::default(),
         }
     }
 }
@@ -360,7 +365,9 @@ impl Config {
 
     /// Parses configuration text.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        Ok(toml::from_str(text)?)
+        let config: Self = toml::from_str(text)?;
+        config.federation.check().map_err(anyhow::Error::msg)?;
+        Ok(config)
     }
 }
 
@@ -382,7 +389,15 @@ mod tests {
     fn unknown_keys_are_rejected_in_every_table() {
         assert!(Config::parse("bogus = 1").is_err());
         for table in [
-            "http", "https", "handles", "auth", "site", "trace", "native", "limits",
+            "http",
+            "https",
+            "handles",
+            "auth",
+            "site",
+            "trace",
+            "native",
+            "limits",
+            "federation",
         ] {
             let text = format!("{SAMPLE}\n[{table}]\nbogus = 1\n");
             // A repeated table is itself an error; test the key inside a fresh document too.

@@ -56,7 +56,8 @@ impl Native {
         if let Some(referral) = &failure.referral {
             let body = Body::Referral(wire::Referral {
                 handle: referral.handle.clone(),
-                values: Some(referral.values.clone()),
+                // Without values the body ends after the handle (handle-protocol.md §8.4).
+                values: (!referral.values.is_empty()).then(|| referral.values.clone()),
             });
             return self.respond(req, failure.rc, body);
         }
