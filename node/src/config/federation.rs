@@ -1,8 +1,6 @@
 //! The `[federation]` configuration table: this node's place in the identifier hierarchy
 //! (`docs/federation.md`).
 
-use std::path::PathBuf;
-
 use serde::Deserialize;
 
 /// What the node is in the hierarchy.
@@ -25,31 +23,4 @@ pub enum Role {
 pub struct FederationConfig {
     /// `"secondary"` (the default) or `"top-level"`.
     pub role: Role,
-    /// A secondary's top-level node: the native (TCP) addresses of its servers, `HOST:PORT`.
-    /// Empty: the node docks with nobody.
-    pub top_level: Vec<String>,
-    /// The identity the secondary authenticates as at the top-level node, such as
-    /// `300:0.NA/88.118`.
-    pub identity: Option<String>,
-    /// The identity's private key (PKCS#8 PEM: SM2, RSA or Ed25519, as `idnode keygen`
-    /// writes), or a file holding its `HS_SECKEY` secret (`secret:FILE`).
-    pub identity_key: Option<PathBuf>,
-}
-
-impl FederationConfig {
-    /// Checks that the settings fit together.
-    pub fn check(&self) -> Result<(), String> {
-        if self.role == Role::TopLevel && !self.top_level.is_empty() {
-            return Err(
-                "[federation] top_level is for a secondary; a top-level node has none".into(),
-            );
-        }
-        if !self.top_level.is_empty() && (self.identity.is_none() || self.identity_key.is_none()) {
-            return Err(
-                "[federation] top_level needs identity and identity_key to authenticate there"
-                    .into(),
-            );
-        }
-        Ok(())
-    }
 }
