@@ -51,6 +51,8 @@ pub struct Core {
     listeners: Arc<RwLock<Vec<CommitListener>>>,
     /// The parts of the node's memory that `/metrics` reports.
     pub(crate) memory: crate::metrics::MemoryParts,
+    /// The sources that may ask for recursion.
+    recursion_sources: Vec<crate::config::federation::Cidr>,
 }
 
 impl std::fmt::Debug for Core {
@@ -135,7 +137,23 @@ impl Core {
             keeper,
             iterations: config.auth.secret_iterations,
         };
-        let resolver = Resolver::new(store, resolver_config, Box::new(OsRandom), Box::new(sealer));
+        let mut resolver =
+            Resolver::new(store, resolver_config, Box::new(OsRandom), Box::new(sealer));
+        let federation = &config.federation;
+        let recursion_sources = federation.recursion_sources()?;
+        if federation.recurses() {
+            let top_level = federation.top_level_addrs()?;
+            anyhow::ensure!(
+                !top_level.is_empty(),
+                "[federation] recursion needs top_level: the native addresses of the top-level node"
+            );
+            resolver =
+                resolver.with_upstream(Arc::new(crate::federation::recursor::Recursor::new(
+                    &top_level,
+                    federation.cache_entries,
+                    std::time::Duration::from_secs(federation.negative_ttl),
+                )));
+        }
         Ok(Arc::new(Self {
             config,
             resolver,
@@ -144,7 +162,23 @@ impl Core {
             phase: PhaseCell::default(),
             listeners,
             memory: crate::metrics::MemoryParts::default(),
+            recursion_sources,
         }))
+    }
+
+    /// What a resolution from `peer` may ask of recursion: `None` unless the node recurses,
+    /// the client asked (`asked`), and `peer` is one of `[federation] recursion_from`.
+    pub(crate) fn recursion_for(
+        &self,
+        peer: std::net::IpAddr,
+        asked: bool,
+        count: u8,
+        certified: bool,
+    ) -> Option<idnode_resolver::Recursion> {
+        (asked
+            && self.resolver.recurses()
+            && self.recursion_sources.iter().any(|c| c.contains(peer)))
+        .then_some(idnode_resolver::Recursion { count, certified })
     }
 
     /// Registers `listener` to be told what each commit changed, after the commit is durable

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 #[doc(hidden)]
+pub mod federation;
 pub mod fuzzing;
 mod http;
 pub mod keys;

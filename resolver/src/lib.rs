@@ -26,14 +26,17 @@ mod pipeline;
 mod quota;
 mod reads;
 mod records;
+mod referrals;
 mod site;
 pub mod tokens;
+mod upstream;
 mod views;
 mod writes;
 
 pub use batch::BatchSummary;
 pub use domain::{AuditCursor, AuditEvent, AuditPage, AuditQuery, StoredTemplate};
 pub use onboarding::{Application, EntState, Enterprise, Review};
-pub use op::{Failure, Fault, Identity, Operation, Outcome, Referral, Request};
+pub use op::{Failure, Fault, Identity, Operation, Outcome, Recursion, Referral, Request};
 pub use pipeline::{Config, Random, Resolver, SecretSealer};
 pub use site::{Published, SITE_INDEX};
+pub use upstream::{MAX_RECURSION_COUNT, Upstream, UpstreamFuture, UpstreamQuery};

@@ -631,6 +631,7 @@ impl<S: Store> Resolver<S> {
                         filter: TypeFilter::default(),
                         public_only: true,
                         refer: true,
+                        recurse: None,
                     },
                 )
                 .await

@@ -30,6 +30,10 @@ pub enum Operation {
         /// a prefix referral (RC 303, [`Failure::referral`]); false for DNRF ("do not refer"),
         /// which gets RC 100 instead.
         refer: bool,
+        /// Resolve a handle that does not live here at the service responsible for it, on the
+        /// client's behalf (native REC, or an HTTP GET), when the node recurses and the client
+        /// may use it; `None` answers with the referral or RC 301.
+        recurse: Option<Recursion>,
     },
     /// Create a handle, or replace its whole record when `overwrite` is set (OC 100).
     Create {
@@ -149,6 +153,16 @@ impl Operation {
     }
 }
 
+/// A client's request to be resolved on its behalf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Recursion {
+    /// The recursion count of the request as it arrived.
+    pub count: u8,
+    /// Whether the client asked for a certified answer (CT): the upstream answer is then
+    /// asked certified and checked against the answering server's key.
+    pub certified: bool,
+}
+
 /// An operation with its caller and the time of the request.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -194,6 +208,15 @@ pub enum Outcome {
     },
     /// Homed prefixes, as prefix handles (`0.NA/88.118.8`).
     Prefixes(Vec<String>),
+    /// The selected values of a handle that lives elsewhere, resolved on the client's behalf,
+    /// as `int4 count` + encoded values. Front ends answer it as [`Outcome::Values`], but keep
+    /// it out of their answer caches, which commits here invalidate and remote changes do not.
+    Recursed {
+        /// The handle as requested.
+        handle: Handle,
+        /// The encoded values.
+        values: Vec<u8>,
+    },
 }
 
 /// Whose fault a failure is, and whether trying again may help: the class every interface maps

@@ -8,6 +8,7 @@ use idnode_registry::{Mutation, Store, StoredRecord};
 
 use crate::authz::Authorizer;
 use crate::op::{Failure, Identity, Operation, Outcome, Request, corrupt, internal};
+use crate::upstream::{Upstream, recurse_at};
 
 /// Settings of the pipeline.
 #[derive(Debug, Clone)]
@@ -85,6 +86,8 @@ pub struct Resolver<S> {
     pub(crate) templates: crate::records::TemplateCache,
     /// What each identity used of its daily quotas.
     quotas: std::sync::Mutex<crate::quota::Quotas>,
+    /// Where handles that do not live here are resolved for clients that ask for it.
+    pub(crate) upstream: Option<std::sync::Arc<dyn Upstream>>,
 }
 
 impl<S: Store> Resolver<S> {
@@ -104,7 +107,21 @@ impl<S: Store> Resolver<S> {
             sealer,
             templates: crate::records::TemplateCache::default(),
             quotas: std::sync::Mutex::new(quotas),
+            upstream: None,
         }
+    }
+
+    /// Resolves handles that do not live here at `upstream` when a request asks for recursion
+    /// (`Operation::Resolve::recurse`). Without one, such requests get the referral or RC 301
+    /// as any other.
+    pub fn with_upstream(mut self, upstream: std::sync::Arc<dyn Upstream>) -> Self {
+        self.upstream = Some(upstream);
+        self
+    }
+
+    /// Whether this resolver can recurse.
+    pub fn recurses(&self) -> bool {
+        self.upstream.is_some()
     }
 
     /// The store. Private to this crate: front ends reach it only through the pipeline and the
@@ -441,8 +458,19 @@ impl<S: Store> Resolver<S> {
                 filter,
                 public_only,
                 refer,
+                recurse,
             } => {
                 if let Err(failure) = self.check_homed(&handle) {
+                    if let (Some(recursion), Some(upstream)) = (recurse, &self.upstream) {
+                        return recurse_at(
+                            upstream.as_ref(),
+                            handle,
+                            &filter,
+                            public_only,
+                            recursion,
+                        )
+                        .await;
+                    }
                     return Err(match refer {
                         true => self.service_referral(&handle)?.unwrap_or(failure),
                         false => failure,
@@ -545,74 +573,6 @@ impl<S: Store> Resolver<S> {
         }
     }
 
-    /// The prefix referral (RC 303) for the prefix handle `0.NA/X` that is not stored here:
-    /// the public `HS_SITE.PREFIX`, `HS_SERV.PREFIX` and `HS_NA_DELEGATE` values of its nearest
-    /// stored ancestor `0.NA/Y` that has any (`88.118.8` → `88.118` → `88`), as the reference
-    /// server refers (handle-protocol.md §8.2 step 3), or `None`.
-    pub(crate) fn prefix_referral(&self, handle: &Handle) -> Result<Option<Failure>, Failure> {
-        const DELEGATING: [&str; 3] = [
-            types::HS_SITE_PREFIX,
-            types::HS_SERV_PREFIX,
-            types::HS_NA_DELEGATE,
-        ];
-        let mut name = handle.suffix();
-        while let Some(dot) = name.rfind('.') {
-            name = &name[..dot];
-            let Ok(ancestor) = Handle::prefix_handle(name) else {
-                break;
-            };
-            let Some(stored) = self.store.get(&ancestor.key()).map_err(internal)? else {
-                continue;
-            };
-            let values = public_values_of(&stored.values, &DELEGATING)?;
-            if !values.is_empty() {
-                let referral = crate::op::Referral {
-                    handle: String::new(),
-                    values,
-                };
-                return Ok(Some(Failure::referral(
-                    ResponseCode::PrefixReferral,
-                    referral,
-                )));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The service referral (RC 302) for an ordinary handle `P/x` whose prefix is not homed
-    /// here: the public `HS_SITE`, `HS_SITE.6` and `HS_SERV` values of `0.NA/P` when it is
-    /// stored here (a top-level node that delegates `P`); else, when a stored ancestor of
-    /// `0.NA/P` delegates it, the referral handle `0.NA/P` without values, which a client
-    /// resolves for the sites (handle-protocol.md §8.4); `None` (RC 301) when this node knows
-    /// nothing of `P`.
-    pub(crate) fn service_referral(&self, handle: &Handle) -> Result<Option<Failure>, Failure> {
-        const SERVING: [&str; 3] = [types::HS_SITE, "HS_SITE.6", types::HS_SERV];
-        if handle.is_prefix_handle() {
-            return Ok(None);
-        }
-        let Ok(prefix_handle) = Handle::prefix_handle(handle.prefix()) else {
-            return Ok(None);
-        };
-        let referral = |handle: String, values: Vec<HandleValue>| {
-            Some(Failure::referral(
-                ResponseCode::ServiceReferral,
-                crate::op::Referral { handle, values },
-            ))
-        };
-        if let Some(stored) = self.store.get(&prefix_handle.key()).map_err(internal)? {
-            let values = public_values_of(&stored.values, &SERVING)?;
-            return Ok(if values.is_empty() {
-                None
-            } else {
-                referral(String::new(), values)
-            });
-        }
-        Ok(match self.prefix_referral(&prefix_handle)? {
-            Some(_) => referral(prefix_handle.as_str().to_owned(), Vec::new()),
-            None => None,
-        })
-    }
-
     pub(crate) fn prefix_or_ancestor_homed(&self, prefix: &str) -> Result<bool, Failure> {
         let mut candidate = prefix;
         loop {
@@ -703,20 +663,6 @@ impl<S: Store> Resolver<S> {
         };
         Ok(Outcome::Values { handle, values })
     }
-}
-
-/// The publicly readable values of a stored record whose type is one of `types`.
-fn public_values_of(values: &[u8], types: &[&str]) -> Result<Vec<HandleValue>, Failure> {
-    Ok(Record::parse(values)
-        .map_err(corrupt)?
-        .decode_all()
-        .map_err(corrupt)?
-        .into_iter()
-        .filter(|v| {
-            v.permissions.public_read()
-                && types.iter().any(|t| v.value_type.eq_ignore_ascii_case(t))
-        })
-        .collect())
 }
 
 /// The identity when a credential check passed, RC 403 otherwise.

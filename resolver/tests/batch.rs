@@ -182,6 +182,7 @@ fn mixed_requests() -> Vec<Request> {
                 filter: TypeFilter::default(),
                 public_only: true,
                 refer: true,
+                recurse: None,
             },
             identity: None,
             now: NOW,

@@ -343,6 +343,7 @@ async fn every_constraint_type_is_enforced_on_every_write_operation() {
             filter: TypeFilter::default(),
             public_only: true,
             refer: true,
+            recurse: None,
         },
         None,
     )
@@ -707,6 +708,7 @@ async fn auditors_read_everything_are_audited_and_cannot_write() {
                     filter: TypeFilter::default(),
                     public_only: false,
                     refer: true,
+                    recurse: None,
                 },
                 who.as_ref(),
             )
@@ -882,6 +884,7 @@ async fn onboarding_with_a_rejection_and_role_limits() {
                     filter: TypeFilter::default(),
                     public_only: who.is_none(),
                     refer: true,
+                    recurse: None,
                 },
                 who.as_ref(),
             )

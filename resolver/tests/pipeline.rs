@@ -132,6 +132,7 @@ fn resolve(handle: &str) -> Operation {
         filter: TypeFilter::default(),
         public_only: true,
         refer: true,
+        recurse: None,
     }
 }
 
@@ -411,6 +412,7 @@ async fn secrets_are_sealed_and_shown_only_to_readers() {
         filter: TypeFilter::default(),
         public_only: false,
         refer: true,
+        recurse: None,
     };
     assert_eq!(
         rc(run(&node, private(), None).await),
@@ -461,6 +463,7 @@ async fn filters_select_by_index_or_type() {
         filter,
         public_only: true,
         refer: true,
+        recurse: None,
     };
     let by_type = values_of(
         run(
@@ -806,6 +809,7 @@ async fn replacing_with_identical_content_needs_a_write_permission() {
                 filter: TypeFilter::default(),
                 public_only: false,
                 refer: true,
+                recurse: None,
             },
             Some(id("88.118.8/ADMIN", 300)),
         )

@@ -148,6 +148,7 @@ fn resolve(handle: &str, refer: bool) -> Operation {
         filter: TypeFilter::default(),
         public_only: true,
         refer,
+        recurse: None,
     }
 }
 

@@ -594,6 +594,7 @@ impl Candidates {
                 filter: TypeFilter::default(),
                 public_only: identity.is_none(),
                 refer: true,
+                recurse: None,
             },
             identity: identity.cloned(),
             now,

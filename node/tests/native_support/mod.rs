@@ -56,6 +56,22 @@ pub(crate) struct TestNode {
 impl TestNode {
     /// Initialises prefix 88.118.8 and serves it; `edit` adjusts the configuration first.
     pub(crate) async fn start(edit: impl FnOnce(&mut Config)) -> Self {
+        Self::start_as(PREFIX, edit).await
+    }
+
+    /// Initialises `prefix` (administrator `300:<prefix>/ADMIN` with [`ADMIN_SECRET`]) and
+    /// serves it; `edit` adjusts the configuration first.
+    pub(crate) async fn start_as(prefix: &str, edit: impl FnOnce(&mut Config)) -> Self {
+        Self::start_prepared(prefix, edit, async |_| {}).await
+    }
+
+    /// As [`TestNode::start_as`], with `prepare` run on the data directory between `init` and
+    /// serving (offline commands such as `idnode delegate`).
+    pub(crate) async fn start_prepared(
+        prefix: &str,
+        edit: impl FnOnce(&mut Config),
+        prepare: impl AsyncFnOnce(Config),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let data = dir.path().join("data");
         let mut config = Config {
@@ -74,9 +90,10 @@ impl TestNode {
         edit(&mut config);
         let secret_file = dir.path().join("admin-secret");
         std::fs::write(&secret_file, ADMIN_SECRET).expect("secret file");
-        idnode::cli::init::run(config.clone(), PREFIX, Some(&secret_file))
+        idnode::cli::init::run(config.clone(), prefix, Some(&secret_file))
             .await
             .expect("idnode init");
+        prepare(config.clone()).await;
         let (shutdown, rx) = tokio::sync::watch::channel(false);
         let running = idnode::server::start(config, rx)
             .await

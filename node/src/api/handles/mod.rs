@@ -20,7 +20,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full, Limited};
 use idnode_proto::json::{values_from_body, write_encoded_value, write_str};
 use idnode_proto::{Record, ResponseCode, TypeFilter};
-use idnode_resolver::{Failure, Identity, Operation, Outcome};
+use idnode_resolver::{Failure, Fault, Identity, Operation, Outcome};
 use percent_encoding::percent_decode_str;
 
 use crate::cache::ResponseCache;
@@ -218,10 +218,12 @@ fn failure_response(
     body.push(b'}');
     let needs_auth = failure.rc == ResponseCode::AuthenticationNeeded;
     // Over plain HTTP credentials are not accepted, so asking for them is pointless: 403.
-    let status = if needs_auth && !conn.tls {
-        StatusCode::FORBIDDEN
-    } else {
-        status(failure.rc.http_status(resolution, false))
+    let status = match failure.fault {
+        _ if needs_auth && !conn.tls => StatusCode::FORBIDDEN,
+        // Another node failed us: a gateway's statuses.
+        Fault::Upstream { retryable: true } => StatusCode::GATEWAY_TIMEOUT,
+        Fault::Upstream { retryable: false } => StatusCode::BAD_GATEWAY,
+        _ => status(failure.rc.http_status(resolution, false)),
     };
     let mut response = json_response(status, body, style);
     if needs_auth && conn.tls {
@@ -388,6 +390,9 @@ where
                 filter,
                 public_only,
                 refer: !query.flag("doNotRefer").unwrap_or(false),
+                // A GET for a handle that lives elsewhere is resolved there for the sources
+                // that may ask (`[federation] recursion_from`); others get the referral.
+                recurse: state.recursion_for(conn.peer.ip(), true, 0, false),
             };
             (
                 "resolve",
@@ -576,6 +581,24 @@ fn now() -> u32 {
         .unwrap_or(0)
 }
 
+/// The JSON of a successful resolution: `text` as the handle, and the encoded values.
+fn values_body(text: &str, values: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(64 + values.len() * 2);
+    body.extend_from_slice(b"{\"responseCode\":1,\"handle\":");
+    write_str(&mut body, text);
+    body.extend_from_slice(b",\"values\":[");
+    if let Ok(record) = Record::parse(values) {
+        for (i, value) in record.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            write_encoded_value(&mut body, value);
+        }
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
 async fn resolve_response(
     state: &Handles,
     op: Operation,
@@ -597,19 +620,7 @@ async fn resolve_response(
         .await;
     match result {
         Ok(Outcome::Values { values, handle }) => {
-            let mut body = Vec::with_capacity(64 + values.len() * 2);
-            body.extend_from_slice(b"{\"responseCode\":1,\"handle\":");
-            write_str(&mut body, text);
-            body.extend_from_slice(b",\"values\":[");
-            if let Ok(record) = Record::parse(&values) {
-                for (i, value) in record.iter().enumerate() {
-                    if i > 0 {
-                        body.push(b',');
-                    }
-                    write_encoded_value(&mut body, value);
-                }
-            }
-            body.extend_from_slice(b"]}");
+            let body = values_body(text, &values);
             if let Some(generation) = generation {
                 state.cache.insert(&handle.key(), text, &body, generation);
                 let mut response = Response::new(Full::new(Bytes::from(body)));
@@ -619,6 +630,11 @@ async fn resolve_response(
                 return response;
             }
             json_response(StatusCode::OK, body, style)
+        }
+        // Resolved elsewhere: rendered alike, but not cached, since commits here do not
+        // invalidate it.
+        Ok(Outcome::Recursed { values, .. }) => {
+            json_response(StatusCode::OK, values_body(text, &values), style)
         }
         Ok(other) => {
             tracing::error!(?other, "resolution produced an unexpected outcome");

@@ -218,6 +218,7 @@ async fn detail(call: &Call<'_>) -> Response<Full<Bytes>> {
                 filter: TypeFilter::default(),
                 public_only: call.identity.is_none(),
                 refer: true,
+                recurse: None,
             },
             identity: call.identity.cloned(),
             now: call.now,

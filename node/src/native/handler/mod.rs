@@ -8,8 +8,10 @@
 //! needs no identity (homing, existence, value checks) before a challenge is sent, as the
 //! reference server does, and nothing is written before the challenge is answered.
 
+mod ops;
 mod reply;
 
+use self::ops::{operation, parse_handle, recursion};
 use self::reply::{bare_error, decode_text};
 
 use std::net::SocketAddr;
@@ -21,9 +23,7 @@ use idnode_proto::wire::{
     self, Body, Credential, Envelope, HS_MAC, HS_SIGNED, Header, KeyExchange, Message, OpCode,
     OpFlags, RequestDigest, SessionSetupResponse, Version, signed_input,
 };
-use idnode_proto::{
-    DecodeError, PREFIX_HANDLE_PREFIX, Record, ResponseCode, TypeFilter, ValueRef, Writer,
-};
+use idnode_proto::{DecodeError, Record, ResponseCode, TypeFilter, ValueRef, Writer};
 use idnode_resolver::{Failure, Identity, Operation, Outcome, Request};
 use rand::RngCore as _;
 
@@ -296,7 +296,12 @@ impl Native {
                 ResponseCode::SessionFailed,
                 "Only Diffie-Hellman key exchange (mode 4) is supported",
             )],
-            _ => match operation(state, &req.msg.body, req.flags()) {
+            _ => match operation(
+                state,
+                &req.msg.body,
+                req.flags(),
+                recursion(state, &req, ctx),
+            ) {
                 Ok(Some(op)) => self.run(state, req, op, identity, now).await,
                 Ok(None) => vec![self.error(
                     &req,
@@ -352,13 +357,7 @@ impl Native {
     fn outcome(&self, req: &Req, outcome: Outcome, generation: Option<(u64, u64)>) -> Vec<Out> {
         match outcome {
             Outcome::Values { values, handle } => {
-                let spelled = match &req.msg.body {
-                    Body::Resolution(r) => r.handle.as_str(),
-                    _ => "",
-                };
-                let mut body = Vec::with_capacity(4 + spelled.len() + values.len());
-                Writer::new(&mut body).str(spelled);
-                body.extend_from_slice(&values);
+                let (body, spelled) = resolution_body(req, &values);
                 if let Some(generation) = generation {
                     self.answers.insert(
                         &handle.key(),
@@ -389,6 +388,12 @@ impl Native {
                     _ => Body::Empty,
                 };
                 vec![self.respond(req, ResponseCode::Success, body)]
+            }
+            // Resolved elsewhere: answered alike, but kept out of the answer cache, which
+            // commits here invalidate and remote changes do not.
+            Outcome::Recursed { values, .. } => {
+                let (body, _) = resolution_body(req, &values);
+                vec![self.respond(req, ResponseCode::Success, Body::Raw(body))]
             }
             Outcome::Handles { handles, .. } => self.stream(req, handles),
             Outcome::Prefixes(prefixes) => self.stream(req, prefixes),
@@ -520,7 +525,8 @@ impl Native {
             }
             return vec![self.respond(&original, ResponseCode::Success, Body::Empty)];
         }
-        match operation(state, &original.msg.body, original.flags()) {
+        let recurse = recursion(state, &original, ctx);
+        match operation(state, &original.msg.body, original.flags(), recurse) {
             Ok(Some(op)) => self.run(state, original, op, Some(identity), now).await,
             Ok(None) => vec![self.error(&original, ResponseCode::OperationNotSupported, "")],
             Err(failure) => vec![self.failure(&original, &failure)],
@@ -677,70 +683,17 @@ fn same_identity(claimed: &ValueRef, proven: &ValueRef) -> bool {
         && (claimed.index == 0 || claimed.index == proven.index)
 }
 
-/// The resolver operation of a request body, `None` for bodies that are not operations.
-fn operation(state: &Core, body: &Body, flags: OpFlags) -> Result<Option<Operation>, Failure> {
-    let parse = |text: &str| parse_handle(state, text);
-    Ok(Some(match body {
-        Body::Resolution(r) => Operation::Resolve {
-            handle: parse(&r.handle)?,
-            filter: TypeFilter {
-                indexes: r.indexes.clone(),
-                types: r.types.clone(),
-            },
-            public_only: flags.contains(OpFlags::PO),
-            refer: !flags.contains(OpFlags::DNRF),
-        },
-        Body::CreateHandle(c) if flags.contains(OpFlags::MINT) => Operation::Mint {
-            stem: c.handle.clone(),
-            values: c.values.clone(),
-        },
-        Body::CreateHandle(c) => Operation::Create {
-            handle: parse(&c.handle)?,
-            values: c.values.clone(),
-            overwrite: flags.contains(OpFlags::OVRW),
-        },
-        Body::DeleteHandle { handle } => Operation::Delete {
-            handle: parse(handle)?,
-        },
-        Body::AddValue(a) => Operation::AddValues {
-            handle: parse(&a.handle)?,
-            values: a.values.clone(),
-            overwrite: flags.contains(OpFlags::OVRW),
-        },
-        Body::RemoveValue(r) => Operation::RemoveValues {
-            handle: parse(&r.handle)?,
-            indexes: r.indexes.clone(),
-        },
-        Body::ModifyValue(m) => Operation::ModifyValues {
-            handle: parse(&m.handle)?,
-            values: m.values.clone(),
-        },
-        Body::ListHandles { handle } => Operation::ListHandles {
-            prefix: prefix_of(handle),
-            page: None,
-        },
-        Body::ListHomedNas { .. } => Operation::ListHomed,
-        Body::HomeNa { handle } => Operation::Home {
-            prefix: prefix_of(handle),
-        },
-        Body::UnhomeNa { handle } => Operation::Unhome {
-            prefix: prefix_of(handle),
-        },
-        _ => return Ok(None),
-    }))
-}
-
-/// Parses a handle of a request; a handle without `/` names the prefix handle `0.NA/<handle>`
-/// (handle-protocol.md §1, CNRI `Util.convertSlashlessHandleToZeroNaHandle`), as in the REST
-/// API.
-fn parse_handle(state: &Core, text: &str) -> Result<idnode_proto::Handle, Failure> {
-    if text.contains('/') {
-        state.resolver.parse_handle(text)
-    } else {
-        state
-            .resolver
-            .parse_handle(&format!("{PREFIX_HANDLE_PREFIX}/{text}"))
-    }
+/// The body of a resolution answer: the handle as the request spelled it (also returned),
+/// then the encoded values.
+fn resolution_body<'r>(req: &'r Req, values: &[u8]) -> (Vec<u8>, &'r str) {
+    let spelled = match &req.msg.body {
+        Body::Resolution(r) => r.handle.as_str(),
+        _ => "",
+    };
+    let mut body = Vec::with_capacity(4 + spelled.len() + values.len());
+    Writer::new(&mut body).str(spelled);
+    body.extend_from_slice(values);
+    (body, spelled)
 }
 
 /// RC 401 for a resolution without PO that selects a value with neither public nor admin read,
@@ -761,20 +714,12 @@ fn unreadable_without_identity(state: &Core, req: &Req) -> Option<Failure> {
     state.resolver.unreadable_by_anyone(&handle, &filter)
 }
 
-/// The prefix named by a prefix handle `0.NA/P` (or a slashless `P`).
-fn prefix_of(handle: &str) -> String {
-    match handle.split_once('/') {
-        Some((na, prefix)) if na.eq_ignore_ascii_case(PREFIX_HANDLE_PREFIX) => prefix.to_owned(),
-        Some(_) => handle.to_owned(),
-        None => handle.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use idnode_proto::Handle;
     use idnode_proto::wire::{DigestAlg, HEADER_LEN};
 
+    use super::ops::prefix_of;
     use super::reply::downgrade;
     use super::*;
 

@@ -1,0 +1,105 @@
+//! A bounded cache whose entries expire: the least recently used entry makes room for a new
+//! one, so a client asking for ever new names cannot grow it.
+
+use std::hash::Hash;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use idnode_proto::{HandleValue, Ttl};
+
+/// The longest any answer is kept, whatever its values say (handle-protocol.md §8.5).
+pub const MAX_TTL: Duration = Duration::from_secs(2 * 86_400);
+
+/// A bounded map of entries with expiry times, safe to share between tasks.
+#[derive(Debug)]
+pub struct TtlCache<K: Hash + Eq, V> {
+    entries: Mutex<lru::LruCache<K, (Instant, V)>>,
+}
+
+impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
+    /// A cache of at most `capacity` entries (at least one).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+        Self {
+            entries: Mutex::new(lru::LruCache::new(capacity)),
+        }
+    }
+
+    /// The entry for `key` if it has not expired at `now`.
+    pub fn get(&self, key: &K, now: Instant) -> Option<V> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match entries.get(key) {
+            Some((expires, value)) if *expires > now => Some(value.clone()),
+            Some(_) => {
+                entries.pop(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Keeps `value` until `now + ttl`; a zero `ttl` keeps nothing.
+    pub fn insert(&self, key: K, value: V, now: Instant, ttl: Duration) {
+        if ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.put(key, (now + ttl.min(MAX_TTL), value));
+    }
+
+    /// The number of entries, expired ones included.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether the cache holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How long `values` may be cached, `unix_now` being the current epoch second: the shortest
+/// TTL among them (relative, or what is left of an absolute one), at most [`MAX_TTL`].
+pub fn ttl_of<'a>(values: impl IntoIterator<Item = &'a HandleValue>, unix_now: u64) -> Duration {
+    values
+        .into_iter()
+        .map(|v| match v.ttl {
+            Ttl::Relative(secs) => Duration::from_secs(u64::from(secs)),
+            Ttl::Absolute(at) => Duration::from_secs(u64::from(at).saturating_sub(unix_now)),
+        })
+        .min()
+        .unwrap_or(MAX_TTL)
+        .min(MAX_TTL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_the_cache_stays_bounded() {
+        let cache = TtlCache::new(2);
+        let now = Instant::now();
+        cache.insert("a", 1, now, Duration::from_secs(10));
+        cache.insert("b", 2, now, Duration::from_secs(1));
+        assert_eq!(cache.get(&"a", now), Some(1));
+        assert_eq!(cache.get(&"b", now + Duration::from_secs(2)), None);
+        cache.insert("c", 3, now, Duration::from_secs(10));
+        cache.insert("d", 4, now, Duration::from_secs(10));
+        assert_eq!(cache.len(), 2);
+        cache.insert("e", 5, now, Duration::ZERO);
+        assert_eq!(cache.get(&"e", now), None);
+    }
+
+    #[test]
+    fn ttl_is_the_shortest_and_capped() {
+        let mut a = HandleValue::new(1, "URL", b"x".to_vec());
+        a.ttl = Ttl::Relative(10_000_000);
+        assert_eq!(ttl_of([&a], 0), MAX_TTL);
+        let mut b = a.clone();
+        b.ttl = Ttl::Absolute(1_000);
+        assert_eq!(ttl_of([&a, &b], 900), Duration::from_secs(100));
+        assert_eq!(ttl_of([&b], 2_000), Duration::ZERO);
+    }
+}
