@@ -1,8 +1,11 @@
--- wrk script for benches/run-http.sh: every request resolves a random fixture handle,
--- 88.118.8/CHEM-000000 .. 88.118.8/CHEM-(KEYS-1), KEYS from the environment (default 100000).
+-- wrk script for benches/run-http.sh and run-federation.sh: every request resolves a random
+-- fixture handle, PREFIX/STEM-000000 .. PREFIX/STEM-(KEYS-1), with KEYS (default 100000),
+-- PREFIX (default 88.118.8) and STEM (default CHEM) from the environment.
 -- At the end it prints one machine-readable line: RESULT key=value ...
 
 local keys = tonumber(os.getenv("KEYS") or "100000")
+local prefix = os.getenv("PREFIX") or "88.118.8"
+local stem = os.getenv("STEM") or "CHEM"
 local format = string.format
 
 function init(args)
@@ -11,7 +14,7 @@ function init(args)
 end
 
 function request()
-   return wrk.format("GET", format("/api/handles/88.118.8/CHEM-%06d", math.random(0, keys - 1)))
+   return wrk.format("GET", format("/api/handles/%s/%s-%06d", prefix, stem, math.random(0, keys - 1)))
 end
 
 function done(summary, latency, requests)

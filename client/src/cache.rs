@@ -27,7 +27,11 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
     }
 
     /// The entry for `key` if it has not expired at `now`.
-    pub fn get(&self, key: &K, now: Instant) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q, now: Instant) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(key) {
             Some((expires, value)) if *expires > now => Some(value.clone()),
@@ -46,6 +50,14 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.put(key, (now + ttl.min(MAX_TTL), value));
+    }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// The number of entries, expired ones included.
@@ -71,6 +83,14 @@ pub fn ttl_of<'a>(values: impl IntoIterator<Item = &'a HandleValue>, unix_now: u
         .min()
         .unwrap_or(MAX_TTL)
         .min(MAX_TTL)
+}
+
+/// How long values in their wire encoding (`int4 count` + values) may be cached (see
+/// [`ttl_of`]); zero for bytes that do not decode.
+pub fn ttl_of_encoded(values: &[u8], unix_now: u64) -> Duration {
+    idnode_proto::Record::parse(values)
+        .and_then(|r| r.decode_all())
+        .map_or(Duration::ZERO, |values| ttl_of(&values, unix_now))
 }
 
 #[cfg(test)]

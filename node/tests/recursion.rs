@@ -223,12 +223,26 @@ async fn answers_are_cached_and_an_unreachable_service_is_an_upstream_fault() {
         .call(&request(resolution("88.119/chem-1"), rec(), 1, 0))
         .await;
     assert_eq!(url_of(&answer), "https://b.example/chem-1");
+    let (status, _) = http(&h.a, "GET", "/api/handles/88.119/chem-1", &[], b"").await;
+    assert_eq!(status, 200);
     h.b.stop().await;
-    // Cached per TTL: still answered with b gone.
+    // Cached per TTL: still answered with b gone, over UDP, TCP and HTTP.
     let answer = udp
         .call(&request(resolution("88.119/chem-1"), rec(), 2, 0))
         .await;
     assert_eq!(url_of(&answer), "https://b.example/chem-1");
+    let mut tcp = Tcp::connect(&h.a).await;
+    let answer = tcp
+        .call(&request(resolution("88.119/chem-1"), rec(), 4, 0))
+        .await;
+    assert_eq!(url_of(&answer), "https://b.example/chem-1");
+    let (status, body) = http(&h.a, "GET", "/api/handles/88.119/chem-1", &[], b"").await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    // A cached answer is still only for those who asked for recursion.
+    let answer = udp
+        .call(&request(resolution("88.119/chem-1"), OpFlags::PO, 5, 0))
+        .await;
+    assert_eq!(rc(&answer), ResponseCode::ServerNotResponsible);
     // Not cached: b cannot be reached. Natively RC 2 naming the upstream; over HTTP a
     // gateway's status.
     let answer = udp

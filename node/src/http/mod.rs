@@ -92,8 +92,15 @@ pub(crate) trait Service: Send + Sync + 'static {
 /// A synchronous answer from a cache, tried before a request future is built: the hot path of
 /// anonymous resolutions.
 pub(crate) trait FastPath: Send + Sync + 'static {
-    /// The cached answer, if the request may be answered from the cache and it holds one.
-    fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<HttpResponse>;
+    /// The cached answer, if the request from `peer` may be answered from the cache and it
+    /// holds one.
+    fn answer(
+        &self,
+        peer: std::net::IpAddr,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Option<HttpResponse>;
 }
 
 /// The HTTP layer's own state next to the core: the `Authorization: Handle` sessions.
@@ -161,9 +168,13 @@ impl Router {
     }
 
     /// Answers from the fast path when it can, synchronously, with the CORS header.
-    pub(crate) fn serve_cached<B>(&self, req: &Request<B>) -> Option<HttpResponse> {
+    pub(crate) fn serve_cached<B>(
+        &self,
+        peer: std::net::IpAddr,
+        req: &Request<B>,
+    ) -> Option<HttpResponse> {
         let fast = self.fast.as_ref()?;
-        let mut response = fast.answer(req.method(), req.uri(), req.headers())?;
+        let mut response = fast.answer(peer, req.method(), req.uri(), req.headers())?;
         allow_origin(req.headers(), &mut response);
         Some(response)
     }

@@ -9,14 +9,25 @@
 //! is acknowledged, and a generation check keeps answers read before a commit from being
 //! stored after it (see `crate::cache`).
 //!
+//! Answers resolved elsewhere for recursing clients (`Outcome::Recursed`) are kept apart, each
+//! for the shortest TTL of its values (at most two days), and answered only to plain requests
+//! with REC from a source that may use recursion, below the recursion limit. A commit that
+//! changes the homed prefixes drops them all, since a handle may then live here.
+//!
 //! [`fast_answer`] recognises the requests that may be answered from here by their bytes
 //! ([`PlainResolution`] in `idnode-proto`: a whole, unencrypted OC 1 request with no session,
 //! credential, filters, CT, RD or ENC). Any other request (or a miss) goes through the full
 //! decoder and pipeline, which fills the cache; the two paths give byte-identical answers
 //! (tested in `node/tests/native_protocol.rs`, and against the full codec in `idnode-proto`).
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use idnode_client::cache::TtlCache;
+use idnode_proto::wire::OpFlags;
 use idnode_proto::wire::fast::PlainResolution;
 use idnode_registry::CommitNotice;
+use idnode_resolver::MAX_RECURSION_COUNT;
 
 use crate::cache::ResponseCache;
 
@@ -27,14 +38,28 @@ pub(crate) use idnode_proto::wire::fast::KEPT_FLAGS;
 pub(crate) struct AnswerCache {
     public_only: ResponseCache,
     all: ResponseCache,
+    /// Answers resolved elsewhere, by store key, `0xFF` and spelling.
+    recursed: Option<TtlCache<Vec<u8>, Arc<Vec<u8>>>>,
 }
 
 impl AnswerCache {
-    /// A cache of at most about `max_bytes` in all; 0 turns it off.
-    pub(crate) fn new(max_bytes: usize) -> Self {
+    /// A cache of at most about `max_bytes` in all (0 turns it off), and of at most
+    /// `recursed_entries` answers resolved elsewhere (0: none).
+    pub(crate) fn new(max_bytes: usize, recursed_entries: usize) -> Self {
         Self {
             public_only: ResponseCache::new(max_bytes / 2),
             all: ResponseCache::new(max_bytes / 2),
+            recursed: (max_bytes > 0 && recursed_entries > 0)
+                .then(|| TtlCache::new(recursed_entries)),
+        }
+    }
+
+    /// Keeps the encoded body of an answer resolved elsewhere for `ttl`.
+    pub(crate) fn insert_recursed(&self, key: &[u8], spelling: &str, body: &[u8], ttl: Duration) {
+        if let Some(recursed) = &self.recursed {
+            let mut composite = Vec::new();
+            recursed_key(key, spelling, &mut composite);
+            recursed.insert(composite, Arc::new(body.to_vec()), Instant::now(), ttl);
         }
     }
 
@@ -79,22 +104,40 @@ impl AnswerCache {
     pub(crate) fn invalidate(&self, notice: &CommitNotice) {
         self.public_only.invalidate(notice);
         self.all.invalidate(notice);
+        if notice.prefixes_changed
+            && let Some(recursed) = &self.recursed
+        {
+            recursed.clear();
+        }
     }
+}
+
+/// The key of an answer resolved elsewhere: the store key, `0xFF` (in no handle's UTF-8), and
+/// the request's spelling.
+fn recursed_key(key: &[u8], spelling: &str, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(key);
+    out.push(0xFF);
+    out.extend_from_slice(spelling.as_bytes());
 }
 
 /// Reusable buffers of one receive loop.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     key: Vec<u8>,
+    recursed: Vec<u8>,
 }
 
 /// The answer to `bytes` from the cache, written to `out` (cleared first), when `bytes` is a
 /// request the cache may answer and the answer is cached. `false` means: use the full path.
+/// `may_recurse` says whether the request's source may use recursion; it is asked only for
+/// requests with REC that miss the local answers.
 pub(crate) fn fast_answer(
     cache: &AnswerCache,
     bytes: &[u8],
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
+    may_recurse: impl FnOnce() -> bool,
 ) -> bool {
     let Some(request) = PlainResolution::parse(bytes) else {
         return false;
@@ -103,10 +146,25 @@ pub(crate) fn fast_answer(
         return false;
     };
     request.store_key(&mut scratch.key);
-    let Some(body) = cache
+    if let Some(body) = cache
         .part(request.public_only())
         .get(&scratch.key, spelling)
-    else {
+    {
+        out.clear();
+        request.encode_answer(&body, out);
+        return true;
+    }
+    let Some(recursed) = &cache.recursed else {
+        return false;
+    };
+    if request.flags & OpFlags::REC.0 == 0
+        || request.recursion_count >= MAX_RECURSION_COUNT
+        || !may_recurse()
+    {
+        return false;
+    }
+    recursed_key(&scratch.key, spelling, &mut scratch.recursed);
+    let Some(body) = recursed.get(&scratch.recursed, Instant::now()) else {
         return false;
     };
     out.clear();
@@ -163,14 +221,16 @@ mod tests {
 
     #[test]
     fn cached_bodies_are_answered_and_dropped_by_commits() {
-        let cache = AnswerCache::new(1 << 20);
+        let cache = AnswerCache::new(1 << 20, 16);
         let mut scratch = Scratch::default();
         let mut out = Vec::new();
         let bytes = request("88.118.8/a", OpFlags::PO, vec![]);
-        assert!(!fast_answer(&cache, &bytes, &mut scratch, &mut out));
+        assert!(!fast_answer(&cache, &bytes, &mut scratch, &mut out, || {
+            true
+        }));
         let generation = cache.generation();
         cache.insert(b"88.118.8/A", "88.118.8/a", true, b"body", generation);
-        assert!(fast_answer(&cache, &bytes, &mut scratch, &mut out));
+        assert!(fast_answer(&cache, &bytes, &mut scratch, &mut out, || true));
         let answer = idnode_proto::wire::decode_envelope(&out).unwrap();
         assert_eq!(answer.request_id, 99);
         let expected = Envelope {
@@ -187,18 +247,51 @@ mod tests {
             &cache,
             &request("88.118.8/a", OpFlags::empty(), vec![]),
             &mut scratch,
-            &mut out
+            &mut out,
+            || true
         ));
         assert!(!fast_answer(
             &cache,
             &request("88.118.8/A", OpFlags::PO, vec![]),
             &mut scratch,
-            &mut out
+            &mut out,
+            || true
         ));
         cache.invalidate(&CommitNotice {
             handles: vec![b"88.118.8/A".to_vec()],
             prefixes_changed: false,
         });
-        assert!(!fast_answer(&cache, &bytes, &mut scratch, &mut out));
+        assert!(!fast_answer(&cache, &bytes, &mut scratch, &mut out, || {
+            true
+        }));
+    }
+
+    #[test]
+    fn recursed_answers_need_rec_an_allowed_source_and_expire() {
+        let cache = AnswerCache::new(1 << 20, 16);
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        let rec = request("88.119/a", OpFlags::REC.with(OpFlags::PO), vec![]);
+        cache.insert_recursed(b"88.119/A", "88.119/a", b"body", Duration::from_secs(60));
+        assert!(fast_answer(&cache, &rec, &mut scratch, &mut out, || true));
+        assert_eq!(&out[ENVELOPE_LEN + HEADER_LEN..out.len() - 4], b"body");
+        // Not without REC, not for a source that may not recurse.
+        let plain = request("88.119/a", OpFlags::PO, vec![]);
+        assert!(!fast_answer(&cache, &plain, &mut scratch, &mut out, || {
+            true
+        }));
+        assert!(!fast_answer(&cache, &rec, &mut scratch, &mut out, || false));
+        // Dropped when the homed prefixes change; never kept with a zero TTL.
+        cache.invalidate(&CommitNotice {
+            handles: vec![],
+            prefixes_changed: true,
+        });
+        assert!(!fast_answer(&cache, &rec, &mut scratch, &mut out, || true));
+        cache.insert_recursed(b"88.119/A", "88.119/a", b"body", Duration::ZERO);
+        assert!(!fast_answer(&cache, &rec, &mut scratch, &mut out, || true));
+        // Off when the recursion cache is off.
+        let off = AnswerCache::new(1 << 20, 0);
+        off.insert_recursed(b"88.119/A", "88.119/a", b"body", Duration::from_secs(60));
+        assert!(!fast_answer(&off, &rec, &mut scratch, &mut out, || true));
     }
 }

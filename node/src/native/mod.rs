@@ -94,23 +94,44 @@ impl std::ops::Deref for NativeNode {
 impl NativeNode {
     /// The native protocol over `core`; its answer cache follows the core's commits.
     pub fn new(core: Arc<Core>) -> Arc<Self> {
-        let native = Native::new(&core.config.native);
+        let federation = &core.config.federation;
+        let recursed = if federation.recurses() {
+            federation.cache_entries
+        } else {
+            0
+        };
+        let native = Native::new(&core.config.native, recursed);
         let answers = Arc::clone(&native.answers);
         core.add_commit_listener(Arc::new(move |notice| answers.invalidate(notice)));
         Arc::new(Self { core, native })
+    }
+
+    /// Answers a plain anonymous resolution from `peer` from the cache into `out`; `false`
+    /// when the message must take the full path (see [`answers`]).
+    pub(crate) fn answer_from_cache(
+        &self,
+        bytes: &[u8],
+        peer: std::net::IpAddr,
+        scratch: &mut answers::Scratch,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        answers::fast_answer(&self.native.answers, bytes, scratch, out, || {
+            self.core.recursion_for(peer, true, 0, false).is_some()
+        })
     }
 }
 
 impl Native {
     /// Sets up the native protocol state: empty challenge and session tables, the UDP policy
-    /// and the answer cache. (The site key is the core's.)
-    pub fn new(config: &NativeConfig) -> Self {
+    /// and the answer cache, with room for `recursed` answers resolved elsewhere. (The site
+    /// key is the core's.)
+    pub fn new(config: &NativeConfig, recursed: usize) -> Self {
         let config = config.clone();
         // Session ids start at a random point so that ids from an earlier run are not reused.
         let start = rand::rngs::OsRng.next_u32() % 1_000_000 + 1;
         Self {
             udp_policy: UdpPolicy::new(&config),
-            answers: Arc::new(AnswerCache::new(config.answer_cache_bytes)),
+            answers: Arc::new(AnswerCache::new(config.answer_cache_bytes, recursed)),
             last_expiry_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             config,
@@ -144,16 +165,5 @@ impl Native {
     /// larger (see [`limits::UdpPolicy`]).
     pub(crate) fn mark_verified(&self, peer: SocketAddr, now: Instant) {
         self.udp_policy.verify(peer.ip(), now);
-    }
-
-    /// Answers a plain anonymous resolution from the cache into `out`; `false` when the
-    /// message must take the full path (see [`answers`]).
-    pub(crate) fn answer_from_cache(
-        &self,
-        bytes: &[u8],
-        scratch: &mut answers::Scratch,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        answers::fast_answer(&self.answers, bytes, scratch, out)
     }
 }

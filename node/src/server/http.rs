@@ -146,7 +146,7 @@ async fn serve_connection<I>(
             )));
         }
         // The cached path answers at once: no task state to build, move or box.
-        if let Some(response) = span.in_scope(|| router.serve_cached(&req)) {
+        if let Some(response) = span.in_scope(|| router.serve_cached(conn.peer.ip(), &req)) {
             return Answer::Ready(Some(response));
         }
         let Some(charge) = limits.charge_request() else {

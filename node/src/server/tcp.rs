@@ -122,9 +122,7 @@ async fn connection(
         };
         if valid
             && ctx.login.is_none()
-            && state
-                .native
-                .answer_from_cache(&message, &mut scratch, &mut answer)
+            && state.answer_from_cache(&message, ctx.peer.ip(), &mut scratch, &mut answer)
         {
             out.extend_from_slice(&answer);
         } else if charge.as_ref().is_some_and(Option::is_none) {

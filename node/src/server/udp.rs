@@ -83,10 +83,7 @@ async fn receive_loop(
         };
         let instant = Instant::now();
         let datagram = &buf[..n];
-        if state
-            .native
-            .answer_from_cache(datagram, &mut scratch, &mut answer)
-        {
+        if state.answer_from_cache(datagram, peer.ip(), &mut scratch, &mut answer) {
             if state
                 .native
                 .udp_policy

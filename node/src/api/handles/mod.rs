@@ -28,12 +28,16 @@ use crate::http::{
     Answer, Auth, Conn, FastPath, Http, HttpRequest, HttpResponse, JSON, Query, Service, plain,
 };
 use crate::site;
+use idnode_client::cache::{TtlCache, ttl_of_encoded};
 
-/// The handle.net API's own state next to the HTTP layer: the cache of rendered resolutions.
+/// The handle.net API's own state next to the HTTP layer: the caches of rendered resolutions.
 pub(crate) struct Handles {
     http: Arc<Http>,
     /// Rendered REST resolutions, dropped by every commit that changes them.
     pub(crate) cache: Arc<ResponseCache>,
+    /// Rendered resolutions of handles that live elsewhere, by spelling, each for the shortest
+    /// TTL of its values; dropped when the homed prefixes change.
+    recursed: Option<Arc<TtlCache<String, Bytes>>>,
 }
 
 impl std::ops::Deref for Handles {
@@ -48,9 +52,24 @@ impl Handles {
     /// The handle.net API over the HTTP layer; its cache follows the core's commits.
     pub(crate) fn new(http: Arc<Http>) -> Arc<Self> {
         let cache = Arc::new(ResponseCache::new(http.config.http.cache_max_bytes));
+        let federation = &http.config.federation;
+        let recursed = (federation.recurses() && federation.cache_entries > 0 && cache.enabled())
+            .then(|| Arc::new(TtlCache::new(federation.cache_entries)));
         let listener = Arc::clone(&cache);
-        http.add_commit_listener(Arc::new(move |notice| listener.invalidate(notice)));
-        Arc::new(Self { http, cache })
+        let recursed_listener = recursed.clone();
+        http.add_commit_listener(Arc::new(move |notice| {
+            listener.invalidate(notice);
+            if notice.prefixes_changed
+                && let Some(recursed) = &recursed_listener
+            {
+                recursed.clear();
+            }
+        }));
+        Arc::new(Self {
+            http,
+            cache,
+            recursed,
+        })
     }
 }
 
@@ -89,7 +108,13 @@ impl Service for Handles {
 /// rendered resolutions when it holds the handle in this spelling: the hot path, which the
 /// listeners try before the router, synchronously and without cloning anything.
 impl FastPath for Handles {
-    fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<HttpResponse> {
+    fn answer(
+        &self,
+        peer: std::net::IpAddr,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Option<HttpResponse> {
         if method != Method::GET
             || uri.query().is_some()
             || !self.cache.enabled()
@@ -106,7 +131,15 @@ impl FastPath for Handles {
         } else {
             return None;
         };
-        let body = self.cache.spelled(&text)?;
+        let body = match self.cache.spelled(&text) {
+            Some(body) => body,
+            // A handle that lives elsewhere, resolved before for a source that may recurse.
+            None => self
+                .recursed
+                .as_ref()?
+                .get(text.as_ref(), Instant::now())
+                .filter(|_| self.recursion_for(peer, true, 0, false).is_some())?,
+        };
         let mut response = Response::new(Full::new(body));
         response
             .headers_mut()
@@ -634,7 +667,17 @@ async fn resolve_response(
         // Resolved elsewhere: rendered alike, but not cached, since commits here do not
         // invalidate it.
         Ok(Outcome::Recursed { values, .. }) => {
-            json_response(StatusCode::OK, values_body(text, &values), style)
+            let body = values_body(text, &values);
+            if let (Some(recursed), true) = (&state.recursed, cacheable) {
+                let ttl = ttl_of_encoded(&values, u64::from(crate::core::unix_now()));
+                recursed.insert(
+                    text.to_owned(),
+                    Bytes::from(body.clone()),
+                    Instant::now(),
+                    ttl,
+                );
+            }
+            json_response(StatusCode::OK, body, style)
         }
         Ok(other) => {
             tracing::error!(?other, "resolution produced an unexpected outcome");

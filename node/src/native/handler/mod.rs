@@ -391,8 +391,19 @@ impl Native {
             }
             // Resolved elsewhere: answered alike, but kept out of the answer cache, which
             // commits here invalidate and remote changes do not.
-            Outcome::Recursed { values, .. } => {
-                let (body, _) = resolution_body(req, &values);
+            Outcome::Recursed { values, handle } => {
+                let (body, spelled) = resolution_body(req, &values);
+                if generation.is_some() {
+                    self.answers.insert_recursed(
+                        &handle.key(),
+                        spelled,
+                        &body,
+                        idnode_client::cache::ttl_of_encoded(
+                            &values,
+                            u64::from(crate::core::unix_now()),
+                        ),
+                    );
+                }
                 vec![self.respond(req, ResponseCode::Success, Body::Raw(body))]
             }
             Outcome::Handles { handles, .. } => self.stream(req, handles),
