@@ -9,6 +9,7 @@
 //! It is a crate of its own because it opens sockets, which neither `proto` nor `resolver`
 //! may, and because the node, the load tools and the tests all need the same client.
 
+pub mod auth;
 pub mod cache;
 mod error;
 pub mod locate;

@@ -137,23 +137,8 @@ impl Core {
             keeper,
             iterations: config.auth.secret_iterations,
         };
-        let mut resolver =
-            Resolver::new(store, resolver_config, Box::new(OsRandom), Box::new(sealer));
-        let federation = &config.federation;
-        let recursion_sources = federation.recursion_sources()?;
-        if federation.recurses() {
-            let top_level = federation.top_level_addrs()?;
-            anyhow::ensure!(
-                !top_level.is_empty(),
-                "[federation] recursion needs top_level: the native addresses of the top-level node"
-            );
-            resolver =
-                resolver.with_upstream(Arc::new(crate::federation::recursor::Recursor::new(
-                    &top_level,
-                    federation.cache_entries,
-                    std::time::Duration::from_secs(federation.negative_ttl),
-                )));
-        }
+        let resolver = Resolver::new(store, resolver_config, Box::new(OsRandom), Box::new(sealer));
+        let recursion_sources = config.federation.recursion_sources()?;
         Ok(Arc::new(Self {
             config,
             resolver,

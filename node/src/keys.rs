@@ -111,7 +111,7 @@ impl RsaSiteKey {
     }
 
     /// Signs with SHA256withRSA.
-    fn sign(&self, message: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn sign(&self, message: &[u8]) -> Option<Vec<u8>> {
         let mut signature = vec![0u8; self.pair.public().modulus_len()];
         self.pair
             .sign(

@@ -47,6 +47,10 @@ pub const ENT_SPACE: &str = "ent";
 /// The aux space of requested prefixes: normalized prefix → credit code.
 pub const ENT_PREFIX_SPACE: &str = "ent.prefix";
 
+/// The aux space of disabled enterprise prefixes: normalized prefix → credit code. Their
+/// identifiers (and those of prefixes derived from them) resolve nowhere while they are there.
+pub const ENT_DISABLED_SPACE: &str = "ent.disabled";
+
 /// The index of an enterprise administrator's secret key.
 pub const ENT_ADMIN_KEY_INDEX: u32 = 300;
 
@@ -247,6 +251,29 @@ impl<S: Store> Resolver<S> {
         }
     }
 
+    /// RC 100 when `prefix`, or a prefix it is derived from, belongs to a disabled enterprise
+    /// (停用): its identifiers resolve nowhere until it is enabled again.
+    pub(crate) fn check_not_disabled(&self, prefix: &str) -> Result<(), Failure> {
+        let mut candidate = prefix;
+        loop {
+            if self
+                .store()
+                .aux(ENT_DISABLED_SPACE, &normalize(candidate))
+                .map_err(internal)?
+                .is_some()
+            {
+                return Err(Failure::new(
+                    ResponseCode::HandleNotFound,
+                    format!("prefix {candidate} is disabled (停用)"),
+                ));
+            }
+            match candidate.rfind('.') {
+                Some(dot) => candidate = &candidate[..dot],
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Whether a strict ancestor of `prefix` is homed here.
     fn under_homed_prefix(&self, prefix: &str) -> Result<bool, Failure> {
         let mut candidate = prefix;
@@ -417,6 +444,20 @@ impl<S: Store> Resolver<S> {
         let limit = limit.min(MAX_ENT_PAGE);
         let mut total = 0;
         let mut page = Vec::new();
+        self.scan_enterprises(|ent| {
+            if state.is_some_and(|s| s != ent.state) {
+                return;
+            }
+            if total >= offset && page.len() < limit {
+                page.push(ent);
+            }
+            total += 1;
+        })?;
+        Ok((total, page))
+    }
+
+    /// Calls `f` with every enterprise record, in credit-code order.
+    pub(crate) fn scan_enterprises(&self, mut f: impl FnMut(Enterprise)) -> Result<(), Failure> {
         let mut start = Vec::new();
         loop {
             let chunk = self
@@ -424,23 +465,16 @@ impl<S: Store> Resolver<S> {
                 .scan_aux(ENT_SPACE, &AuxScan::range(&start, None, 512))
                 .map_err(internal)?;
             for (_, entry) in &chunk {
-                let Ok(ent) = serde_json::from_slice::<Enterprise>(&entry.value) else {
-                    continue;
-                };
-                if state.is_some_and(|s| s != ent.state) {
-                    continue;
+                if let Ok(ent) = serde_json::from_slice::<Enterprise>(&entry.value) {
+                    f(ent);
                 }
-                if total >= offset && page.len() < limit {
-                    page.push(ent);
-                }
-                total += 1;
             }
             match chunk.last() {
                 Some((key, _)) if chunk.len() == 512 => {
                     start = key.clone();
                     start.push(0);
                 }
-                _ => return Ok((total, page)),
+                _ => return Ok(()),
             }
         }
     }
@@ -516,6 +550,17 @@ impl<S: Store> Resolver<S> {
                         Err(f)
                     }
                 })?;
+                // Its identifiers stop resolving; the unhoming (idempotent) also tells every
+                // answer cache to drop what it holds.
+                extra.push(Mutation::PutAux {
+                    space: ENT_DISABLED_SPACE.to_owned(),
+                    key: normalize(&ent.application.prefix),
+                    value: uscc.as_bytes().to_vec(),
+                    expect: Expect::Any,
+                });
+                extra.push(Mutation::UnhomePrefix {
+                    prefix: ent.application.prefix.clone(),
+                });
                 (EntState::Disabled, Some(reason))
             }
             Review::Enable { admin_secret } if from == EntState::Disabled => {
@@ -529,6 +574,17 @@ impl<S: Store> Resolver<S> {
                     },
                 )
                 .await?;
+                extra.push(Mutation::DeleteAux {
+                    space: ENT_DISABLED_SPACE.to_owned(),
+                    key: normalize(&ent.application.prefix),
+                    expect: Expect::Any,
+                });
+                // Homed again as on approval: when no ancestor is.
+                if !self.under_homed_prefix(&ent.application.prefix)? {
+                    extra.push(Mutation::HomePrefix {
+                        prefix: ent.application.prefix.clone(),
+                    });
+                }
                 (EntState::Enabled, None)
             }
             _ => return Err(wrong_state()),

@@ -87,7 +87,7 @@ pub struct Resolver<S> {
     /// What each identity used of its daily quotas.
     quotas: std::sync::Mutex<crate::quota::Quotas>,
     /// Where handles that do not live here are resolved for clients that ask for it.
-    pub(crate) upstream: Option<std::sync::Arc<dyn Upstream>>,
+    pub(crate) upstream: std::sync::OnceLock<std::sync::Arc<dyn Upstream>>,
 }
 
 impl<S: Store> Resolver<S> {
@@ -107,21 +107,20 @@ impl<S: Store> Resolver<S> {
             sealer,
             templates: crate::records::TemplateCache::default(),
             quotas: std::sync::Mutex::new(quotas),
-            upstream: None,
+            upstream: std::sync::OnceLock::new(),
         }
     }
 
     /// Resolves handles that do not live here at `upstream` when a request asks for recursion
     /// (`Operation::Resolve::recurse`). Without one, such requests get the referral or RC 301
-    /// as any other.
-    pub fn with_upstream(mut self, upstream: std::sync::Arc<dyn Upstream>) -> Self {
-        self.upstream = Some(upstream);
-        self
+    /// as any other. Set once, when the node starts serving; `false` if one was set already.
+    pub fn set_upstream(&self, upstream: std::sync::Arc<dyn Upstream>) -> bool {
+        self.upstream.set(upstream).is_ok()
     }
 
     /// Whether this resolver can recurse.
     pub fn recurses(&self) -> bool {
-        self.upstream.is_some()
+        self.upstream.get().is_some()
     }
 
     /// The store. Private to this crate: front ends reach it only through the pipeline and the
@@ -461,7 +460,7 @@ impl<S: Store> Resolver<S> {
                 recurse,
             } => {
                 if let Err(failure) = self.check_homed(&handle) {
-                    if let (Some(recursion), Some(upstream)) = (recurse, &self.upstream) {
+                    if let (Some(recursion), Some(upstream)) = (recurse, self.upstream.get()) {
                         return recurse_at(
                             upstream.as_ref(),
                             handle,
@@ -476,6 +475,11 @@ impl<S: Store> Resolver<S> {
                         false => failure,
                     });
                 }
+                self.check_not_disabled(if handle.is_prefix_handle() {
+                    handle.suffix()
+                } else {
+                    handle.prefix()
+                })?;
                 let referable = (refer && handle.is_prefix_handle()).then(|| handle.clone());
                 let outcome = match self.resolve_homed(handle, &filter, public_only, identity) {
                     Err(failure) if failure.rc == ResponseCode::HandleNotFound => {

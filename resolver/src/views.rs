@@ -8,12 +8,15 @@
 //! * [`Resolver::change_feed`] is a [`ChangeFeed`] for the search index, which is derived data
 //!   and answers nothing without checking each hit through [`Resolver::handle`].
 //! * [`Resolver::commit_trace`] appends trace records, checkpoints and witness state.
+//! * [`Resolver::approved_prefixes`] lists approved enterprise prefixes and their states, for
+//!   the docking task that keeps their prefix handles at the top-level node.
 
 use idnode_proto::Handle;
 use idnode_registry::{
     ChangeFeed, Store, StoreError, TraceBatch, TraceCommitted, TraceRead, TraceStore,
 };
 
+use crate::onboarding::EntState;
 use crate::op::{Failure, internal};
 use crate::pipeline::Resolver;
 
@@ -38,6 +41,19 @@ impl<S: Store> Resolver<S> {
             .get(&handle.key())
             .map_err(internal)?
             .map(|stored| stored.handle))
+    }
+
+    /// Every enterprise prefix that was approved, with its state (enabled or disabled), in
+    /// credit-code order: what the node's docking task keeps at the top-level node. It names
+    /// prefixes and states only, which the top-level node publishes anyway.
+    pub fn approved_prefixes(&self) -> Result<Vec<(String, EntState)>, Failure> {
+        let mut out = Vec::new();
+        self.scan_enterprises(|ent| {
+            if matches!(ent.state, EntState::Enabled | EntState::Disabled) && ent.admin.is_some() {
+                out.push((ent.application.prefix, ent.state));
+            }
+        })?;
+        Ok(out)
     }
 
     /// The prefixes homed here, in their stored spelling (public: OC 302 lists them as well).

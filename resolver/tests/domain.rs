@@ -989,6 +989,19 @@ async fn onboarding_with_a_rejection_and_role_limits() {
         )
         .is_err()
     );
+    // A disabled prefix resolves nowhere: neither its identifiers nor its prefix handle.
+    let resolve = |handle: &str| Operation::Resolve {
+        handle: h(handle),
+        filter: TypeFilter::default(),
+        public_only: true,
+        refer: true,
+        recurse: None,
+    };
+    for handle in ["88.118.8/P.67-64-1", "0.NA/88.118.8"] {
+        let f = run(&node, resolve(handle), None).await.unwrap_err();
+        assert_eq!(f.rc, ResponseCode::HandleNotFound, "{handle}");
+        assert!(f.message.contains("disabled"), "{}", f.message);
+    }
     node.review_enterprise(
         Some(&admin),
         USCC_A,
@@ -1005,6 +1018,11 @@ async fn onboarding_with_a_rejection_and_role_limits() {
             b"new-secret"
         )
         .is_ok()
+    );
+    assert!(
+        run(&node, resolve("88.118.8/P.67-64-1"), None)
+            .await
+            .is_ok()
     );
     // Every state change is in the audit log, under the enterprise's prefix.
     let log = node

@@ -40,6 +40,16 @@ pub struct FederationConfig {
     /// Answers from elsewhere kept in memory, each for its values' TTL (at most two days);
     /// 0 keeps none, and prefix lookups are then not cached either.
     pub cache_entries: usize,
+    /// This node's identity at the top-level node, `300:0.NA/88.118`: the administrator of
+    /// its delegation. With `identity_key` and `top_level`, the node keeps its prefix handles
+    /// there current (docking).
+    pub identity: Option<String>,
+    /// The identity's key: a PKCS#8 PEM private key (SM2, RSA or Ed25519, as `idnode keygen`
+    /// writes them) or a file holding the `HS_SECKEY` secret.
+    pub identity_key: Option<std::path::PathBuf>,
+    /// Seconds between two checks of the prefix handles at the top-level node, when nothing
+    /// here changed meanwhile. Failures are retried sooner, with backoff.
+    pub sync_interval: u64,
 }
 
 impl Default for FederationConfig {
@@ -51,6 +61,9 @@ impl Default for FederationConfig {
             recursion_from: vec!["127.0.0.0/8".into(), "::1/128".into()],
             negative_ttl: 30,
             cache_entries: 100_000,
+            identity: None,
+            identity_key: None,
+            sync_interval: 300,
         }
     }
 }

@@ -60,6 +60,24 @@ impl Recursor {
         }
     }
 
+    /// The recursor that `[federation]` asks for, or `None` when the node does not recurse.
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Option<Self>> {
+        let federation = &config.federation;
+        if !federation.recurses() {
+            return Ok(None);
+        }
+        let top_level = federation.top_level_addrs()?;
+        anyhow::ensure!(
+            !top_level.is_empty(),
+            "[federation] recursion needs top_level: the native addresses of the top-level node"
+        );
+        Ok(Some(Self::new(
+            &top_level,
+            federation.cache_entries,
+            Duration::from_secs(federation.negative_ttl),
+        )))
+    }
+
     async fn lookup(&self, query: UpstreamQuery<'_>) -> Result<Vec<u8>, Failure> {
         let key: Key = (
             query.handle.key(),

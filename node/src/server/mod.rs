@@ -162,6 +162,10 @@ async fn start_with(
         Some(store) => Core::with_store(config, store)?,
         None => Core::open(config)?,
     };
+    // Handles that live elsewhere are resolved there for clients that ask (docs/federation.md).
+    if let Some(recursor) = crate::federation::recursor::Recursor::from_config(&core.config)? {
+        core.resolver.set_upstream(Arc::new(recursor));
+    }
     publish_site(&core).await;
     // Each interface's own state, on the shared core.
     let http_layer = Http::new(Arc::clone(&core));
@@ -245,6 +249,9 @@ async fn start_with(
             native_node.clone(),
             shutdown.clone(),
         )));
+    }
+    if let Some(docking) = crate::federation::docking::Docking::from_config(&core)? {
+        tasks.push(tokio::spawn(docking.run(shutdown.clone())));
     }
     // Draining begins when shutdown is signalled.
     tasks.push(tokio::spawn({

@@ -48,6 +48,8 @@ pub(crate) struct TestNode {
     pub(crate) http: SocketAddr,
     /// The data directory.
     pub(crate) data: std::path::PathBuf,
+    /// What the running node shares.
+    pub(crate) core: std::sync::Arc<idnode::core::Core>,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -102,6 +104,7 @@ impl TestNode {
             native: running.bound.native.expect("native bound"),
             http: running.bound.http.expect("http bound"),
             data,
+            core: running.core,
             shutdown,
             tasks: running.tasks,
             _dir: dir,

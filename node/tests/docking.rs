@@ -1,0 +1,183 @@
+//! Docking on loopback: a secondary keeps its prefix handles at a top-level node current with
+//! authenticated native requests, and a client that knows only the top-level node reaches an
+//! enterprise prefix as soon as it is approved, and no more once it is disabled.
+
+mod native_support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use idnode::cli::delegate::{self, IdentityKey};
+use idnode::config::Role;
+use idnode::config::native::Listen;
+use idnode_client::locate::address_site;
+use idnode_client::{Limits, Locator, Network, Query, Timeouts};
+use idnode_proto::wire::{Body, OpFlags};
+use idnode_proto::{ResponseCode, SiteInfo, ValueRef};
+use idnode_resolver::{Application, Identity, Review};
+use native_support::{Tcp, TestNode, rc, request, resolution};
+
+const IDENTITY_SECRET: &str = "88.118-identity-secret";
+const USCC: &str = "91350100M000100Y43";
+
+fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = tcp.local_addr().expect("address").port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// The `HS_SITE` of `handle` at `node` (DNRF, so an absent handle is RC 100), or `None`.
+async fn site_at(node: &TestNode, handle: &str) -> Option<SiteInfo> {
+    let mut tcp = Tcp::connect(node).await;
+    let answer = tcp
+        .call(&request(
+            resolution(handle),
+            OpFlags::PO.with(OpFlags::DNRF),
+            1,
+            0,
+        ))
+        .await;
+    if rc(&answer) != ResponseCode::Success {
+        return None;
+    }
+    let Body::Resolved(r) = answer.body else {
+        return None;
+    };
+    r.values
+        .iter()
+        .find(|v| v.value_type == "HS_SITE")
+        .and_then(|v| SiteInfo::from_bytes(&v.data).ok())
+}
+
+/// Waits until `check` holds, at most 20 s.
+async fn eventually<F: AsyncFn() -> bool>(what: &str, check: F) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "not in time: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_keeps_its_prefix_handles_at_the_top_level_node_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("identity.secret");
+    std::fs::write(&key_file, IDENTITY_SECRET).unwrap();
+    let top_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let a = TestNode::start_as("88.118", |c| {
+        c.federation.top_level = vec![top_addr.to_string()];
+        c.federation.identity = Some("300:0.NA/88.118".into());
+        c.federation.identity_key = Some(key_file.clone());
+        c.federation.sync_interval = 1;
+        c.auth.server_admins = vec!["300:88.118/ADMIN".into()];
+    })
+    .await;
+    // The delegation names a stale site (port 1); the secondary corrects it.
+    let top = TestNode::start_prepared(
+        "88",
+        |c| {
+            c.federation.role = Role::TopLevel;
+            c.native.listen = Some(Listen(Some(top_addr)));
+        },
+        async |config| {
+            let stale = address_site(SocketAddr::from(([127, 0, 0, 1], 1)));
+            let key = IdentityKey::Secret(IDENTITY_SECRET.as_bytes().to_vec());
+            delegate::run(config, "88.118", stale, key)
+                .await
+                .expect("idnode delegate");
+        },
+    )
+    .await;
+    let a_port = u32::from(a.native.port());
+    let names_a = |site: Option<SiteInfo>| {
+        site.is_some_and(|s| s.servers[0].interfaces.iter().any(|i| i.port == a_port))
+    };
+    eventually(
+        "0.NA/88.118 at the top-level node names the secondary",
+        async || names_a(site_at(&top, "0.NA/88.118").await),
+    )
+    .await;
+
+    // Onboarding: the approved prefix appears at the top-level node, and a client that knows
+    // only the top-level node resolves the enterprise's record through it.
+    let admin = Identity(ValueRef::parse("300:88.118/ADMIN").unwrap());
+    let resolver = &a.core.resolver;
+    let now = a.core.now();
+    let app = Application {
+        uscc: USCC.into(),
+        org_name: "福建示范化工有限公司".into(),
+        industry_code: "C2614".into(),
+        region_code: "350100".into(),
+        address: "福州市示范路1号".into(),
+        prefix: "88.118.8".into(),
+        contact: None,
+        chem_park: None,
+    };
+    resolver
+        .apply_enterprise(None, app, now)
+        .await
+        .expect("apply");
+    for review in [
+        Review::Start,
+        Review::Approve {
+            admin_secret: b"enterprise-secret".to_vec(),
+        },
+    ] {
+        resolver
+            .review_enterprise(Some(&admin), USCC, review, now)
+            .await
+            .expect("review");
+    }
+    eventually("0.NA/88.118.8 at the top-level node", async || {
+        names_a(site_at(&top, "0.NA/88.118.8").await)
+    })
+    .await;
+    let client = Locator::new(
+        vec![address_site(top_addr)],
+        Network::new(Timeouts::default()),
+        Limits::default(),
+    );
+    let record = format!("88.118.8/E.{USCC}");
+    let answer = client
+        .resolve(&Query::all(record.clone()))
+        .await
+        .expect("resolved");
+    assert_eq!(answer.message.header.response_code, ResponseCode::Success);
+
+    // Disabled: withdrawn from the top-level node.
+    resolver
+        .review_enterprise(
+            Some(&admin),
+            USCC,
+            Review::Disable {
+                reason: "licence suspended".into(),
+            },
+            now,
+        )
+        .await
+        .expect("disable");
+    eventually(
+        "0.NA/88.118.8 withdrawn from the top-level node",
+        async || site_at(&top, "0.NA/88.118.8").await.is_none(),
+    )
+    .await;
+    let fresh = Locator::new(
+        vec![address_site(top_addr)],
+        Network::new(Timeouts::default()),
+        Limits::default(),
+    );
+    let e = fresh.resolve(&Query::all(record)).await;
+    assert!(
+        matches!(e, Err(idnode_client::Error::UnknownPrefix { .. })),
+        "{e:?}"
+    );
+    a.stop().await;
+    top.stop().await;
+}
