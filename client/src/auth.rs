@@ -14,10 +14,9 @@ use idnode_certs::mac;
 use idnode_proto::ResponseCode;
 use idnode_proto::ValueRef;
 use idnode_proto::wire::{
-    self, AuthResponse, Body, ChallengeAnswer, ENVELOPE_LEN, HS_SECKEY, Message, OpCode,
-    seckey_code,
+    self, AuthResponse, Body, ChallengeAnswer, HS_SECKEY, Message, OpCode, seckey_code,
 };
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
 use crate::Error;
@@ -67,23 +66,9 @@ impl Signer for SecretKey {
     }
 }
 
-/// Reads one message from `stream`.
+/// Reads one response from `stream`.
 async fn read_message(stream: &mut TcpStream, server: &str) -> Result<Message, Error> {
-    let io = |e: std::io::Error| Error::Io {
-        server: server.to_owned(),
-        message: e.to_string(),
-    };
-    let mut envelope = [0u8; ENVELOPE_LEN];
-    stream.read_exact(&mut envelope).await.map_err(io)?;
-    let len = wire::decode_envelope(&envelope)
-        .map_err(|e| Error::decode(server, e))?
-        .message_length as usize;
-    let mut bytes = envelope.to_vec();
-    bytes.resize(ENVELOPE_LEN + len, 0);
-    stream
-        .read_exact(&mut bytes[ENVELOPE_LEN..])
-        .await
-        .map_err(io)?;
+    let bytes = crate::transport::read_bytes(stream, server).await?;
     let message = wire::decode(&bytes)
         .map_err(|e| Error::decode(server, e))?
         .message;

@@ -205,6 +205,26 @@ async fn udp(
     Err(Error::Timeout { server })
 }
 
+/// Reads one whole message (envelope and payload) from `stream`; the envelope decoder caps
+/// the length at the protocol's message limit before anything is allocated for it.
+pub(crate) async fn read_bytes(stream: &mut TcpStream, server: &str) -> Result<Vec<u8>, Error> {
+    let mut envelope = [0u8; ENVELOPE_LEN];
+    stream
+        .read_exact(&mut envelope)
+        .await
+        .map_err(|e| io(server, e))?;
+    let len = wire::decode_envelope(&envelope)
+        .map_err(|e| Error::decode(server, e))?
+        .message_length as usize;
+    let mut message = envelope.to_vec();
+    message.resize(ENVELOPE_LEN + len, 0);
+    stream
+        .read_exact(&mut message[ENVELOPE_LEN..])
+        .await
+        .map_err(|e| io(server, e))?;
+    Ok(message)
+}
+
 /// Connects, writes `bytes`, and reads one answer, all within `limit`.
 async fn tcp(
     addr: SocketAddr,
@@ -217,21 +237,7 @@ async fn tcp(
         let mut stream = TcpStream::connect(addr).await.map_err(|e| io(&server, e))?;
         stream.set_nodelay(true).map_err(|e| io(&server, e))?;
         stream.write_all(bytes).await.map_err(|e| io(&server, e))?;
-        let mut envelope = [0u8; ENVELOPE_LEN];
-        stream
-            .read_exact(&mut envelope)
-            .await
-            .map_err(|e| io(&server, e))?;
-        // The envelope decoder caps the length at the protocol's message limit.
-        let len = wire::decode_envelope(&envelope)
-            .map_err(|e| Error::decode(&server, e))?
-            .message_length as usize;
-        let mut message = envelope.to_vec();
-        message.resize(ENVELOPE_LEN + len, 0);
-        stream
-            .read_exact(&mut message[ENVELOPE_LEN..])
-            .await
-            .map_err(|e| io(&server, e))?;
+        let message = read_bytes(&mut stream, &server).await?;
         answer_to(&server, &message, request)
     };
     match tokio::time::timeout(limit, exchange).await {

@@ -15,20 +15,10 @@ use idnode_client::{Limits, Locator, Network, Query, Timeouts};
 use idnode_proto::wire::{Body, OpFlags};
 use idnode_proto::{ResponseCode, SiteInfo, ValueRef};
 use idnode_resolver::{Application, Identity, Review};
-use native_support::{Tcp, TestNode, rc, request, resolution};
+use native_support::{Tcp, TestNode, free_port, rc, request, resolution};
 
 const IDENTITY_SECRET: &str = "88.118-identity-secret";
 const USCC: &str = "91350100M000100Y43";
-
-fn free_port() -> u16 {
-    loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = tcp.local_addr().expect("address").port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
 
 /// The `HS_SITE` of `handle` at `node` (DNRF, so an absent handle is RC 100), or `None`.
 async fn site_at(node: &TestNode, handle: &str) -> Option<SiteInfo> {
@@ -65,30 +55,27 @@ async fn eventually<F: AsyncFn() -> bool>(what: &str, check: F) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_secondary_keeps_its_prefix_handles_at_the_top_level_node_current() {
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("identity.secret");
-    std::fs::write(&key_file, IDENTITY_SECRET).unwrap();
+/// A top-level node whose delegation of `88.118` names a stale site (port 1) and holds
+/// `key`, and a secondary for `88.118` that docks with the key in `key_file`; the secondary
+/// must correct the delegation's `HS_SITE`.
+async fn docked(key_file: &std::path::Path, key: IdentityKey) -> (TestNode, TestNode, SocketAddr) {
     let top_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let a = TestNode::start_as("88.118", |c| {
         c.federation.top_level = vec![top_addr.to_string()];
         c.federation.identity = Some("300:0.NA/88.118".into());
-        c.federation.identity_key = Some(key_file.clone());
+        c.federation.identity_key = Some(key_file.to_owned());
         c.federation.sync_interval = 1;
         c.auth.server_admins = vec!["300:88.118/ADMIN".into()];
     })
     .await;
-    // The delegation names a stale site (port 1); the secondary corrects it.
     let top = TestNode::start_prepared(
         "88",
         |c| {
             c.federation.role = Role::TopLevel;
             c.native.listen = Some(Listen(Some(top_addr)));
         },
-        async |config| {
+        async move |config| {
             let stale = address_site(SocketAddr::from(([127, 0, 0, 1], 1)));
-            let key = IdentityKey::Secret(IDENTITY_SECRET.as_bytes().to_vec());
             delegate::run(config, "88.118", stale, key)
                 .await
                 .expect("idnode delegate");
@@ -96,14 +83,46 @@ async fn a_secondary_keeps_its_prefix_handles_at_the_top_level_node_current() {
     )
     .await;
     let a_port = u32::from(a.native.port());
-    let names_a = |site: Option<SiteInfo>| {
-        site.is_some_and(|s| s.servers[0].interfaces.iter().any(|i| i.port == a_port))
-    };
     eventually(
         "0.NA/88.118 at the top-level node names the secondary",
-        async || names_a(site_at(&top, "0.NA/88.118").await),
+        async || names(a_port, site_at(&top, "0.NA/88.118").await),
     )
     .await;
+    (a, top, top_addr)
+}
+
+/// Whether `site` lists the native port `port`.
+fn names(port: u32, site: Option<SiteInfo>) -> bool {
+    site.is_some_and(|s| s.servers[0].interfaces.iter().any(|i| i.port == port))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sm2_rsa_and_ed25519_identities_dock_by_challenge_response() {
+    use idnode::cli::keygen::{KeyAlgorithm, run};
+    for algorithm in [KeyAlgorithm::Sm2, KeyAlgorithm::Rsa, KeyAlgorithm::Ed25519] {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("identity.pem");
+        let printed = run(algorithm, &key_file, 300).unwrap();
+        let public = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            printed["hs_pubkey_base64"].as_str().unwrap(),
+        )
+        .unwrap();
+        let key = IdentityKey::Public(idnode_proto::PublicKey::from_bytes(&public).unwrap());
+        let (a, top, _) = docked(&key_file, key).await;
+        a.stop().await;
+        top.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_keeps_its_prefix_handles_at_the_top_level_node_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("identity.secret");
+    std::fs::write(&key_file, IDENTITY_SECRET).unwrap();
+    let key = IdentityKey::Secret(IDENTITY_SECRET.as_bytes().to_vec());
+    let (a, top, top_addr) = docked(&key_file, key).await;
+    let a_port = u32::from(a.native.port());
 
     // Onboarding: the approved prefix appears at the top-level node, and a client that knows
     // only the top-level node resolves the enterprise's record through it.
@@ -136,7 +155,7 @@ async fn a_secondary_keeps_its_prefix_handles_at_the_top_level_node_current() {
             .expect("review");
     }
     eventually("0.NA/88.118.8 at the top-level node", async || {
-        names_a(site_at(&top, "0.NA/88.118.8").await)
+        names(a_port, site_at(&top, "0.NA/88.118.8").await)
     })
     .await;
     let client = Locator::new(

@@ -12,20 +12,9 @@ use idnode::config::native::Listen;
 use idnode_proto::wire::{Body, OpFlags};
 use idnode_proto::{HandleValue, ResponseCode, SiteInfo, ValueRef, types};
 use native_support::{
-    ADMIN_SECRET, Tcp, TestNode, Udp, admin_value, create, decode, http, rc, request, resolution,
-    url, values,
+    ADMIN_SECRET, Tcp, TestNode, Udp, admin_value, create, decode, free_port, http, rc, request,
+    resolution, url, values,
 };
-
-/// A port free on loopback for both UDP and TCP.
-fn free_port() -> u16 {
-    loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = tcp.local_addr().expect("address").port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
 
 fn admin_of(prefix: &str) -> ValueRef {
     ValueRef {

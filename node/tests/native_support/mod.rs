@@ -120,6 +120,18 @@ impl TestNode {
     }
 }
 
+/// A port free on loopback for both UDP and TCP, for a node whose address must be known
+/// before it starts (to name it in another node's configuration).
+pub(crate) fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = tcp.local_addr().expect("address").port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// A request message with version 2.11, the given request id and session id.
 pub(crate) fn request(body: Body, flags: OpFlags, request_id: u32, session_id: u32) -> Message {
     let opcode = body.request_opcode().expect("a request body");
