@@ -13,7 +13,20 @@ use crate::config::Config;
 pub type Target = fn(&[u8]);
 
 /// Every target with its name; the `fuzz/` crate has one binary per entry.
-pub const TARGETS: &[(&str, Target)] = &[("snms_body", snms_body), ("config", config)];
+pub const TARGETS: &[(&str, Target)] = &[
+    ("snms_body", snms_body),
+    ("config", config),
+    ("federation_report", federation_report),
+];
+
+/// A posted operation report as `POST /api/federation/reports` reads it before any look-up:
+/// JSON, the fields, the signature's parts, and the JCS digest; an accepted window never ends
+/// before it starts.
+pub fn federation_report(data: &[u8]) {
+    if let Ok(posted) = crate::api::federation::parse(data) {
+        assert!(posted.from <= posted.to, "windows are ordered");
+    }
+}
 
 /// An SNMS register, update or batch body as `/identityv2/data` reads it before any look-up:
 /// JSON, the batch bound, each item's fields, its handle, and the values it stands for, which

@@ -152,8 +152,45 @@ pub(crate) fn install() {
     });
 }
 
+/// Resolutions per interface and failed requests since start, for the operation reports
+/// (`crate::federation::report`): plain atomic counters, cheap enough for every fast path.
+pub(crate) mod tally {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Native protocol resolutions (UDP, TCP, the HTTP tunnel).
+    pub(crate) static NATIVE: AtomicU64 = AtomicU64::new(0);
+    /// handle.net REST resolutions, cached ones included.
+    pub(crate) static REST: AtomicU64 = AtomicU64::new(0);
+    /// SNMS API requests.
+    pub(crate) static SNMS: AtomicU64 = AtomicU64::new(0);
+    /// Requests answered with a 4xx status.
+    pub(crate) static CLIENT_ERRORS: AtomicU64 = AtomicU64::new(0);
+    /// Requests answered with a 5xx status.
+    pub(crate) static SERVER_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+    /// Adds one to `counter`.
+    pub(crate) fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now: native, REST, SNMS, client errors, server errors.
+    pub(crate) fn snapshot() -> [u64; 5] {
+        [&NATIVE, &REST, &SNMS, &CLIENT_ERRORS, &SERVER_ERRORS].map(|c| c.load(Ordering::Relaxed))
+    }
+}
+
 /// Records one request.
 pub(crate) fn record(interface: &'static str, op: &'static str, status: u16, elapsed: Duration) {
+    match (interface, op) {
+        ("rest", "resolve") => tally::count(&tally::REST),
+        ("snms", _) => tally::count(&tally::SNMS),
+        _ => {}
+    }
+    match status {
+        400..=499 => tally::count(&tally::CLIENT_ERRORS),
+        500.. => tally::count(&tally::SERVER_ERRORS),
+        _ => {}
+    }
     metrics::counter!("idnode_requests_total", "interface" => interface, "op" => op, "status" => status_class(status))
         .increment(1);
     latency(interface, op).record(elapsed);
@@ -167,6 +204,7 @@ static CACHED_RESOLUTIONS: AtomicU64 = AtomicU64::new(0);
 pub(crate) fn record_cached_resolution(elapsed: Duration) {
     static LATENCY: OnceLock<Arc<Latency>> = OnceLock::new();
     CACHED_RESOLUTIONS.fetch_add(1, Ordering::Relaxed);
+    tally::count(&tally::REST);
     LATENCY
         .get_or_init(|| latency("rest", "resolve"))
         .record(elapsed);

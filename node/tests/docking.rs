@@ -15,7 +15,7 @@ use idnode_client::{Limits, Locator, Network, Query, Timeouts};
 use idnode_proto::wire::{Body, OpFlags};
 use idnode_proto::{ResponseCode, SiteInfo, ValueRef};
 use idnode_resolver::{Application, Identity, Review};
-use native_support::{Tcp, TestNode, free_port, rc, request, resolution};
+use native_support::{Tcp, TestNode, free_port, http, rc, request, resolution};
 
 const IDENTITY_SECRET: &str = "88.118-identity-secret";
 const USCC: &str = "91350100M000100Y43";
@@ -65,6 +65,7 @@ async fn docked(key_file: &std::path::Path, key: IdentityKey) -> (TestNode, Test
         c.federation.identity = Some("300:0.NA/88.118".into());
         c.federation.identity_key = Some(key_file.to_owned());
         c.federation.sync_interval = 1;
+        c.federation.report_interval = 1;
         c.auth.server_admins = vec!["300:88.118/ADMIN".into()];
     })
     .await;
@@ -73,6 +74,9 @@ async fn docked(key_file: &std::path::Path, key: IdentityKey) -> (TestNode, Test
         |c| {
             c.federation.role = Role::TopLevel;
             c.native.listen = Some(Listen(Some(top_addr)));
+            // Its site information names its HTTP port, where reports go.
+            c.http.listen = Some(SocketAddr::from(([127, 0, 0, 1], free_port())));
+            c.auth.server_admins = vec!["300:88/ADMIN".into()];
         },
         async move |config| {
             let stale = address_site(SocketAddr::from(([127, 0, 0, 1], 1)));
@@ -197,6 +201,83 @@ async fn a_secondary_keeps_its_prefix_handles_at_the_top_level_node_current() {
         matches!(e, Err(idnode_client::Error::UnknownPrefix { .. })),
         "{e:?}"
     );
+
+    // Operation reports: signed by the secondary, stored by the top-level node, listed to
+    // its administrators with the writes under the enterprise prefix.
+    let basic = top_admin_basic();
+    let auth = [("Authorization", basic.as_str())];
+    eventually("a report with the enterprise's writes", async || {
+        let (status, body) = http(
+            &top,
+            "GET",
+            "/api/federation/reports?prefix=88.118",
+            &auth,
+            b"",
+        )
+        .await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        json["reports"].as_array().unwrap().iter().any(|r| {
+            r["report"]["prefix"] == "88.118"
+                && r["report"]["prefixes"]["88.118.8"]["registrations"].as_u64() > Some(0)
+        })
+    })
+    .await;
+    let (status, _) = http(&top, "GET", "/api/federation/reports", &[], b"").await;
+    assert_eq!(status, 401, "anonymous callers read no reports");
+    // A report whose signature does not verify, or by another identity, is refused.
+    let (_, body) = http(
+        &top,
+        "GET",
+        "/api/federation/reports?prefix=88.118&limit=1",
+        &auth,
+        b"",
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let stored = &json["reports"][0];
+    let mut forged =
+        serde_json::json!({"report": stored["report"], "signature": stored["signature"]});
+    forged["report"]["resolutions"]["native"] = serde_json::json!(1_000_000);
+    let (status, _) = http(
+        &top,
+        "POST",
+        "/api/federation/reports",
+        &[],
+        forged.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Validly signed, but for a prefix that is not the identity's delegation.
+    let mut foreign = stored["report"].clone();
+    foreign["prefix"] = serde_json::json!("88.119");
+    let signer = idnode_client::auth::SecretKey::new(
+        ValueRef::parse("300:0.NA/88.118").unwrap(),
+        IDENTITY_SECRET.as_bytes().to_vec(),
+    );
+    let other = idnode::federation::report::signed(foreign, &signer).unwrap();
+    let (status, body) = http(
+        &top,
+        "POST",
+        "/api/federation/reports",
+        &[],
+        other.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("only the identity of 0.NA/88.119"));
+    let (_, body) = http(&top, "GET", "/api/federation/reports", &auth, b"").await;
+    assert!(!String::from_utf8_lossy(&body).contains("1000000"));
     a.stop().await;
     top.stop().await;
+}
+
+/// `Authorization: Basic` of the top-level node's administrator `300:88/ADMIN`.
+fn top_admin_basic() -> String {
+    use base64::Engine as _;
+    let user = format!("300%3A88/ADMIN:{}", native_support::ADMIN_SECRET);
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user)
+    )
 }

@@ -169,6 +169,12 @@ impl<S: Store> Resolver<S> {
         query: &AuditQuery,
     ) -> Result<AuditPage, Failure> {
         self.require_admin_or_auditor(identity)?;
+        self.scan_audit(query)
+    }
+
+    /// One page of the audit log, whoever asks: for the callers above, and for the node's own
+    /// reports (`crate::reports`).
+    pub(crate) fn scan_audit(&self, query: &AuditQuery) -> Result<AuditPage, Failure> {
         let limit = query.limit.clamp(1, MAX_AUDIT_PAGE);
         let mut start = match query.after {
             Some(cursor) => {

@@ -27,6 +27,7 @@ mod quota;
 mod reads;
 mod records;
 mod referrals;
+pub mod reports;
 mod site;
 pub mod tokens;
 mod upstream;

@@ -50,6 +50,9 @@ pub struct FederationConfig {
     /// Seconds between two checks of the prefix handles at the top-level node, when nothing
     /// here changed meanwhile. Failures are retried sooner, with backoff.
     pub sync_interval: u64,
+    /// Seconds between two operation reports to the top-level node (运行监测), when the node
+    /// docks.
+    pub report_interval: u64,
 }
 
 impl Default for FederationConfig {
@@ -64,6 +67,7 @@ impl Default for FederationConfig {
             identity: None,
             identity_key: None,
             sync_interval: 300,
+            report_interval: 3600,
         }
     }
 }

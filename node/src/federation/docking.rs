@@ -143,6 +143,16 @@ impl Docking {
         })))
     }
 
+    /// The reporter that sends operation reports as the same identity to the same node.
+    pub fn reporter(&self) -> super::report::Reporter {
+        super::report::Reporter::new(
+            Arc::clone(&self.core),
+            self.top_level.clone(),
+            Arc::clone(&self.signer),
+            self.prefix.clone(),
+        )
+    }
+
     /// Runs passes until shutdown.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let interval = Duration::from_secs(self.core.config.federation.sync_interval.max(1));

@@ -115,9 +115,13 @@ impl NativeNode {
         scratch: &mut answers::Scratch,
         out: &mut Vec<u8>,
     ) -> bool {
-        answers::fast_answer(&self.native.answers, bytes, scratch, out, || {
+        let answered = answers::fast_answer(&self.native.answers, bytes, scratch, out, || {
             self.core.recursion_for(peer, true, 0, false).is_some()
-        })
+        });
+        if answered {
+            crate::metrics::tally::count(&crate::metrics::tally::NATIVE);
+        }
+        answered
     }
 }
 

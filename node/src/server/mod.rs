@@ -185,6 +185,7 @@ async fn start_with(
             .route(api::tunnel::Tunnel::new(Arc::clone(&native_node)))
             .route(trace.clone())
             .route(api::snms::Snms::new(Arc::clone(&http_layer)))
+            .route(api::federation::Reports::new(Arc::clone(&http_layer)))
             .route(api::search::SearchApi::new(
                 Arc::clone(&http_layer),
                 search.clone(),
@@ -251,6 +252,7 @@ async fn start_with(
         )));
     }
     if let Some(docking) = crate::federation::docking::Docking::from_config(&core)? {
+        tasks.push(tokio::spawn(docking.reporter().run(shutdown.clone())));
         tasks.push(tokio::spawn(docking.run(shutdown.clone())));
     }
     // Draining begins when shutdown is signalled.

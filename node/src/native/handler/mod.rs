@@ -324,6 +324,9 @@ impl Native {
         now: Now,
     ) -> Vec<Out> {
         let needs_identity = !matches!(op, Operation::Resolve { .. });
+        if !needs_identity {
+            crate::metrics::tally::count(&crate::metrics::tally::NATIVE);
+        }
         if identity.is_none() && needs_identity {
             if let Err(failure) = state.resolver.check_before_auth(&op) {
                 return vec![self.failure(&req, &failure)];
