@@ -10,7 +10,10 @@ The `native` suite (conformance/native/) also runs the offline checks of the nat
 its node serves the native Handle protocol on a free port as well (`--handle`); while the idnode
 binary has no `--handle` option, only the offline checks run and the live part is reported skipped.
 
-Usage: run.py [--idnode PATH] [--suite rest-replay|pyhandle|native ...] [--keep]
+The `federation` suite (conformance/federation/) starts a hierarchy of its own: a top-level node
+and two secondaries from the configurations documented in docs/federation/.
+
+Usage: run.py [--idnode PATH] [--suite rest-replay|pyhandle|native|federation ...] [--keep]
 """
 
 from __future__ import annotations
@@ -166,9 +169,30 @@ class NodeProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def run_own_nodes(name: str, command: list[str]) -> tuple[int, int, bool]:
+    """Runs a suite that starts its own nodes; returns (passed, failed, ok)."""
+    passed = failed = None
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdin=subprocess.DEVNULL, cwd=str(REPO))
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        print(line, end="", flush=True)
+        match = SUMMARY.match(line.strip())
+        if match:
+            passed, failed = int(match.group(1)), int(match.group(2))
+    status = proc.wait()
+    if passed is None:
+        print(f"{name}: no summary line (exit status {status})")
+        return 0, 1, False
+    return passed, max(failed, 0 if status == 0 else 1), status == 0
+
+
 def run_suite(name: str, idnode: Path, workdir: Path) -> tuple[int, int, bool]:
     """Runs one suite against a fresh node; returns (passed, failed, ok)."""
     section(f"conformance: {name}")
+    if name == "federation":
+        return run_own_nodes(name, [sys.executable, str(HERE / "federation" / "suite.py"),
+                                    "--idnode", str(idnode)])
     suite_dir = workdir / name
     data = suite_dir / "data"
     suite_dir.mkdir(parents=True)
@@ -221,7 +245,7 @@ def run_suite(name: str, idnode: Path, workdir: Path) -> tuple[int, int, bool]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--idnode", type=Path, default=default_idnode(), help="the idnode binary")
-    parser.add_argument("--suite", action="append", choices=["rest-replay", "pyhandle", "native"],
+    parser.add_argument("--suite", action="append", choices=["rest-replay", "pyhandle", "native", "federation"],
                         help="run only this suite (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (data, logs)")
     args = parser.parse_args()
@@ -230,7 +254,7 @@ def main() -> int:
         print("0 passed, 1 failed")
         return 1
 
-    suites = args.suite or ["rest-replay", "pyhandle", "native"]
+    suites = args.suite or ["rest-replay", "pyhandle", "native", "federation"]
     workdir = Path(tempfile.mkdtemp(prefix="idnode-conformance-"))
     total_passed = total_failed = 0
     all_ok = True

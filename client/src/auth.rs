@@ -1,6 +1,6 @@
 //! Authenticated requests (handle-protocol.md §10.2): a request sent over TCP, the server's
-//! challenge (RC 402) answered on the same connection with the identity's key, and the final
-//! answer read back. This is how a secondary node changes its prefix handles at the top-level
+//! challenge (RC 402) answered with the identity's key on a new connection (as the reference
+//! client does), and the final answer read back. This is how a secondary node changes its prefix handles at the top-level
 //! node, with ordinary `CREATE`, `MODIFY_VALUE`, `ADD_VALUE` and `DELETE` requests.
 //!
 //! A [`Signer`] holds the identity and answers challenges: [`SecretKey`] with `HS_SECKEY`
@@ -122,6 +122,11 @@ pub async fn send_as(
             identity: signer.identity().clone(),
             response,
         });
+        // A new connection: the reference server answers one request per connection and
+        // closes it (handle-protocol.md §9); idnode keeps the challenge by its session id.
+        drop(stream);
+        let mut stream = TcpStream::connect(addr).await.map_err(io)?;
+        stream.set_nodelay(true).map_err(io)?;
         stream.write_all(&reply.to_bytes()).await.map_err(io)?;
         read_message(&mut stream, &server).await
     };

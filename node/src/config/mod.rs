@@ -384,6 +384,20 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_hierarchy_configs_parse() {
+        let top = Config::parse(include_str!("../../../docs/federation/top-level.toml")).unwrap();
+        assert_eq!(top.federation.role, Role::TopLevel);
+        for text in [
+            include_str!("../../../docs/federation/secondary-88.118.toml"),
+            include_str!("../../../docs/federation/secondary-88.119.toml"),
+        ] {
+            let config = Config::parse(text).unwrap();
+            assert!(config.federation.recurses());
+            assert!(config.federation.identity.is_some());
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_rejected_in_every_table() {
         assert!(Config::parse("bogus = 1").is_err());
         for table in [

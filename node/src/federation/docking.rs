@@ -157,7 +157,6 @@ impl Docking {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let interval = Duration::from_secs(self.core.config.federation.sync_interval.max(1));
         let mut failures = 0u32;
-        let mut warned_unknown = false;
         loop {
             let wait = match self.pass().await {
                 Ok(applied) => {
@@ -165,15 +164,16 @@ impl Docking {
                         tracing::info!(applied, "prefix handles at the top-level node updated");
                     }
                     failures = 0;
-                    warned_unknown = false;
                     interval
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     metrics::counter!("idnode_docking_failures_total").increment(1);
-                    if !warned_unknown || failures == 1 {
-                        tracing::warn!(error = %e, "docking with the top-level node failed; retrying");
-                        warned_unknown = true;
+                    // Once per run of failures at warning level; the retries at debug level.
+                    if failures == 1 {
+                        tracing::warn!(error = %e, "docking with the top-level node failed; retrying with backoff");
+                    } else {
+                        tracing::debug!(error = %e, failures, "docking still failing");
                     }
                     Duration::from_secs(1u64 << failures.min(9)).min(MAX_BACKOFF)
                 }
@@ -233,13 +233,26 @@ impl Docking {
                 (_, None) => {}
             }
         }
-        let total = changes.len();
-        metrics::gauge!("idnode_docking_pending").set(total as f64);
-        for (done, change) in changes.iter().enumerate() {
-            self.apply(change).await?;
-            metrics::gauge!("idnode_docking_pending").set((total - done - 1) as f64);
+        // Every change is tried, so one the top-level node refuses (a right it did not grant)
+        // does not hold back the others; the pass fails if any did.
+        let mut pending = changes.len();
+        metrics::gauge!("idnode_docking_pending").set(pending as f64);
+        let mut first_error = None;
+        for change in &changes {
+            match self.apply(change).await {
+                Ok(()) => {
+                    pending -= 1;
+                    metrics::gauge!("idnode_docking_pending").set(pending as f64);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(total)
+        match first_error {
+            None => Ok(changes.len()),
+            Some(e) => Err(e),
+        }
     }
 
     fn request(&self, body: Body, flags: OpFlags) -> Message {
