@@ -11,9 +11,10 @@ its node serves the native Handle protocol on a free port as well (`--handle`); 
 binary has no `--handle` option, only the offline checks run and the live part is reported skipped.
 
 The `federation` suite (conformance/federation/) starts a hierarchy of its own: a top-level node
-and two secondaries from the configurations documented in docs/federation/.
+and two secondaries from the configurations documented in docs/federation/; `federation-reference`
+runs the reference Handle.Net server and client against idnode when HANDLE_NET_DIR is set.
 
-Usage: run.py [--idnode PATH] [--suite rest-replay|pyhandle|native|federation ...] [--keep]
+Usage: run.py [--idnode PATH] [--suite rest-replay|pyhandle|native|federation|federation-reference ...] [--keep]
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def suite_commands(https: str, http: str, cert: Path, secret: Path, handle: str 
                      "--password-file", str(secret)],
     }
 
+
+# Suites that start nodes of their own, by script in conformance/federation/. The reference
+# suite skips unless HANDLE_NET_DIR names a copy of the Handle.Net 9.3.1 distribution.
+OWN_NODES = {"federation": "suite.py", "federation-reference": "reference_suite.py"}
 
 # Suites whose node also serves the native Handle protocol (`idnode serve --handle ADDR`).
 NATIVE_SUITES = {"native"}
@@ -190,8 +195,8 @@ def run_own_nodes(name: str, command: list[str]) -> tuple[int, int, bool]:
 def run_suite(name: str, idnode: Path, workdir: Path) -> tuple[int, int, bool]:
     """Runs one suite against a fresh node; returns (passed, failed, ok)."""
     section(f"conformance: {name}")
-    if name == "federation":
-        return run_own_nodes(name, [sys.executable, str(HERE / "federation" / "suite.py"),
+    if name in OWN_NODES:
+        return run_own_nodes(name, [sys.executable, str(HERE / "federation" / OWN_NODES[name]),
                                     "--idnode", str(idnode)])
     suite_dir = workdir / name
     data = suite_dir / "data"
@@ -245,7 +250,7 @@ def run_suite(name: str, idnode: Path, workdir: Path) -> tuple[int, int, bool]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--idnode", type=Path, default=default_idnode(), help="the idnode binary")
-    parser.add_argument("--suite", action="append", choices=["rest-replay", "pyhandle", "native", "federation"],
+    parser.add_argument("--suite", action="append", choices=["rest-replay", "pyhandle", "native", *OWN_NODES],
                         help="run only this suite (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (data, logs)")
     args = parser.parse_args()
@@ -254,7 +259,7 @@ def main() -> int:
         print("0 passed, 1 failed")
         return 1
 
-    suites = args.suite or ["rest-replay", "pyhandle", "native", "federation"]
+    suites = args.suite or ["rest-replay", "pyhandle", "native", *OWN_NODES]
     workdir = Path(tempfile.mkdtemp(prefix="idnode-conformance-"))
     total_passed = total_failed = 0
     all_ok = True

@@ -218,6 +218,9 @@ impl ResponseCache {
 
     /// Drops what a commit changed: the named handles, or everything when homing changed.
     pub(crate) fn invalidate(&self, notice: &CommitNotice) {
+        if !notice.touches_handles() {
+            return;
+        }
         self.generation.fetch_add(1, Ordering::AcqRel);
         if notice.prefixes_changed {
             for shard in &self.shards {
@@ -247,6 +250,7 @@ mod tests {
         CommitNotice {
             handles: keys.iter().map(|k| k.to_vec()).collect(),
             prefixes_changed: false,
+            aux_spaces: Vec::new(),
         }
     }
 
@@ -289,6 +293,7 @@ mod tests {
         cache.invalidate(&CommitNotice {
             handles: vec![],
             prefixes_changed: true,
+            aux_spaces: Vec::new(),
         });
         assert!(
             cache

@@ -15,6 +15,9 @@ pub struct CommitNotice {
     pub handles: Vec<Vec<u8>>,
     /// Whether a prefix was homed or unhomed.
     pub prefixes_changed: bool,
+    /// The auxiliary spaces that were written (each once), for parts that follow records
+    /// kept there, such as enterprise states.
+    pub aux_spaces: Vec<String>,
 }
 
 impl CommitNotice {
@@ -28,14 +31,25 @@ impl CommitNotice {
                 Mutation::HomePrefix { .. } | Mutation::UnhomePrefix { .. } => {
                     self.prefixes_changed = true;
                 }
-                _ => {}
+                Mutation::PutAux { space, .. }
+                | Mutation::DeleteAux { space, .. }
+                | Mutation::AppendAux { space, .. } => {
+                    if !self.aux_spaces.contains(space) {
+                        self.aux_spaces.push(space.clone());
+                    }
+                }
             }
         }
     }
 
-    /// Whether nothing a reader could observe through handles or prefixes changed.
+    /// Whether nothing a reader could observe through handles, prefixes or aux spaces changed.
     pub fn is_empty(&self) -> bool {
-        self.handles.is_empty() && !self.prefixes_changed
+        self.handles.is_empty() && !self.prefixes_changed && self.aux_spaces.is_empty()
+    }
+
+    /// Whether a handle or the homed prefixes changed: what caches of answers care about.
+    pub fn touches_handles(&self) -> bool {
+        !self.handles.is_empty() || self.prefixes_changed
     }
 }
 

@@ -15,7 +15,7 @@
 //! the differences. Nothing can be lost, because nothing lives only in memory: a change made
 //! while the top-level node is down, or before a crash, is found again by the next pass. A
 //! pass runs at start, after every local commit that may change the answer (prefix handles,
-//! enterprise administrators, homed prefixes), and every `sync_interval` seconds; a failed
+//! enterprise records and administrators, homed prefixes), and every `sync_interval` seconds; a failed
 //! pass is retried after 1, 2, 4 … seconds, at most five minutes. `idnode_docking_pending`
 //! is the number of differences the last pass found and has not yet applied.
 
@@ -124,6 +124,10 @@ impl Docking {
             let wake = Arc::clone(&wake);
             Arc::new(move |notice| {
                 let relevant = notice.prefixes_changed
+                    || notice
+                        .aux_spaces
+                        .iter()
+                        .any(|s| s == idnode_resolver::onboarding::ENT_SPACE)
                     || notice
                         .handles
                         .iter()
@@ -304,8 +308,11 @@ impl Docking {
     }
 
     async fn apply(&self, change: &Change) -> Result<(), String> {
+        // DNRF: a top-level node that delegates an ancestor (HS_SITE.PREFIX) would otherwise
+        // answer a create of an unstored prefix handle with a prefix referral (RC 303), as the
+        // reference server does.
         let answer = self
-            .send(&self.request(change.body(), OpFlags::empty()))
+            .send(&self.request(change.body(), OpFlags::DNRF))
             .await?;
         match answer.header.response_code {
             ResponseCode::Success => {

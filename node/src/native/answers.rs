@@ -260,6 +260,7 @@ mod tests {
         cache.invalidate(&CommitNotice {
             handles: vec![b"88.118.8/A".to_vec()],
             prefixes_changed: false,
+            aux_spaces: Vec::new(),
         });
         assert!(!fast_answer(&cache, &bytes, &mut scratch, &mut out, || {
             true
@@ -285,6 +286,7 @@ mod tests {
         cache.invalidate(&CommitNotice {
             handles: vec![],
             prefixes_changed: true,
+            aux_spaces: Vec::new(),
         });
         assert!(!fast_answer(&cache, &rec, &mut scratch, &mut out, || true));
         cache.insert_recursed(b"88.119/A", "88.119/a", b"body", Duration::ZERO);
