@@ -174,6 +174,30 @@ async fn a_secondary_keeps_its_prefix_handles_at_the_top_level_node_current() {
         .expect("resolved");
     assert_eq!(answer.message.header.response_code, ResponseCode::Success);
 
+    // 企业节点对接: the enterprise points its prefix handle here at a node of its own; docking
+    // registers that node's site at the top-level node instead of this one's.
+    let own_node = address_site(SocketAddr::from(([127, 0, 0, 1], 7)));
+    resolver
+        .handle(idnode_resolver::Request {
+            op: idnode_resolver::Operation::ModifyValues {
+                handle: resolver.parse_handle("0.NA/88.118.8").unwrap(),
+                values: vec![idnode_proto::HandleValue::new(
+                    1,
+                    "HS_SITE",
+                    own_node.to_bytes(),
+                )],
+            },
+            identity: Some(admin.clone()),
+            now,
+        })
+        .await
+        .expect("the enterprise's own site");
+    eventually(
+        "0.NA/88.118.8 at the top-level node names the enterprise's node",
+        async || names(7, site_at(&top, "0.NA/88.118.8").await),
+    )
+    .await;
+
     // Disabled: withdrawn from the top-level node.
     resolver
         .review_enterprise(

@@ -39,5 +39,5 @@ pub use domain::{AuditCursor, AuditEvent, AuditPage, AuditQuery, StoredTemplate}
 pub use onboarding::{Application, EntState, Enterprise, Review};
 pub use op::{Failure, Fault, Identity, Operation, Outcome, Recursion, Referral, Request};
 pub use pipeline::{Config, Random, Resolver, SecretSealer};
-pub use site::{Published, SITE_INDEX};
+pub use site::{Published, SITE_INDEX, same_site};
 pub use upstream::{MAX_RECURSION_COUNT, Upstream, UpstreamFuture, UpstreamQuery};

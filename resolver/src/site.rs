@@ -6,6 +6,11 @@
 //! site information, with the serial number one above the stored one, as Handle clients
 //! expect of a changed site. Other `HS_SITE` values of the handle (mirrors, other sites) are
 //! left alone.
+//!
+//! Approved enterprise prefix handles (`0.NA/88.118.8`) start with a copy of their parent's
+//! `HS_SITE`: while theirs is still this node's site (as it was, or as it is now), it is brought
+//! along. An enterprise that runs its own node (企业节点对接) puts that node's site there
+//! instead; it is left alone, and docking registers it at the top-level node.
 
 use idnode_proto::{Handle, Record, SiteInfo, types};
 use idnode_registry::{Expect, Mutation, Store, WriteBatch};
@@ -34,15 +39,47 @@ impl<S: Store> Resolver<S> {
     /// value at that index, are skipped. Only the node calls this; no front end reaches it.
     pub async fn publish_site(&self, site: &SiteInfo, now: u32) -> Result<Vec<Published>, Failure> {
         let mut done = Vec::new();
-        for prefix in self.store.homed_prefixes().map_err(internal)? {
-            let Ok(handle) = Handle::prefix_handle(&prefix) else {
+        let homed = self.store.homed_prefixes().map_err(internal)?;
+        let mut ours = vec![site.clone()];
+        for prefix in &homed {
+            let Ok(handle) = Handle::prefix_handle(prefix) else {
                 continue;
             };
+            ours.extend(self.site_at(&handle)?);
             if let Some(published) = self.publish_on(&handle, site, now).await? {
                 done.push(published);
             }
         }
+        for (prefix, _) in self.approved_prefixes()? {
+            let Ok(handle) = Handle::prefix_handle(&prefix) else {
+                continue;
+            };
+            if homed.iter().any(|h| h.eq_ignore_ascii_case(&prefix)) {
+                continue;
+            }
+            let copy = self
+                .site_at(&handle)?
+                .is_some_and(|current| ours.iter().any(|s| same_site(s, &current)));
+            if copy && let Some(published) = self.publish_on(&handle, site, now).await? {
+                done.push(published);
+            }
+        }
         Ok(done)
+    }
+
+    /// The `HS_SITE` value at [`SITE_INDEX`] of `handle`, if it has one that decodes.
+    pub fn site_at(&self, handle: &Handle) -> Result<Option<SiteInfo>, Failure> {
+        let Some(stored) = self.store.get(&handle.key()).map_err(internal)? else {
+            return Ok(None);
+        };
+        let values = Record::parse(&stored.values)
+            .map_err(corrupt)?
+            .decode_all()
+            .map_err(corrupt)?;
+        Ok(values
+            .iter()
+            .find(|v| v.index == SITE_INDEX && v.value_type.eq_ignore_ascii_case(types::HS_SITE))
+            .and_then(|v| SiteInfo::from_bytes(&v.data).ok()))
     }
 
     async fn publish_on(
@@ -98,6 +135,14 @@ impl<S: Store> Resolver<S> {
         }
         Err(too_busy())
     }
+}
+
+/// Whether two sites are the same, serial numbers aside.
+pub fn same_site(a: &SiteInfo, b: &SiteInfo) -> bool {
+    SiteInfo {
+        serial_number: b.serial_number,
+        ..a.clone()
+    } == *b
 }
 
 fn published(handle: &Handle, serial: u16, changed: bool) -> Published {

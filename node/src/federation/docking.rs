@@ -7,8 +7,9 @@
 //!   site information, their serial raised past the top-level node's on each change
 //!   (MODIFY_VALUE, or ADD_VALUE where there is none).
 //! * `0.NA/<E>` for every enterprise prefix `E` approved under `P` (onboarding): created with
-//!   this node's `HS_SITE` and an `HS_ADMIN` for the identity while the enterprise is enabled,
-//!   deleted when it is disabled.
+//!   the `HS_SITE` of the local `0.NA/<E>` (this node's, or the enterprise's own node's when
+//!   it runs one, 企业节点对接) and an `HS_ADMIN` for the identity while the enterprise is
+//!   enabled, deleted when it is disabled.
 //!
 //! The work is a reconciliation, not a queue of messages: each pass compares what the
 //! top-level node holds with what this node's durable state says it should hold, and sends
@@ -215,6 +216,15 @@ impl Docking {
                 continue;
             }
             let handle = format!("0.NA/{prefix}");
+            // The enterprise's own node (企业节点对接) when its prefix handle here names one,
+            // otherwise this node.
+            let local = idnode_proto::Handle::prefix_handle(&prefix)
+                .ok()
+                .map(|h| self.core.resolver.site_at(&h))
+                .transpose()
+                .map_err(|f| f.message)?
+                .flatten();
+            let target = local.unwrap_or_else(|| site.clone());
             let current = self.resolve(&handle).await?;
             match (state, current) {
                 (EntState::Enabled, None) => {
@@ -225,13 +235,13 @@ impl Docking {
                     changes.push(Change::Create(
                         handle,
                         vec![
-                            HandleValue::new(1, types::HS_SITE, site.to_bytes()),
+                            HandleValue::new(1, types::HS_SITE, target.to_bytes()),
                             HandleValue::new(100, types::HS_ADMIN, admin.to_bytes()),
                         ],
                     ));
                 }
                 (EntState::Enabled, Some(values)) => {
-                    changes.extend(site_changes(&handle, &values, &site, false));
+                    changes.extend(site_changes(&handle, &values, &target, false));
                 }
                 (_, Some(_)) => changes.push(Change::Delete(handle)),
                 (_, None) => {}
@@ -356,12 +366,7 @@ fn site_changes(
         .max()
         .unwrap_or(0)
         .wrapping_add(1);
-    let same = |s: &SiteInfo| {
-        SiteInfo {
-            serial_number: site.serial_number,
-            ..s.clone()
-        } == *site
-    };
+    let same = |s: &SiteInfo| idnode_resolver::same_site(s, site);
     let mut current = site.clone();
     current.serial_number = serial;
     let mut used: Vec<u32> = values.iter().map(|v| v.index).collect();
