@@ -11,19 +11,34 @@ use idnode_proto::{HandleValue, Ttl};
 /// The longest any answer is kept, whatever its values say (handle-protocol.md §8.5).
 pub const MAX_TTL: Duration = Duration::from_secs(2 * 86_400);
 
-/// A bounded map of entries with expiry times, safe to share between tasks.
+/// A bounded map of entries with expiry times, safe to share between tasks: shards, each a
+/// least-recently-inserted map under its own lock, so that threads answering at once rarely
+/// wait for each other. A hit does not reorder its shard (a lookup is a read); entries leave
+/// when they expire or when newer ones need their room.
 #[derive(Debug)]
 pub struct TtlCache<K: Hash + Eq, V> {
-    entries: Mutex<lru::LruCache<K, (Instant, V)>>,
+    shards: Vec<Mutex<lru::LruCache<K, (Instant, V)>>>,
 }
 
+/// Shards of a cache: enough that two to a few dozen cores seldom meet on one lock.
+const SHARDS: usize = 16;
+
 impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
-    /// A cache of at most `capacity` entries (at least one).
+    /// A cache of at most about `capacity` entries (at least one per shard).
     pub fn new(capacity: usize) -> Self {
-        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+        let per_shard = NonZeroUsize::new(capacity.div_ceil(SHARDS)).unwrap_or(NonZeroUsize::MIN);
         Self {
-            entries: Mutex::new(lru::LruCache::new(capacity)),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(lru::LruCache::new(per_shard)))
+                .collect(),
         }
+    }
+
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> &Mutex<lru::LruCache<K, (Instant, V)>> {
+        use std::hash::{BuildHasher as _, BuildHasherDefault};
+        let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(key);
+        &self.shards[(hash as usize) % SHARDS]
     }
 
     /// The entry for `key` if it has not expired at `now`.
@@ -32,8 +47,8 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match entries.get(key) {
+        let mut entries = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
+        match entries.peek(key) {
             Some((expires, value)) if *expires > now => Some(value.clone()),
             Some(_) => {
                 entries.pop(key);
@@ -48,21 +63,23 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         if ttl.is_zero() {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.shard(&key).lock().unwrap_or_else(|e| e.into_inner());
         entries.put(key, (now + ttl.min(MAX_TTL), value));
     }
 
     /// Drops every entry.
     pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        for shard in &self.shards {
+            shard.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
     }
 
     /// The number of entries, expired ones included.
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
     }
 
     /// Whether the cache holds no entry.
@@ -99,17 +116,25 @@ mod tests {
 
     #[test]
     fn entries_expire_and_the_cache_stays_bounded() {
-        let cache = TtlCache::new(2);
+        let cache = TtlCache::new(2 * SHARDS);
         let now = Instant::now();
         cache.insert("a", 1, now, Duration::from_secs(10));
         cache.insert("b", 2, now, Duration::from_secs(1));
         assert_eq!(cache.get(&"a", now), Some(1));
         assert_eq!(cache.get(&"b", now + Duration::from_secs(2)), None);
-        cache.insert("c", 3, now, Duration::from_secs(10));
-        cache.insert("d", 4, now, Duration::from_secs(10));
-        assert_eq!(cache.len(), 2);
+        for n in 0..1000 {
+            cache.insert(
+                n.to_string().leak() as &str,
+                n,
+                now,
+                Duration::from_secs(10),
+            );
+        }
+        assert!(cache.len() <= 2 * SHARDS, "bounded: {}", cache.len());
         cache.insert("e", 5, now, Duration::ZERO);
         assert_eq!(cache.get(&"e", now), None);
+        cache.clear();
+        assert!(cache.is_empty());
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub struct Limits {
     pub max_depth: u32,
     /// Sites asked per step before giving up.
     pub max_sites: usize,
-    /// Prefixes whose services are cached.
+    /// Prefixes whose services are cached; 0 caches none.
     pub cached_prefixes: usize,
 }
 
@@ -119,7 +119,8 @@ pub struct Locator<T> {
     roots: Arc<Vec<SiteInfo>>,
     transport: T,
     limits: Limits,
-    services: TtlCache<String, Arc<Vec<SiteInfo>>>,
+    /// The sites of prefixes, unless `cached_prefixes` is 0.
+    services: Option<TtlCache<String, Arc<Vec<SiteInfo>>>>,
     next_id: AtomicU32,
 }
 
@@ -221,7 +222,7 @@ impl<T: Transport> Locator<T> {
     /// top-level node).
     pub fn new(roots: Vec<SiteInfo>, transport: T, limits: Limits) -> Self {
         Self {
-            services: TtlCache::new(limits.cached_prefixes),
+            services: (limits.cached_prefixes > 0).then(|| TtlCache::new(limits.cached_prefixes)),
             roots: Arc::new(roots),
             transport,
             limits,
@@ -254,7 +255,11 @@ impl<T: Transport> Locator<T> {
             }
             let prefix = handle.split('/').next().unwrap_or_default();
             let key = prefix.to_ascii_uppercase();
-            if let Some(sites) = self.services.get(&key, Instant::now()) {
+            if let Some(sites) = self
+                .services
+                .as_ref()
+                .and_then(|c| c.get(&key, Instant::now()))
+            {
                 return Ok(sites);
             }
             let prefix_handle = format!("0.NA/{prefix}");
@@ -278,12 +283,14 @@ impl<T: Transport> Locator<T> {
                 });
             }
             let sites = Arc::new(sites);
-            self.services.insert(
-                key,
-                sites.clone(),
-                Instant::now(),
-                ttl_of(&values, unix_now()),
-            );
+            if let Some(cache) = &self.services {
+                cache.insert(
+                    key,
+                    sites.clone(),
+                    Instant::now(),
+                    ttl_of(&values, unix_now()),
+                );
+            }
             Ok(sites)
         })
     }

@@ -171,6 +171,24 @@ async fn the_request_reaches_the_server_the_md5_rule_names() {
     assert_eq!(asked, [1, 22, 22]);
 }
 
+#[tokio::test]
+async fn with_no_cache_every_resolution_walks_from_the_roots() {
+    let service = site(&[21]);
+    let transport = Scripted::default()
+        .on(1, move |h| {
+            values(h, vec![site_value(1, types::HS_SITE, &service)])
+        })
+        .on(21, |h| values(h, url("https://found")));
+    let limits = Limits {
+        cached_prefixes: 0,
+        ..Limits::default()
+    };
+    let locator = Locator::new(vec![site(&[1])], transport, limits);
+    resolve(&locator, "88.118.8/abc").await.unwrap();
+    resolve(&locator, "88.118.8/abc").await.unwrap();
+    assert_eq!(locator_asked(&locator), [1, 21, 1, 21]);
+}
+
 fn locator_asked(locator: &Locator<Scripted>) -> Vec<u8> {
     locator
         .transport()
