@@ -12,36 +12,12 @@ use idnode::config::Role;
 use idnode::config::native::Listen;
 use idnode_client::locate::address_site;
 use idnode_client::{Limits, Locator, Network, Query, Timeouts};
-use idnode_proto::wire::{Body, OpFlags};
 use idnode_proto::{ResponseCode, SiteInfo, ValueRef};
 use idnode_resolver::{Application, Identity, Review};
-use native_support::{Tcp, TestNode, free_port, http, rc, request, resolution};
+use native_support::{TestNode, free_port, http, site_at};
 
 const IDENTITY_SECRET: &str = "88.118-identity-secret";
 const USCC: &str = "91350100M000100Y43";
-
-/// The `HS_SITE` of `handle` at `node` (DNRF, so an absent handle is RC 100), or `None`.
-async fn site_at(node: &TestNode, handle: &str) -> Option<SiteInfo> {
-    let mut tcp = Tcp::connect(node).await;
-    let answer = tcp
-        .call(&request(
-            resolution(handle),
-            OpFlags::PO.with(OpFlags::DNRF),
-            1,
-            0,
-        ))
-        .await;
-    if rc(&answer) != ResponseCode::Success {
-        return None;
-    }
-    let Body::Resolved(r) = answer.body else {
-        return None;
-    };
-    r.values
-        .iter()
-        .find(|v| v.value_type == "HS_SITE")
-        .and_then(|v| SiteInfo::from_bytes(&v.data).ok())
-}
 
 /// Waits until `check` holds, at most 20 s.
 async fn eventually<F: AsyncFn() -> bool>(what: &str, check: F) {

@@ -15,11 +15,11 @@ use idnode::cli::delegate::{self, IdentityKey};
 use idnode::config::Role;
 use idnode::config::native::Listen;
 use idnode_client::locate::address_site;
-use idnode_proto::wire::{Body, OpFlags};
+use idnode_proto::wire::OpFlags;
 use idnode_proto::{ResponseCode, SiteInfo, ValueRef};
 use native_support::{
     ADMIN_SECRET, Tcp, TestNode, Udp, admin_value, create, free_port, http, rc, request,
-    resolution, url,
+    resolution, site_at, site_of, url,
 };
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -96,26 +96,6 @@ async fn proxy(target: SocketAddr, mode: Arc<AtomicU8>) -> SocketAddr {
     addr
 }
 
-/// The `HS_SITE` of `handle` at `node`, if it has one.
-async fn site_at(node: &TestNode, handle: &str) -> Option<SiteInfo> {
-    let answer = Tcp::connect(node)
-        .await
-        .call(&request(
-            resolution(handle),
-            OpFlags::PO.with(OpFlags::DNRF),
-            1,
-            0,
-        ))
-        .await;
-    let Body::Resolved(r) = answer.body else {
-        return None;
-    };
-    r.values
-        .iter()
-        .find(|v| v.value_type == "HS_SITE")
-        .and_then(|v| SiteInfo::from_bytes(&v.data).ok())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_between_a_secondary_and_its_top_level_node() {
     let dir = tempfile::tempdir().unwrap();
@@ -135,11 +115,7 @@ async fn faults_between_a_secondary_and_its_top_level_node() {
     })
     .await;
     let b = TestNode::start_as("88.119", |_| {}).await;
-    let b_site = {
-        let (_, body) = http(&b, "GET", "/api/site", &[], b"").await;
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        SiteInfo::from_json(&json["site"]).unwrap()
-    };
+    let b_site = site_of(&b).await;
     let top = TestNode::start_prepared(
         "88",
         |c| {

@@ -10,10 +10,10 @@ use idnode::cli::delegate::{self, IdentityKey};
 use idnode::config::Role;
 use idnode::config::native::Listen;
 use idnode_proto::wire::{Body, OpFlags};
-use idnode_proto::{HandleValue, ResponseCode, SiteInfo, ValueRef, types};
+use idnode_proto::{HandleValue, ResponseCode, ValueRef, types};
 use native_support::{
     ADMIN_SECRET, Tcp, TestNode, Udp, admin_value, create, decode, free_port, http, rc, request,
-    resolution, url, values,
+    resolution, site_of, url, values,
 };
 
 fn admin_of(prefix: &str) -> ValueRef {
@@ -21,14 +21,6 @@ fn admin_of(prefix: &str) -> ValueRef {
         handle: format!("{prefix}/ADMIN"),
         index: 300,
     }
-}
-
-/// The site information a node publishes at `GET /api/site`.
-async fn site_of(node: &TestNode) -> SiteInfo {
-    let (status, body) = http(node, "GET", "/api/site", &[], b"").await;
-    assert_eq!(status, 200);
-    let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
-    SiteInfo::from_json(&json["site"]).expect("site information")
 }
 
 /// Creates `handle` at `node` over native TCP as the administrator of `prefix`.

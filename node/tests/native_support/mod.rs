@@ -526,3 +526,34 @@ pub(crate) fn rest_values(record: &Value) -> Vec<HandleValue> {
         .map(|v| idnode_proto::json::value_from_json(v).expect("a REST value"))
         .collect()
 }
+
+/// The `HS_SITE` of `handle` at `node` (DNRF, so an absent handle is RC 100), or `None`.
+pub(crate) async fn site_at(node: &TestNode, handle: &str) -> Option<idnode_proto::SiteInfo> {
+    let mut tcp = Tcp::connect(node).await;
+    let answer = tcp
+        .call(&request(
+            resolution(handle),
+            OpFlags::PO.with(OpFlags::DNRF),
+            1,
+            0,
+        ))
+        .await;
+    if rc(&answer) != ResponseCode::Success {
+        return None;
+    }
+    let Body::Resolved(r) = answer.body else {
+        return None;
+    };
+    r.values
+        .iter()
+        .find(|v| v.value_type == "HS_SITE")
+        .and_then(|v| idnode_proto::SiteInfo::from_bytes(&v.data).ok())
+}
+
+/// The site information a node publishes at `GET /api/site`.
+pub(crate) async fn site_of(node: &TestNode) -> idnode_proto::SiteInfo {
+    let (status, body) = http(node, "GET", "/api/site", &[], b"").await;
+    assert_eq!(status, 200);
+    let json: Value = serde_json::from_slice(&body).expect("JSON");
+    idnode_proto::SiteInfo::from_json(&json["site"]).expect("site information")
+}
