@@ -174,8 +174,9 @@ class NodeProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def run_own_nodes(name: str, command: list[str]) -> tuple[int, int, bool]:
-    """Runs a suite that starts its own nodes; returns (passed, failed, ok)."""
+def stream_suite(command: list[str]) -> tuple[int | None, int | None, int]:
+    """Runs a suite's command, echoing its output; returns its summary counts (None without a
+    summary line) and its exit status."""
     passed = failed = None
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             stdin=subprocess.DEVNULL, cwd=str(REPO))
@@ -185,8 +186,13 @@ def run_own_nodes(name: str, command: list[str]) -> tuple[int, int, bool]:
         match = SUMMARY.match(line.strip())
         if match:
             passed, failed = int(match.group(1)), int(match.group(2))
-    status = proc.wait()
-    if passed is None:
+    return passed, failed, proc.wait()
+
+
+def run_own_nodes(name: str, command: list[str]) -> tuple[int, int, bool]:
+    """Runs a suite that starts its own nodes; returns (passed, failed, ok)."""
+    passed, failed, status = stream_suite(command)
+    if passed is None or failed is None:
         print(f"{name}: no summary line (exit status {status})")
         return 0, 1, False
     return passed, max(failed, 0 if status == 0 else 1), status == 0
@@ -224,16 +230,7 @@ def run_suite(name: str, idnode: Path, workdir: Path) -> tuple[int, int, bool]:
         if node.handle:
             # The native suite starts a second node of its own with a low-quota configuration.
             command += ["--idnode", str(idnode)]
-        passed = failed = None
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                stdin=subprocess.DEVNULL, cwd=str(REPO))
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            print(line, end="", flush=True)
-            match = SUMMARY.match(line.strip())
-            if match:
-                passed, failed = int(match.group(1)), int(match.group(2))
-        status = proc.wait()
+        passed, failed, status = stream_suite(command)
         ok = status == 0
         if passed is None:
             print(f"{name}: no summary line (exit status {status})")

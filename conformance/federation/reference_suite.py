@@ -29,14 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "native"))
 sys.path.insert(0, str(HERE))  # first: `suite` is this folder's, not conformance/native's
 import hdlclient as h  # noqa: E402
-from suite import ADMIN_SECRET, USCC, Node, documented, eventually, free_port  # noqa: E402
+from suite import ADMIN_SECRET, USCC, Node, Tally, documented, eventually, free_port  # noqa: E402
 
 NA_SECRET = "na-pw"
 ROOT_SECRET = "root-pw"
@@ -102,19 +101,10 @@ def main() -> int:
     args.idnode = args.idnode.resolve()
     work = Path(tempfile.mkdtemp(prefix="idnode-reference-"))
     ref = Reference(Path(home), work)
-    passed = failed = 0
+    tally = Tally()
+    check = tally.check
     procs: list[subprocess.Popen] = []
     nodes: list[Node] = []
-
-    def check(name: str, fn) -> None:
-        nonlocal passed, failed
-        try:
-            fn()
-            passed += 1
-            print(f"ok   {name}", flush=True)
-        except Exception:  # noqa: BLE001 - every failure is reported and counted
-            failed += 1
-            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
 
     try:
         (work / "admin.secret").write_text(ADMIN_SECRET + "\n")
@@ -273,10 +263,7 @@ def main() -> int:
         check("the reference client, rooted at an idnode top-level node, resolves 88.119/chem-2 at an idnode secondary",
               lambda: reference_client_resolves_through(top_site, top_key, "88.119/chem-2", "root-idnode"))
     except Exception:  # noqa: BLE001 - a set-up failure fails the suite
-        failed += 1
-        print(f"FAIL set-up\n{traceback.format_exc()}")
-        for node in nodes:
-            print(f"--- {node.name} log ---\n{node.log_tail()}")
+        tally.setup_failed(nodes)
         log = work / "reference.log"
         if log.exists():
             print("--- reference server ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]))
@@ -293,8 +280,7 @@ def main() -> int:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return tally.summary()
 
 
 if __name__ == "__main__":

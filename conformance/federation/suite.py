@@ -43,6 +43,33 @@ USCC = "91350100M000100Y43"
 ADDRESS = re.compile(r"127\.0\.0\.1:(\d+)")
 
 
+class Tally:
+    """The checks of a suite: each runs, is reported and counted; `summary` is the last line."""
+
+    def __init__(self) -> None:
+        self.passed = self.failed = 0
+
+    def check(self, name: str, fn) -> None:
+        try:
+            fn()
+            self.passed += 1
+            print(f"ok   {name}", flush=True)
+        except Exception:  # noqa: BLE001 - every failure is reported and counted
+            self.failed += 1
+            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+
+    def setup_failed(self, nodes: list["Node"]) -> None:
+        """Counts a failure outside any check, with the nodes' logs."""
+        self.failed += 1
+        print(f"FAIL set-up\n{traceback.format_exc()}")
+        for node in nodes:
+            print(f"--- {node.name} log ---\n{node.log_tail()}")
+
+    def summary(self) -> int:
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 0 if self.failed == 0 else 1
+
+
 def free_port() -> int:
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
@@ -171,17 +198,8 @@ def main() -> int:
     a = Node("a", "88.118", documented("secondary-88.118.toml", ports, work), args.idnode, work)
     b = Node("b", "88.119", documented("secondary-88.119.toml", ports, work), args.idnode, work)
     nodes = [top, a, b]
-    passed = failed = 0
-
-    def check(name: str, fn) -> None:
-        nonlocal passed, failed
-        try:
-            fn()
-            passed += 1
-            print(f"ok   {name}", flush=True)
-        except Exception:  # noqa: BLE001 - every failure is reported and counted
-            failed += 1
-            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+    tally = Tally()
+    check = tally.check
 
     def hash_vector() -> None:
         # handle-protocol.md §8.3: MD5("88.118.8/ABC"), last four bytes, 3 servers: index 1.
@@ -261,10 +279,7 @@ def main() -> int:
             assert status == 200 and body["responseCode"] == 1, body
         check("secondary 88.118 resolves 88.119's identifiers recursively over HTTP", recursive_http)
     except Exception:  # noqa: BLE001 - a set-up failure fails the suite
-        failed += 1
-        print(f"FAIL set-up\n{traceback.format_exc()}")
-        for node in nodes:
-            print(f"--- {node.name} log ---\n{node.log_tail()}")
+        tally.setup_failed(nodes)
     finally:
         for node in nodes:
             node.stop()
@@ -272,8 +287,7 @@ def main() -> int:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return tally.summary()
 
 
 if __name__ == "__main__":

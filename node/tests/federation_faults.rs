@@ -8,7 +8,7 @@ mod native_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use idnode::cli::delegate::{self, IdentityKey};
@@ -30,8 +30,9 @@ const DROP_UDP: u8 = 2;
 const SLOW: u8 = 3;
 const GARBAGE: u8 = 4;
 
-/// A proxy on one port (UDP and TCP) in front of `target`, misbehaving as `mode` says.
-async fn proxy(target: SocketAddr, mode: Arc<AtomicU8>) -> SocketAddr {
+/// A proxy on one port (UDP and TCP) in front of `target`, misbehaving as `mode` says; it
+/// counts the TCP connections it accepts in `accepted`.
+async fn proxy(target: SocketAddr, mode: Arc<AtomicU8>, accepted: Arc<AtomicUsize>) -> SocketAddr {
     let port = free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let udp = Arc::new(UdpSocket::bind(addr).await.unwrap());
@@ -68,6 +69,7 @@ async fn proxy(target: SocketAddr, mode: Arc<AtomicU8>) -> SocketAddr {
     });
     tokio::spawn(async move {
         while let Ok((mut client, _)) = tcp.accept().await {
+            accepted.fetch_add(1, Ordering::SeqCst);
             let mode = mode.load(Ordering::SeqCst);
             tokio::spawn(async move {
                 match mode {
@@ -103,7 +105,8 @@ async fn faults_between_a_secondary_and_its_top_level_node() {
     std::fs::write(&key_file, "identity-secret").unwrap();
     let top_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mode = Arc::new(AtomicU8::new(DOWN));
-    let via = proxy(top_addr, Arc::clone(&mode)).await;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let via = proxy(top_addr, Arc::clone(&mode), Arc::clone(&accepted)).await;
     // Secondary a reaches the top-level node only through the proxy, and caches nothing, so
     // every resolution goes upstream.
     let a = TestNode::start_as("88.118", |c| {
@@ -162,8 +165,15 @@ async fn faults_between_a_secondary_and_its_top_level_node() {
         site.is_some_and(|s| s.servers[0].interfaces.iter().any(|i| i.port == a_port))
     };
 
-    // Down: docking cannot reach the top-level node; the change waits.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Down: docking tries to reach the top-level node and cannot; the change waits.
+    let start = Instant::now();
+    while accepted.load(Ordering::SeqCst) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "docking never tried"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         !names_a(site_at(&top, "0.NA/88.118").await),
         "nothing got through"
