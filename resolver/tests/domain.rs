@@ -1062,3 +1062,86 @@ async fn onboarding_with_a_rejection_and_role_limits() {
         && e.target == "88.118.8/P.67-64-1"
         && e.actor == "300:88.118.8/ADMIN"));
 }
+
+/// A site of one server on `port`.
+fn site_on(port: u32) -> idnode_proto::SiteInfo {
+    use idnode_proto::{Interface, Protocol, ServerInfo, SiteInfo};
+    SiteInfo {
+        data_version: 1,
+        protocol_version: (2, 11),
+        serial_number: 1,
+        primary: true,
+        multi_primary: false,
+        hash_option: 0,
+        hash_filter: String::new(),
+        attributes: Vec::new(),
+        servers: vec![ServerInfo {
+            server_id: 1,
+            address: ServerInfo::address_of([127, 0, 0, 1].into()),
+            public_key: Vec::new(),
+            interfaces: vec![Interface {
+                query: true,
+                admin: true,
+                protocol: Protocol::Tcp,
+                port,
+            }],
+        }],
+    }
+}
+
+#[tokio::test]
+async fn publish_site_brings_along_enterprise_copies_of_this_nodes_site_only() {
+    let node = node().await;
+    let admin = node_admin();
+    let ours = site_on(2641);
+    run(
+        &node,
+        create(
+            "0.NA/88.118",
+            vec![HandleValue::new(1, "HS_SITE", ours.to_bytes())],
+        ),
+        Some(&admin),
+    )
+    .await
+    .unwrap();
+    for (uscc, prefix) in [(USCC_A, "88.118.8"), (USCC_B, "88.118.9")] {
+        node.apply_enterprise(None, application(uscc, prefix), NOW)
+            .await
+            .unwrap();
+        for review in [
+            Review::Start,
+            Review::Approve {
+                admin_secret: b"s".to_vec(),
+            },
+        ] {
+            node.review_enterprise(Some(&admin), uscc, review, NOW)
+                .await
+                .unwrap();
+        }
+    }
+    // Approval copied this node's site; 88.118.9 then points at a node of its own.
+    let site_of = |handle: &str| node.site_at(&h(handle)).unwrap().expect("a site");
+    assert!(idnode_resolver::same_site(&site_of("0.NA/88.118.8"), &ours));
+    let own_node = site_on(7);
+    run(
+        &node,
+        Operation::ModifyValues {
+            handle: h("0.NA/88.118.9"),
+            values: vec![HandleValue::new(1, "HS_SITE", own_node.to_bytes())],
+        },
+        Some(&admin),
+    )
+    .await
+    .unwrap();
+    let moved = site_on(2642);
+    node.publish_site(&moved, NOW + 1).await.unwrap();
+    assert!(idnode_resolver::same_site(&site_of("0.NA/88.118"), &moved));
+    assert!(idnode_resolver::same_site(
+        &site_of("0.NA/88.118.8"),
+        &moved
+    ));
+    assert!(idnode_resolver::same_site(
+        &site_of("0.NA/88.118.9"),
+        &own_node
+    ));
+}
